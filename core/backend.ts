@@ -1,0 +1,130 @@
+// Picks the best TensorFlow.js backend that loads on this machine and says which.
+// Order (first that initialises wins): tfjs-node-gpu (CUDA) -> tfjs-node (native CPU) -> wasm -> cpu.
+// Force one with FEDSEG_BACKEND=<name> or `initBackend({ backend })`.
+// The native packages are optionalDependencies: their install downloads libtensorflow, which may fail;
+// then they are simply absent and we fall through. wasm gets FedSeg's extra training kernels
+// (core/tf/wasm-kernels.ts) so it can train convnets; cpu is the portable last resort.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { tf } from './tf/tf.js';
+import { FedSegError } from './contract/errors.js';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+export interface BackendReport {
+  /** FedSeg's name for the backend. */
+  name: BackendName;
+  /** tfjs's registered backend name (tensorflow, webgpu, wasm, cpu). */
+  tfBackend: string;
+  version: string;
+  simd: boolean | null;
+  threads: number | null;
+  /** What was tried before this one and why it was skipped. */
+  skipped: { name: BackendName; reason: string }[];
+  detail?: string;
+}
+
+export interface InitBackendOptions {
+  /** Force one backend (fails if it cannot load). Defaults to env FEDSEG_BACKEND, else auto. */
+  backend?: BackendName | 'auto';
+  /** Backends not to try in auto mode. */
+  exclude?: BackendName[];
+}
+
+const require = createRequire(import.meta.url);
+let current: BackendReport | null = null;
+
+/** Hooks other modules register (wasm kernels, gradient patches, webgpu kernels) run after a backend is set. */
+type BackendHook = (name: BackendName) => void | Promise<void>;
+const hooks: BackendHook[] = [];
+export function onBackendReady(hook: BackendHook): void {
+  hooks.push(hook);
+}
+
+async function tryNative(gpu: boolean): Promise<string> {
+  const pkg = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  try {
+    await import(pkg);
+  } catch (e) {
+    throw new Error(`${pkg} is not installed or failed to load (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but the 'tensorflow' backend did not initialise`);
+  return require(`${pkg}/package.json`).version as string;
+}
+
+async function tryWasm(): Promise<string> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const dir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+  wasm.setWasmPaths(join(dir, 'dist') + '/');
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+  return wasm.version_wasm;
+}
+
+async function tryBackend(name: BackendName): Promise<{ version: string; detail?: string }> {
+  switch (name) {
+    case 'tensorflow-gpu':
+      return { version: await tryNative(true) };
+    case 'tensorflow':
+      return { version: await tryNative(false) };
+    case 'webgpu': {
+      const { initWebGpu } = await import('./tf/webgpu-backend.js');
+      return await initWebGpu();
+    }
+    case 'wasm':
+      return { version: await tryWasm() };
+    case 'cpu':
+      if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+      return { version: tf.version_core };
+  }
+}
+
+function features(): { simd: boolean | null; threads: number | null } {
+  if (tf.getBackend() !== 'wasm') return { simd: null, threads: null };
+  const env = tf.env();
+  const simd = env.getBool('WASM_HAS_SIMD_SUPPORT');
+  const b = tf.backend() as unknown as { getThreadsCount?: () => number };
+  return { simd, threads: b.getThreadsCount ? b.getThreadsCount() : 1 };
+}
+
+function parseForced(v: string | undefined): BackendName | 'auto' | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === 'auto' || (BACKEND_ORDER as string[]).includes(v)) return v as BackendName | 'auto';
+  throw new FedSegError('INVALID_ARGUMENT', `FEDSEG_BACKEND=${v} is not a backend; use one of auto, ${BACKEND_ORDER.join(', ')}`);
+}
+
+/**
+ * Initialise the best backend (or the forced one) and return a report. Idempotent for the same request.
+ */
+export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendReport> {
+  const forced = opts.backend ?? parseForced(process.env.FEDSEG_BACKEND) ?? 'auto';
+  if (current && (forced === 'auto' || forced === current.name) && tf.getBackend() === current.tfBackend) return current;
+  const candidates = forced === 'auto' ? BACKEND_ORDER.filter((b) => !(opts.exclude ?? []).includes(b)) : [forced];
+  const skipped: BackendReport['skipped'] = [];
+  for (const name of candidates) {
+    try {
+      const { version, detail } = await tryBackend(name);
+      await tf.ready();
+      for (const h of hooks) await h(name);
+      current = { name, tfBackend: tf.getBackend(), version, ...features(), skipped, ...(detail ? { detail } : {}) };
+      return current;
+    } catch (e) {
+      skipped.push({ name, reason: (e as Error).message });
+    }
+  }
+  throw new FedSegError(
+    'BACKEND_UNAVAILABLE',
+    `no TensorFlow.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`,
+  );
+}
+
+export function currentBackend(): BackendReport | null {
+  return current;
+}
+
+export function describeBackend(r: BackendReport): string {
+  const extras = [r.simd === null ? '' : `SIMD ${r.simd ? 'on' : 'off'}`, r.threads === null ? '' : `${r.threads} thread(s)`]
+    .filter(Boolean)
+    .join(', ');
+  return `${r.name} (tfjs ${r.tfBackend} ${r.version}${extras ? ', ' + extras : ''})${r.detail ? ' — ' + r.detail : ''}`;
+}

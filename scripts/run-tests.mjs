@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under the given roots with node's own test runner (through tsx).
+// Node 20's `--test` takes no globs, so the file list is made here. Extra args pass through:
+//   node scripts/run-tests.mjs [--only-dir core/freq] [node --test flags...]
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const roots = ['core', 'federation-hub', 'electron', 'renderer/src', 'test'];
+const args = process.argv.slice(2);
+let dirs = roots;
+const onlyIdx = args.indexOf('--only-dir');
+if (onlyIdx >= 0) {
+  dirs = [args[onlyIdx + 1]];
+  args.splice(onlyIdx, 2);
+}
+const files = [];
+const walk = (d) => {
+  let entries;
+  try { entries = readdirSync(d); } catch { return; }
+  for (const e of entries) {
+    if (e === 'node_modules' || e.startsWith('.')) continue;
+    const p = join(d, e);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (e.endsWith('.test.ts')) files.push(relative(process.cwd(), p));
+  }
+};
+dirs.forEach(walk);
+files.sort();
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const concurrency = process.env.FEDSEG_TEST_CONCURRENCY ?? '2';
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, ...args, ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
