@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { tf } from './tf/tf.js';
 import { FedSegError } from './contract/errors.js';
+import { registerWasmTrainingKernels } from './tf/wasm-kernels.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -41,6 +42,10 @@ const hooks: BackendHook[] = [];
 export function onBackendReady(hook: BackendHook): void {
   hooks.push(hook);
 }
+// wasm can train only with FedSeg's composite kernels (Conv2DBackpropFilter etc.; core/tf/wasm-kernels.ts).
+onBackendReady((name) => {
+  if (name === 'wasm') registerWasmTrainingKernels();
+});
 
 async function tryNative(gpu: boolean): Promise<string> {
   const pkg = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';

@@ -1,5 +1,5 @@
-// The one place that imports TensorFlow.js. Everything in core/ imports `tf` from here so that
-// gradients and chained ops are registered exactly once and every module shares one engine.
+// Raw TensorFlow.js import (no FedSeg patches). Only core/tf/* may import this file; everything else
+// imports `tf` from './tf.js', which also installs FedSeg's gradient overrides.
 //
 // Why `@tensorflow/tfjs` as well as tfjs-core: tfjs-core's Node build (tf-core.node.js) registers no
 // gradients, and its ESM deep import `dist/register_all_gradients` fails to resolve in Node
@@ -13,6 +13,3 @@ import '@tensorflow/tfjs-backend-cpu';
 tf.env().set('PROD', true);
 
 export { tf };
-export type Tensor = tf.Tensor;
-export type Tensor4D = tf.Tensor4D;
-export type Variable = tf.Variable;
