@@ -1,0 +1,112 @@
+// FedAvg (McMahan et al. 2017; FedDG ALGORITHMS.md §1): theta = sum_k (N_k / N) theta_k, N_k = site k's
+// training-sample count. Streaming: each update is checked and folded into a float64 running sum as it
+// arrives, so memory is O(params) (one accumulator + the update being folded), never O(sites x params).
+// Update checks (a bad update is rejected with a reason; the round goes on): every name of the global
+// model present with the same shape and no extra names, all values finite, sample count positive;
+// optional L2 norm clipping of the update delta (theta_k - theta) to `clipNorm`.
+import { FedSegError } from '../core/contract/errors.js';
+import type { NamedArray } from '../core/contract/weights.js';
+
+export interface UpdateVerdict {
+  /** L2 norm of theta_k - theta (before clipping). */
+  deltaNorm: number;
+  /** Scale applied to the delta (1 = not clipped). */
+  scale: number;
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Checks names/shapes/finiteness against the global model; returns the update keyed by name. */
+export function checkUpdate(global: NamedArray[], update: NamedArray[]): Map<string, NamedArray> {
+  const byName = new Map<string, NamedArray>();
+  for (const u of update) byName.set(u.name, u);
+  if (byName.size !== update.length) throw new FedSegError('BAD_UPDATE', 'update has duplicate weight names');
+  for (const g of global) {
+    const u = byName.get(g.name);
+    if (!u) throw new FedSegError('BAD_UPDATE', `update lacks weight '${g.name}'`);
+    if (!sameShape(u.shape, g.shape)) throw new FedSegError('BAD_UPDATE', `weight '${g.name}' has shape [${u.shape}], expected [${g.shape}]`);
+    const d = u.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]!)) throw new FedSegError('BAD_UPDATE', `weight '${g.name}' holds a non-finite value (${d[i]}) at index ${i}`);
+    }
+  }
+  if (byName.size !== global.length) {
+    const known = new Set(global.map((g) => g.name));
+    const extra = update.find((u) => !known.has(u.name));
+    throw new FedSegError('BAD_UPDATE', `update has unknown weight '${extra?.name}'`);
+  }
+  return byName;
+}
+
+/** Streaming sample-weighted average. */
+export class FedAvgAccumulator {
+  private readonly sums: Float64Array[];
+  private samples = 0;
+  private updates = 0;
+
+  constructor(private readonly global: NamedArray[], private readonly clipNorm?: number) {
+    if (clipNorm !== undefined && !(clipNorm > 0)) throw new FedSegError('INVALID_ARGUMENT', `clipNorm must be > 0, got ${clipNorm}`);
+    this.sums = global.map((g) => new Float64Array(g.data.length));
+  }
+
+  get count(): number {
+    return this.updates;
+  }
+
+  get totalSamples(): number {
+    return this.samples;
+  }
+
+  /** Validates and folds one update in; throws FedSegError('BAD_UPDATE') and leaves the sum untouched. */
+  add(update: NamedArray[], numSamples: number): UpdateVerdict {
+    if (!Number.isInteger(numSamples) || numSamples < 1) throw new FedSegError('BAD_UPDATE', `sample count must be a positive integer, got ${numSamples}`);
+    const byName = checkUpdate(this.global, update);
+    let sq = 0;
+    for (const g of this.global) {
+      const u = byName.get(g.name)!.data;
+      const gd = g.data;
+      for (let i = 0; i < gd.length; i++) {
+        const t = u[i]! - gd[i]!;
+        sq += t * t;
+      }
+    }
+    const deltaNorm = Math.sqrt(sq);
+    if (!Number.isFinite(deltaNorm)) throw new FedSegError('BAD_UPDATE', 'update delta norm overflows');
+    const scale = this.clipNorm !== undefined && deltaNorm > this.clipNorm ? this.clipNorm / deltaNorm : 1;
+    const w = numSamples;
+    this.global.forEach((g, k) => {
+      const s = this.sums[k]!;
+      const u = byName.get(g.name)!.data;
+      if (scale === 1) {
+        for (let i = 0; i < s.length; i++) s[i]! += w * u[i]!;
+      } else {
+        const gd = g.data;
+        for (let i = 0; i < s.length; i++) s[i]! += w * (gd[i]! + scale * (u[i]! - gd[i]!));
+      }
+    });
+    this.samples += w;
+    this.updates++;
+    return { deltaNorm, scale };
+  }
+
+  /** The average; throws when nothing was accepted. */
+  result(): NamedArray[] {
+    if (this.updates === 0) throw new FedSegError('INVALID_ARGUMENT', 'FedAvg of zero updates');
+    const inv = 1 / this.samples;
+    return this.global.map((g, k) => {
+      const s = this.sums[k]!;
+      const out = new Float32Array(s.length);
+      for (let i = 0; i < s.length; i++) out[i] = s[i]! * inv;
+      return { name: g.name, shape: [...g.shape], data: out };
+    });
+  }
+}
+
+/** Pure (non-streaming) FedAvg of complete updates, for tests and small callers. */
+export function fedAvg(global: NamedArray[], updates: { arrays: NamedArray[]; numSamples: number }[], clipNorm?: number): NamedArray[] {
+  const acc = new FedAvgAccumulator(global, clipNorm);
+  for (const u of updates) acc.add(u.arrays, u.numSamples);
+  return acc.result();
+}
