@@ -186,14 +186,31 @@ interface Geo {
   C: number;
 }
 
-/** out[p, :] = bilinear sample of x at (i + ky r(p), j + kx r(p)), zero padded. out is overwritten. */
-export function sampleTapJs(xd: Float32Array, rd: Float32Array | null, rConst: number, g: Geo, ky: number, kx: number, out: Float32Array): void {
-  const { B, H, W, C } = g;
-  out.fill(0);
+/**
+ * Bilinear corners of one tap at every pixel. For each pixel p and corner k (k < m, m = 4 for a
+ * diagonal tap, 2 for a tap on an axis, whose other fractional weight is always 0): the flat row
+ * q[p*m+k] into x, the weight f and its derivative d = df/dr. Out-of-image corners get f = d = 0 and
+ * q = p (a valid row whose value is multiplied by 0): zero padding without branches in the inner loops.
+ */
+interface Corners {
+  m: number;
+  q: Int32Array;
+  f: Float32Array;
+  d: Float32Array;
+}
+
+function tapCorners(rd: Float32Array | null, rConst: number, g: Geo, ky: number, kx: number, buf?: Corners): Corners {
+  const { B, H, W } = g;
+  const N = B * H * W;
+  const m = ky !== 0 && kx !== 0 ? 4 : 2;
+  const c = buf && buf.m === m && buf.q.length === N * m ? buf : { m, q: new Int32Array(N * m), f: new Float32Array(N * m), d: new Float32Array(N * m) };
+  const { q, f, d } = c;
+  // Corner k -> (row step, col step): diagonal (0,0),(0,1),(1,0),(1,1); ky = 0: (0,0),(0,1); kx = 0: (0,0),(1,0).
+  const steps: [number, number][] = m === 4 ? [[0, 0], [0, 1], [1, 0], [1, 1]] : ky === 0 ? [[0, 0], [0, 1]] : [[0, 0], [1, 0]];
+  let p = 0;
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < H; i++) {
-      for (let j = 0; j < W; j++) {
-        const p = (b * H + i) * W + j;
+      for (let j = 0; j < W; j++, p++) {
         const r = rd ? rd[p]! : rConst;
         const py = i + ky * r;
         const px = j + kx * r;
@@ -201,75 +218,100 @@ export function sampleTapJs(xd: Float32Array, rd: Float32Array | null, rConst: n
         const x0 = Math.floor(px);
         const wy = py - y0;
         const wx = px - x0;
-        const o = p * C;
-        for (let dy = 0; dy < 2; dy++) {
-          const yc = y0 + dy;
-          if (yc < 0 || yc >= H) continue;
-          const fy = dy ? wy : 1 - wy;
-          if (fy === 0) continue;
-          for (let dx = 0; dx < 2; dx++) {
-            const xc = x0 + dx;
-            if (xc < 0 || xc >= W) continue;
-            const f = fy * (dx ? wx : 1 - wx);
-            if (f === 0) continue;
-            const q = ((b * H + yc) * W + xc) * C;
-            for (let c = 0; c < C; c++) out[o + c] = out[o + c]! + f * xd[q + c]!;
+        for (let k = 0; k < m; k++) {
+          const [sy, sx] = steps[k]!;
+          const yc = y0 + sy;
+          const xc = x0 + sx;
+          const o = p * m + k;
+          if (yc < 0 || yc >= H || xc < 0 || xc >= W) {
+            q[o] = p;
+            f[o] = 0;
+            d[o] = 0;
+            continue;
           }
+          const fy = sy ? wy : 1 - wy;
+          const fx = sx ? wx : 1 - wx;
+          q[o] = (b * H + yc) * W + xc;
+          f[o] = fy * fx;
+          d[o] = (sy ? ky : -ky) * fx + fy * (sx ? kx : -kx);
         }
       }
     }
   }
+  return c;
+}
+
+/** S[p, :] = sum_k f_k x[q_k, :] (layout [N, C]). */
+function sampleWith(xd: Float32Array, cs: Corners, N: number, C: number, out: Float32Array): void {
+  const { q, f } = cs;
+  if (cs.m === 4) {
+    for (let p = 0; p < N; p++) {
+      const k = p * 4;
+      const q0 = q[k]! * C, q1 = q[k + 1]! * C, q2 = q[k + 2]! * C, q3 = q[k + 3]! * C;
+      const f0 = f[k]!, f1 = f[k + 1]!, f2 = f[k + 2]!, f3 = f[k + 3]!;
+      const o = p * C;
+      for (let c = 0; c < C; c++) out[o + c] = f0 * xd[q0 + c]! + f1 * xd[q1 + c]! + f2 * xd[q2 + c]! + f3 * xd[q3 + c]!;
+    }
+  } else {
+    for (let p = 0; p < N; p++) {
+      const k = p * 2;
+      const q0 = q[k]! * C, q1 = q[k + 1]! * C;
+      const f0 = f[k]!, f1 = f[k + 1]!;
+      const o = p * C;
+      for (let c = 0; c < C; c++) out[o + c] = f0 * xd[q0 + c]! + f1 * xd[q1 + c]!;
+    }
+  }
+}
+
+/** Exported for benchmarks/tests: bilinear sample of one tap, out [N*C] overwritten. */
+export function sampleTapJs(xd: Float32Array, rd: Float32Array | null, rConst: number, g: Geo, ky: number, kx: number, out: Float32Array): void {
+  const N = g.B * g.H * g.W;
+  sampleWith(xd, tapCorners(rd, rConst, g, ky, kx), N, g.C, out);
 }
 
 /**
- * Backward of one tap given gS = dL/dS [N,C]: dx += S^T(gS) (transposed sampling), dr += sum_c gS .
- * dS/dr (if dr given). Also recomputes S into sOut (needed for dW = S^T dy) in the same pass.
+ * Backward of one tap given gS = dL/dS [N,C]: dx[q_k] += f_k gS (transposed sampling),
+ * dr[p] += sum_c gS[p,c] sum_k d_k x[q_k,c], and S^T recomputed into sT ([C, N], for dW = S^T dy).
  */
-function backTapJs(xd: Float32Array, rd: Float32Array | null, rConst: number, g: Geo, ky: number, kx: number,
-  gS: Float32Array, dx: Float32Array, dr: Float32Array | null, sOut: Float32Array): void {
-  const { B, H, W, C } = g;
-  sOut.fill(0);
-  for (let b = 0; b < B; b++) {
-    for (let i = 0; i < H; i++) {
-      for (let j = 0; j < W; j++) {
-        const p = (b * H + i) * W + j;
-        const r = rd ? rd[p]! : rConst;
-        const py = i + ky * r;
-        const px = j + kx * r;
-        const y0 = Math.floor(py);
-        const x0 = Math.floor(px);
-        const wy = py - y0;
-        const wx = px - x0;
-        const o = p * C;
-        let dsum = 0;
-        for (let dy = 0; dy < 2; dy++) {
-          const yc = y0 + dy;
-          if (yc < 0 || yc >= H) continue;
-          const fy = dy ? wy : 1 - wy;
-          const dfy = dy ? ky : -ky; // d fy / dr
-          for (let dx_ = 0; dx_ < 2; dx_++) {
-            const xc = x0 + dx_;
-            if (xc < 0 || xc >= W) continue;
-            const fx = dx_ ? wx : 1 - wx;
-            const f = fy * fx;
-            const df = dfy * fx + fy * (dx_ ? kx : -kx);
-            if (f === 0 && (df === 0 || !dr)) continue;
-            const q = ((b * H + yc) * W + xc) * C;
-            if (f !== 0) {
-              for (let c = 0; c < C; c++) {
-                const xv = xd[q + c]!;
-                const gv = gS[o + c]!;
-                sOut[o + c] = sOut[o + c]! + f * xv;
-                dx[q + c] = dx[q + c]! + f * gv;
-                dsum += df * xv * gv;
-              }
-            } else {
-              for (let c = 0; c < C; c++) dsum += df * xd[q + c]! * gS[o + c]!;
-            }
-          }
-        }
-        if (dr) dr[p] = dr[p]! + dsum;
+function backWith(xd: Float32Array, cs: Corners, N: number, C: number, gS: Float32Array, dx: Float32Array, dr: Float32Array | null, sT: Float32Array): void {
+  const { q, f, d } = cs;
+  if (cs.m === 4) {
+    for (let p = 0; p < N; p++) {
+      const k = p * 4;
+      const q0 = q[k]! * C, q1 = q[k + 1]! * C, q2 = q[k + 2]! * C, q3 = q[k + 3]! * C;
+      const f0 = f[k]!, f1 = f[k + 1]!, f2 = f[k + 2]!, f3 = f[k + 3]!;
+      const d0 = d[k]!, d1 = d[k + 1]!, d2 = d[k + 2]!, d3 = d[k + 3]!;
+      const o = p * C;
+      let dsum = 0;
+      for (let c = 0; c < C; c++) {
+        const gv = gS[o + c]!;
+        const x0 = xd[q0 + c]!, x1 = xd[q1 + c]!, x2 = xd[q2 + c]!, x3 = xd[q3 + c]!;
+        sT[c * N + p] = f0 * x0 + f1 * x1 + f2 * x2 + f3 * x3;
+        dsum += gv * (d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3);
+        dx[q0 + c] = dx[q0 + c]! + f0 * gv;
+        dx[q1 + c] = dx[q1 + c]! + f1 * gv;
+        dx[q2 + c] = dx[q2 + c]! + f2 * gv;
+        dx[q3 + c] = dx[q3 + c]! + f3 * gv;
       }
+      if (dr) dr[p] = dr[p]! + dsum;
+    }
+  } else {
+    for (let p = 0; p < N; p++) {
+      const k = p * 2;
+      const q0 = q[k]! * C, q1 = q[k + 1]! * C;
+      const f0 = f[k]!, f1 = f[k + 1]!;
+      const d0 = d[k]!, d1 = d[k + 1]!;
+      const o = p * C;
+      let dsum = 0;
+      for (let c = 0; c < C; c++) {
+        const gv = gS[o + c]!;
+        const x0 = xd[q0 + c]!, x1 = xd[q1 + c]!;
+        sT[c * N + p] = f0 * x0 + f1 * x1;
+        dsum += gv * (d0 * x0 + d1 * x1);
+        dx[q0 + c] = dx[q0 + c]! + f0 * gv;
+        dx[q1 + c] = dx[q1 + c]! + f1 * gv;
+      }
+      if (dr) dr[p] = dr[p]! + dsum;
     }
   }
 }
@@ -305,12 +347,14 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
     const tapW = (t: number) => tf.reshape(tf.slice(w9, [t, 0, 0], [1, C, Co]), [C, Co]) as tf.Tensor2D;
     const s = new Float32Array(N * C);
     const outs: tf.Tensor[] = [];
+    let cs: Corners | undefined;
     ASC_TAPS.forEach(([ky, kx], t) => {
       if (ky === 0 && kx === 0) {
         outs.push(tf.matMul(tf.reshape(xT, [N, C]) as tf.Tensor2D, tapW(t)));
         return;
       }
-      sampleTapJs(xd, rd, rConst, geo, ky, kx, s);
+      cs = tapCorners(rd, rConst, geo, ky, kx, cs);
+      sampleWith(xd, cs, N, C, s);
       outs.push(tf.matMul(tf.tensor2d(s, [N, C]), tapW(t)));
     });
     let y = tf.addN(outs);
@@ -323,23 +367,27 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
       const xd2 = readF32(sx);
       const rd2 = sr ? readF32(sr) : null;
       const dy2 = tf.reshape(dy, [N, Co]) as tf.Tensor2D;
-      const x2 = tf.reshape(sx, [N, C]) as tf.Tensor2D;
-      const wf = tf.reshape(sf, [9, C, Co]);
-      const tw = (t: number) => tf.reshape(tf.slice(wf, [t, 0, 0], [1, C, Co]), [C, Co]) as tf.Tensor2D;
+      // W_t^T for every tap, [9, Co, C] (tiny; wasm matMul with transposeB is ~7x slower than a plain one).
+      const wT = tf.transpose(tf.reshape(sf, [9, C, Co]), [0, 2, 1]);
+      const twT = (t: number) => tf.reshape(tf.slice(wT, [t, 0, 0], [1, Co, C]), [Co, C]) as tf.Tensor2D;
       const dxAcc = new Float32Array(N * C);
       const drAcc = sr ? new Float32Array(N) : null;
-      const sBuf = new Float32Array(N * C);
+      const sT = new Float32Array(N * C);
       const dWs: tf.Tensor[] = [];
       let dxCentre: tf.Tensor | null = null;
+      let cs2: Corners | undefined;
       ASC_TAPS.forEach(([ky, kx], t) => {
         if (ky === 0 && kx === 0) {
-          dxCentre = tf.matMul(dy2, tw(t), false, true);
-          dWs.push(tf.matMul(x2, dy2, true, false));
+          dxCentre = tf.matMul(dy2, twT(t));
+          // x^T written in JS (a transposeA matMul is slow on wasm).
+          for (let p = 0; p < N; p++) for (let c = 0; c < C; c++) sT[c * N + p] = xd2[p * C + c]!;
+          dWs.push(tf.matMul(tf.tensor2d(sT, [C, N]), dy2));
           return;
         }
-        const gS = readF32(tf.matMul(dy2, tw(t), false, true));
-        backTapJs(xd2, rd2, rConst, geo, ky, kx, gS, dxAcc, drAcc, sBuf);
-        dWs.push(tf.matMul(tf.tensor2d(sBuf, [N, C]), dy2, true, false));
+        const gS = readF32(tf.matMul(dy2, twT(t)));
+        cs2 = tapCorners(rd2, rConst, geo, ky, kx, cs2);
+        backWith(xd2, cs2, N, C, gS, dxAcc, drAcc, sT);
+        dWs.push(tf.matMul(tf.tensor2d(sT, [C, N]), dy2));
       });
       const dx = tf.reshape(tf.add(tf.tensor2d(dxAcc, [N, C]), dxCentre!), [B, H, W, C]);
       const grads: tf.Tensor[] = [dx];
