@@ -1,0 +1,18 @@
+// Frequency-space numerics: FFT, CFSI (FedDG Eq. 1-3), spectra.
+export { fft2, ifft2, fftshift2, ifftshift2, type Complex2D } from './fft2d.js';
+export {
+  type AmplitudeWindow,
+  type InterpolateOptions,
+  type CfsiPresetName,
+  CFSI_PRESETS,
+  CLIP_8BIT,
+  clipRangeFor,
+  windowHalfWidth,
+  alphaForHalfWidth,
+  presetAlpha,
+  sampleLambda,
+  extractAmplitudeWindow,
+  interpolateAmplitude,
+  interpolateAmplitudeFull,
+} from './amplitude-interpolation.js';
+export { amplitudePhase, fromAmplitudePhase, logAmplitudeSpectrum } from './spectrum.js';
