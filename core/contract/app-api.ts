@@ -1,0 +1,332 @@
+// The app API: every renderer -> backend method and every backend -> renderer event, declared ONCE.
+// Each method is a pair of zod schemas (args, result); each event one schema. From this one object the
+// compiler derives (GitButler's derived bridge type, ARCHITECTURE-EXAMPLES.md):
+//   - AppHandlers: the engine's handler table (a missing method is a compile error),
+//   - AppClient:   the renderer's typed client (Electron preload and browser WebSocket alike),
+//   - AppBridge:   the shape of `window.api` exposed by the Electron preload.
+// Arguments are validated with these schemas at every boundary (IPC, WebSocket). Results travel in an
+// envelope {ok: true, value} | {ok: false, error: {code, message}} so errors cross as plain values.
+// Types + schemas only: no logic, no node:, no DOM (see eslint.config.js).
+import { z } from 'zod';
+import type { ErrorValue } from './errors.js';
+
+// ---------- shared value schemas ----------
+export const Bytes = z.instanceof(Uint8Array);
+export const Floats = z.instanceof(Float32Array);
+const Id = z.string().min(1).max(200);
+const NonNegInt = z.number().int().min(0);
+
+/** An 8-bit picture ready to draw: HWC, channels 1 (grey), 3 (RGB) or 4 (RGBA). */
+export const Raster = z.object({
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  channels: z.union([z.literal(1), z.literal(3), z.literal(4)]),
+  pixels: Bytes,
+});
+export type Raster = z.infer<typeof Raster>;
+
+/** A multi-label mask (HWC 0/1), the same layout as MaskU8 in image.ts. */
+export const MaskView = z.object({
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  classes: z.number().int().positive(),
+  data: Bytes,
+});
+export type MaskView = z.infer<typeof MaskView>;
+
+/** A single-channel float field (rate field, log-amplitude spectrum) with its range. */
+export const FloatField = z.object({
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  data: Floats,
+  min: z.number(),
+  max: z.number(),
+});
+export type FloatField = z.infer<typeof FloatField>;
+
+export const DatasetSummary = z.object({
+  id: Id,
+  name: z.string(),
+  site: z.string(),
+  modality: z.string(),
+  count: NonNegInt,
+  width: NonNegInt,
+  height: NonNegInt,
+  channels: NonNegInt,
+  classes: NonNegInt,
+  classNames: z.array(z.string()),
+  createdAt: z.string(),
+});
+export type DatasetSummary = z.infer<typeof DatasetSummary>;
+
+export const DatasetStats = z.object({
+  datasetId: Id,
+  count: NonNegInt,
+  sizes: z.array(z.object({ width: NonNegInt, height: NonNegInt, count: NonNegInt })),
+  /** Mean fraction of pixels labelled, per class. */
+  labelFractions: z.array(z.number()),
+  /** Number of samples whose mask is empty, per class. */
+  emptyMasks: z.array(NonNegInt),
+  intensityMean: z.number(),
+  intensityStd: z.number(),
+});
+export type DatasetStats = z.infer<typeof DatasetStats>;
+
+export const ImportConvention = z.enum(['auto', 'png-folders', 'suffix', 'feddg-npy', 'nifti']);
+export type ImportConvention = z.infer<typeof ImportConvention>;
+
+export const ImportPreviewItem = z.object({
+  name: z.string(),
+  width: NonNegInt,
+  height: NonNegInt,
+  hasMask: z.boolean(),
+  thumbnail: Raster.nullable(),
+  problems: z.array(z.string()),
+});
+
+export const ModelSummary = z.object({
+  id: Id,
+  name: z.string(),
+  kind: z.string(),
+  source: z.enum(['local', 'global', 'imported']),
+  inChannels: NonNegInt,
+  classes: NonNegInt,
+  createdAt: z.string(),
+  runId: z.string().nullable(),
+  round: z.number().int().nullable(),
+});
+export type ModelSummary = z.infer<typeof ModelSummary>;
+
+export const SegMetrics = z.object({
+  dice: z.array(z.number()),
+  hd95: z.array(z.number().nullable()),
+});
+export type SegMetrics = z.infer<typeof SegMetrics>;
+
+export const ModelKind = z.enum(['unet', 'asc-unet']);
+export type ModelKind = z.infer<typeof ModelKind>;
+
+export const TrainingConfig = z.object({
+  name: z.string().min(1).max(120),
+  datasetIds: z.array(Id).min(1).max(16),
+  modelKind: ModelKind.default('unet'),
+  baseWidth: z.number().int().min(2).max(64).default(8),
+  /** Passes over every dataset. */
+  epochs: z.number().int().min(1).max(1000).default(2),
+  batchSize: z.number().int().min(1).max(64).default(2),
+  learningRate: z.number().positive().max(1).default(1e-3),
+  /** ELCFS: continuous frequency-space interpolation + episodic meta step (needs >= 2 datasets). */
+  elcfs: z.boolean().default(false),
+  /** Cap on optimisation steps (0 = no cap); keeps demos and tests short. */
+  maxSteps: NonNegInt.default(0),
+  seed: z.number().int().default(1),
+});
+export type TrainingConfig = z.infer<typeof TrainingConfig>;
+
+export const TrainingProgress = z.object({
+  runId: Id,
+  mode: z.enum(['local', 'federated']),
+  phase: z.enum(['starting', 'training', 'evaluating', 'waiting', 'uploading', 'done', 'cancelled', 'failed']),
+  round: z.number().int().nullable(),
+  epoch: NonNegInt,
+  step: NonNegInt,
+  totalSteps: NonNegInt,
+  /** Loss terms by name (total, seg, dice, boundary, meta ...). */
+  losses: z.record(z.string(), z.number()),
+  samplesPerSec: z.number(),
+  etaSec: z.number().nullable(),
+  backend: z.string(),
+  message: z.string(),
+  /** Validation Dice per class when an evaluation just finished. */
+  dice: z.array(z.number()).nullable(),
+});
+export type TrainingProgress = z.infer<typeof TrainingProgress>;
+
+export const RunSummary = z.object({
+  id: Id,
+  name: z.string(),
+  mode: z.enum(['local', 'federated']),
+  status: z.enum(['running', 'done', 'cancelled', 'failed', 'interrupted']),
+  createdAt: z.string(),
+  config: z.record(z.string(), z.unknown()),
+  /** Loss/Dice history: one point per logged step or evaluation. */
+  history: z.array(z.object({ step: NonNegInt, epoch: NonNegInt, round: z.number().int().nullable(), loss: z.number().nullable(), dice: z.number().nullable() })),
+  modelId: z.string().nullable(),
+  canResume: z.boolean(),
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+export const ConnectionProblem = z.enum(['ok', 'url', 'dns', 'refused', 'timeout', 'tls', 'auth', 'version', 'protocol', 'unknown']);
+export type ConnectionProblem = z.infer<typeof ConnectionProblem>;
+
+export const ConnectionReport = z.object({
+  ok: z.boolean(),
+  problem: ConnectionProblem,
+  /** One or two sentences for an operator, no jargon. */
+  message: z.string(),
+  /** The technical detail (error code, server message) for IT staff. */
+  detail: z.string(),
+  hubVersion: z.string().nullable(),
+  latencyMs: z.number().nullable(),
+});
+export type ConnectionReport = z.infer<typeof ConnectionReport>;
+
+export const FederationSettings = z.object({
+  hubUrl: z.string().max(2000),
+  siteName: z.string().max(120),
+  tokenSet: z.boolean(),
+});
+export type FederationSettings = z.infer<typeof FederationSettings>;
+
+export const FederationStatus = z.object({
+  state: z.enum(['idle', 'connecting', 'connected', 'training', 'reconnecting', 'error', 'finished']),
+  hubUrl: z.string(),
+  siteName: z.string(),
+  message: z.string(),
+  round: z.object({ number: z.number().int(), phase: z.string(), deadline: z.string().nullable(), quorum: z.number().int().nullable() }).nullable(),
+  sites: z.array(z.object({ name: z.string(), state: z.string(), lastSeen: z.string().nullable() })),
+});
+export type FederationStatus = z.infer<typeof FederationStatus>;
+
+export const AuditEntry = z.object({
+  id: z.number().int(),
+  time: z.string(),
+  direction: z.enum(['out', 'in']),
+  kind: z.string(),
+  bytes: NonNegInt,
+  peer: z.string(),
+  summary: z.string(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const BankEntry = z.object({
+  id: Id,
+  site: z.string(),
+  source: z.enum(['local', 'received']),
+  name: z.string(),
+  channels: NonNegInt,
+  halfWidth: NonNegInt,
+});
+export type BankEntry = z.infer<typeof BankEntry>;
+
+const SampleRef = { datasetId: Id, index: NonNegInt };
+const Empty = z.object({});
+
+// ---------- methods ----------
+const method = <A extends z.ZodType, R extends z.ZodType>(args: A, result: R, doc: string) => ({ args, result, doc });
+
+export const appMethods = {
+  getAppInfo: method(Empty, z.object({
+    version: z.string(), backend: z.string(), dbPath: z.string(), mode: z.enum(['electron', 'browser']),
+    demoKinds: z.array(z.string()),
+  }), 'Version, compute backend in use, database file and shell.'),
+
+  listDatasets: method(Empty, z.array(DatasetSummary), 'All datasets in the local store.'),
+  getDatasetStats: method(z.object({ datasetId: Id }), DatasetStats, 'Counts, sizes, label fractions, empty masks.'),
+  generateDemoData: method(z.object({
+    kind: z.enum(['fundus', 'prostate', 'cells']).default('fundus'),
+    sites: z.number().int().min(1).max(6).default(2),
+    perSite: z.number().int().min(1).max(200).default(6),
+    size: z.number().int().min(16).max(384).default(64),
+    seed: z.number().int().default(7),
+  }), z.object({ datasets: z.array(DatasetSummary) }), 'Create built-in synthetic multi-site data (one dataset per site).'),
+  previewImport: method(z.object({ path: z.string().min(1).max(4096), convention: ImportConvention.default('auto') }), z.object({
+    convention: ImportConvention, total: NonNegInt, items: z.array(ImportPreviewItem), problems: z.array(z.string()),
+  }), 'Dry run of an import: what would be read, with thumbnails and problems; writes nothing.'),
+  importDataset: method(z.object({
+    path: z.string().min(1).max(4096), convention: ImportConvention.default('auto'), name: z.string().min(1).max(120),
+    site: z.string().max(120).default('local'), jobId: z.string().max(64).default('import'),
+  }), z.object({ dataset: DatasetSummary, skipped: z.array(z.string()) }), 'Import a folder/file (transactional); progress via importProgress.'),
+  renameDataset: method(z.object({ datasetId: Id, name: z.string().min(1).max(120) }), Empty, 'Rename a dataset.'),
+  deleteDataset: method(z.object({ datasetId: Id }), Empty, 'Delete a dataset and its samples.'),
+  listSamples: method(z.object({ datasetId: Id, offset: NonNegInt.default(0), limit: z.number().int().min(1).max(500).default(100) }),
+    z.object({ total: NonNegInt, items: z.array(z.object({ index: NonNegInt, name: z.string() })) }), 'Page through a dataset.'),
+  getSample: method(z.object(SampleRef), z.object({ name: z.string(), image: Raster, mask: MaskView.nullable() }), 'One image (8-bit for display) and its mask.'),
+
+  listModels: method(Empty, z.array(ModelSummary), 'Trained local models and received global models.'),
+  deleteModel: method(z.object({ modelId: Id }), Empty, 'Delete a stored model.'),
+  runSegmentation: method(z.object({ modelId: Id, ...SampleRef, threshold: z.number().min(0).max(1).default(0.5) }), z.object({
+    prediction: MaskView, metrics: SegMetrics.nullable(), rate: FloatField.nullable(),
+    rateHistogram: z.array(z.object({ from: z.number(), to: z.number(), count: NonNegInt })).nullable(), ms: z.number(),
+  }), 'Run a model on one sample; Dice/HD95 when the sample has a mask; the rate field for ASC models.'),
+
+  getSpectrum: method(z.object({ ...SampleRef, alpha: z.number().min(0).max(1).default(0.01) }), z.object({
+    spectrum: FloatField, halfWidth: NonNegInt, alpha: z.number(),
+  }), 'Log-amplitude spectrum (fftshifted) with the low-frequency window size for alpha.'),
+  listAmplitudeBank: method(Empty, z.array(BankEntry), 'Amplitude windows available for interpolation (local and received).'),
+  buildAmplitudeBank: method(z.object({ datasetId: Id, alpha: z.number().min(0).max(1).default(0.01) }), z.object({ added: NonNegInt }),
+    'Extract the low-frequency amplitude window of every image of a dataset into the local bank.'),
+  previewInterpolation: method(z.object({ ...SampleRef, bankId: Id, lambda: z.number().min(0).max(1) }), z.object({
+    image: Raster, window: FloatField,
+  }), 'The image with its low-frequency amplitude moved towards a bank window by lambda (CFSI).'),
+
+  startTraining: method(TrainingConfig, z.object({ runId: Id }), 'Start local training in the background; progress via trainingProgress.'),
+  cancelTraining: method(z.object({ runId: Id }), Empty, 'Stop a running training after the current step; a checkpoint is kept.'),
+  resumeTraining: method(z.object({ runId: Id }), z.object({ runId: Id }), 'Continue a cancelled or interrupted run from its last checkpoint.'),
+  getTrainingState: method(Empty, z.object({ active: TrainingProgress.nullable() }), 'The running training, if any.'),
+  listRuns: method(Empty, z.array(RunSummary), 'Training runs with their loss/Dice history.'),
+
+  getFederationSettings: method(Empty, FederationSettings, 'Hub URL, site name and whether a token is stored.'),
+  saveFederationSettings: method(z.object({ hubUrl: z.string().max(2000), siteName: z.string().max(120), token: z.string().max(4096).optional() }),
+    FederationSettings, 'Save the federation settings (token only if given).'),
+  testConnection: method(z.object({ hubUrl: z.string().max(2000).optional(), siteName: z.string().max(120).optional(), token: z.string().max(4096).optional() }),
+    ConnectionReport, 'Try to reach and authenticate with the hub; explain any failure in plain words.'),
+  joinFederation: method(z.object({ datasetIds: z.array(Id).min(1).max(16), modelKind: ModelKind.default('unet') }), FederationStatus,
+    'Connect to the hub and take part in its rounds with these datasets.'),
+  leaveFederation: method(Empty, FederationStatus, 'Disconnect from the hub (the current round is abandoned).'),
+  getFederationStatus: method(Empty, FederationStatus, 'Connection state, current round and the sites the hub reports.'),
+
+  listAudit: method(z.object({ offset: NonNegInt.default(0), limit: z.number().int().min(1).max(1000).default(200), direction: z.enum(['out', 'in']).optional() }),
+    z.object({ total: NonNegInt, totalBytesOut: NonNegInt, totalBytesIn: NonNegInt, entries: z.array(AuditEntry) }), 'The audit log of everything that left or reached this site.'),
+  previewOutgoingWindows: method(z.object({ datasetId: Id, alpha: z.number().min(0).max(1).default(0.01), limit: z.number().int().min(1).max(32).default(8) }),
+    z.object({ windows: z.array(z.object({ name: z.string(), spectrum: FloatField })), bytesEach: NonNegInt, totalCount: NonNegInt }),
+    'The amplitude-spectrum windows that joining would share, as images, with their size.'),
+} as const;
+
+// ---------- events ----------
+export const appEvents = {
+  trainingProgress: TrainingProgress,
+  importProgress: z.object({ jobId: z.string(), done: NonNegInt, total: NonNegInt, current: z.string() }),
+  federationStatus: FederationStatus,
+} as const;
+
+// ---------- derived types (the only way the bridge, handlers and client are typed) ----------
+export type AppMethods = typeof appMethods;
+export type AppMethodName = keyof AppMethods;
+export type AppEventName = keyof typeof appEvents;
+/** What a caller passes (defaults may be omitted). */
+export type ArgsIn<M extends AppMethodName> = z.input<AppMethods[M]['args']>;
+/** What a handler receives (after validation and defaults). */
+export type ArgsOut<M extends AppMethodName> = z.output<AppMethods[M]['args']>;
+export type ResultOf<M extends AppMethodName> = z.output<AppMethods[M]['result']>;
+export type EventPayload<E extends AppEventName> = z.output<(typeof appEvents)[E]>;
+
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: ErrorValue };
+
+/** The engine's handler table: one entry per method, or it does not compile. */
+export type AppHandlers = { [M in AppMethodName]: (args: ArgsOut<M>) => Promise<ResultOf<M>> };
+
+/** The renderer's client. */
+export type AppClient = { [M in AppMethodName]: (args: ArgsIn<M>) => Promise<ResultOf<M>> } & {
+  on<E extends AppEventName>(event: E, cb: (payload: EventPayload<E>) => void): () => void;
+};
+
+/** What the Electron preload exposes as `window.api` (two functions; everything else is derived). */
+export interface AppBridge {
+  invoke<M extends AppMethodName>(method: M, args: ArgsIn<M>): Promise<Envelope<ResultOf<M>>>;
+  on(listener: (event: AppEventName, payload: unknown) => void): () => void;
+}
+
+/** Channel names used by the Electron bridge. */
+export const IPC_INVOKE = 'fedseg:invoke';
+export const IPC_EVENT = 'fedseg:event';
+
+export const appMethodNames = Object.keys(appMethods) as AppMethodName[];
+export const appEventNames = Object.keys(appEvents) as AppEventName[];
+
+export function isAppMethodName(m: unknown): m is AppMethodName {
+  return typeof m === 'string' && Object.prototype.hasOwnProperty.call(appMethods, m);
+}
+export function isAppEventName(e: unknown): e is AppEventName {
+  return typeof e === 'string' && Object.prototype.hasOwnProperty.call(appEvents, e);
+}
