@@ -1,5 +1,6 @@
 // Picks the best TensorFlow.js backend that loads on this machine and says which.
-// Order (first that initialises wins): tfjs-node-gpu (CUDA) -> tfjs-node (native CPU) -> wasm -> cpu.
+// Order (first that initialises wins): tfjs-node-gpu (CUDA) -> webgpu (Dawn, hardware adapter only unless
+// forced; core/tf/webgpu-backend.ts) -> tfjs-node (native CPU) -> wasm -> cpu.
 // Force one with FEDSEG_BACKEND=<name> or `initBackend({ backend })`.
 // The native packages are optionalDependencies: their install downloads libtensorflow, which may fail;
 // then they are simply absent and we fall through. wasm gets FedSeg's extra training kernels
@@ -11,7 +12,7 @@ import { FedSegError } from './contract/errors.js';
 import { registerWasmTrainingKernels } from './tf/wasm-kernels.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+export const BACKEND_ORDER: BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BackendReport {
   /** FedSeg's name for the backend. */
@@ -66,7 +67,7 @@ async function tryWasm(): Promise<string> {
   return wasm.version_wasm;
 }
 
-async function tryBackend(name: BackendName): Promise<{ version: string; detail?: string }> {
+async function tryBackend(name: BackendName, explicit = false): Promise<{ version: string; detail?: string }> {
   switch (name) {
     case 'tensorflow-gpu':
       return { version: await tryNative(true) };
@@ -74,7 +75,7 @@ async function tryBackend(name: BackendName): Promise<{ version: string; detail?
       return { version: await tryNative(false) };
     case 'webgpu': {
       const { initWebGpu } = await import('./tf/webgpu-backend.js');
-      return await initWebGpu();
+      return await initWebGpu({ explicit });
     }
     case 'wasm':
       return { version: await tryWasm() };
@@ -108,7 +109,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   const skipped: BackendReport['skipped'] = [];
   for (const name of candidates) {
     try {
-      const { version, detail } = await tryBackend(name);
+      const { version, detail } = await tryBackend(name, forced !== 'auto');
       await tf.ready();
       for (const h of hooks) await h(name);
       current = { name, tfBackend: tf.getBackend(), version, ...features(), skipped, ...(detail ? { detail } : {}) };
