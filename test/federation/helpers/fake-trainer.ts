@@ -1,0 +1,72 @@
+// A light arithmetic trainer for TRANSPORT tests only (the hub, ws and SQLite are real): it moves every
+// weight a fixed fraction towards a per-site target, so FedAvg's result is predictable, and reports
+// deterministic spectrum windows. Tests that are about learning use core/federation/learner-trainer.ts.
+import type { ModelSpec } from '../../../core/contract/hub-protocol.js';
+import type { NamedArray } from '../../../core/contract/weights.js';
+import type { EvaluateRequest, SiteTrainer, SpectrumWindow, TrainRequest } from '../../../core/federation/trainer.js';
+
+export interface FakeTrainerOptions {
+  /** Each weight moves to global + step * (target - global). */
+  target: number;
+  step?: number;
+  samples: number;
+  /** Shapes of the fake model (name -> shape). */
+  shapes?: Record<string, number[]>;
+  windows?: number;
+  /** Simulated work per round (ms), in slices so progress/heartbeats happen. */
+  workMs?: number;
+  /** Poison the update with a NaN (abuse tests). */
+  nan?: boolean;
+  /** Called at the start of every train() (tests use it to kill/stop things mid-round). */
+  onTrain?: (req: TrainRequest) => void | Promise<void>;
+}
+
+export const DEFAULT_SHAPES: Record<string, number[]> = { 'enc0/conv0/w': [3, 3, 3, 4], 'enc0/conv0/b': [4], 'head/w': [1, 1, 4, 2], 'head/b': [2] };
+
+export class FakeTrainer implements SiteTrainer {
+  readonly backend = 'fake';
+  trained: number[] = [];
+  evaluated: number[] = [];
+  banks: SpectrumWindow[][][] = [];
+  constructor(private readonly o: FakeTrainerOptions) {}
+
+  numSamples(): number {
+    return this.o.samples;
+  }
+
+  async spectrumWindows(_alpha: number, max: number): Promise<SpectrumWindow[]> {
+    const n = Math.min(max, this.o.windows ?? 3);
+    return Array.from({ length: n }, (_, i) => ({ channels: 3, halfWidth: 1, data: Float32Array.from({ length: 27 }, (_, j) => this.o.target * 100 + i + j / 100) }));
+  }
+
+  async initWeights(spec: ModelSpec): Promise<NamedArray[]> {
+    return Object.entries(this.o.shapes ?? DEFAULT_SHAPES).map(([name, shape]) => ({
+      name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7 + spec.seed) % 11) / 11),
+    }));
+  }
+
+  async train(req: TrainRequest) {
+    this.banks.push(req.bank);
+    await this.o.onTrain?.(req);
+    const slices = 4;
+    for (let i = 0; i < slices; i++) {
+      await new Promise((r) => setTimeout(r, (this.o.workMs ?? 0) / slices));
+      req.onProgress((i + 1) / slices);
+    }
+    this.trained.push(req.round);
+    const step = this.o.step ?? 0.5;
+    const weights = req.global.map((g) => {
+      const data = new Float32Array(g.data.length);
+      for (let i = 0; i < data.length; i++) data[i] = g.data[i]! + step * (this.o.target - g.data[i]!);
+      if (this.o.nan) data[0] = NaN;
+      return { name: g.name, shape: g.shape, data };
+    });
+    return { weights, numSamples: this.o.samples, metrics: { loss: Math.abs(this.o.target - (req.global[0]?.data[0] ?? 0)) } };
+  }
+
+  async evaluate(req: EvaluateRequest) {
+    this.evaluated.push(req.round);
+    const mean = req.global.reduce((a, g) => a + g.data.reduce((x, y) => x + y, 0), 0) / req.global.reduce((a, g) => a + g.data.length, 0);
+    return { numSamples: this.o.samples, metrics: { meanWeight: mean } };
+  }
+}

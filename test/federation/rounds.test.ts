@@ -1,0 +1,74 @@
+// Hub + sites on loopback (real ws, real SQLite, light trainer): ELCFS rounds with spectrum bank,
+// FedAvg by sample count, evaluation by an eval (unseen) site, checkpoints and audit on both sides.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeWeights } from '../../core/contract/weights.js';
+import { FakeTrainer } from './helpers/fake-trainer.js';
+import { site, startHub, tempDir, within } from './helpers/hub-harness.js';
+
+test('ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank excludes own and eval windows', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { hub, url, tokens } = await startHub(dir, { mode: 'elcfs', rounds: 3, minSites: 3 },
+      [{ name: 'A' }, { name: 'B' }, { name: 'C' }, { name: 'U', role: 'eval' }]);
+    const run = hub.run();
+    const targets = { A: 1, B: 2, C: 4 } as const;
+    const samples = { A: 10, B: 20, C: 10 } as const;
+    const sites = (['A', 'B', 'C'] as const).map((n) => site(url, n, tokens[n]!, new FakeTrainer({ target: targets[n], samples: samples[n], windows: 2 + (n === 'B' ? 1 : 0) })));
+    const evalTrainer = new FakeTrainer({ target: 0, samples: 5 });
+    const u = site(url, 'U', tokens.U!, evalTrainer, { role: 'eval' });
+    const results = await within(Promise.all([...sites.map((s) => s.promise), u.promise, run]), 20_000, 'run');
+    for (const r of results.slice(0, 3)) assert.equal((r as { roundsTrained: number }).roundsTrained, 3);
+    assert.deepEqual(evalTrainer.evaluated, [1, 2, 3]);
+
+    // FedAvg by sample count: with step 0.5 every weight w becomes w + 0.5 (sum_k N_k t_k / N - w).
+    const st = hub.state;
+    const init = decodeWeights(st.checkpoint(0)!.weights).arrays;
+    let expect = init.map((a) => Float64Array.from(a.data));
+    const tbar = (10 * 1 + 20 * 2 + 10 * 4) / 40;
+    for (let r = 1; r <= 3; r++) {
+      expect = expect.map((e) => e.map((w) => w + 0.5 * (tbar - w)));
+      const got = decodeWeights(st.checkpoint(r)!.weights).arrays;
+      got.forEach((g, k) => g.data.forEach((v, i) => assert.ok(Math.abs(v - expect[k]![i]!) < 1e-5, `round ${r} ${g.name}[${i}]`)));
+    }
+    // Bank: A sees B's 3 + C's 2 windows, never its own (target 1 -> values ~100), never the eval site's.
+    const bankA = (sites[0]!.trainer as FakeTrainer).banks[0]!;
+    assert.equal(bankA.length, 2);
+    assert.deepEqual(bankA.map((g) => g.length).sort(), [2, 3]);
+    for (const g of bankA) for (const w of g) assert.ok(w.data[0]! >= 200, 'A must not receive its own windows');
+    const bankB = (sites[1]!.trainer as FakeTrainer).banks[0]!;
+    for (const g of bankB) for (const w of g) assert.ok(w.data[0]! < 200 || w.data[0]! >= 400);
+    // Rounds recorded, evaluations stored, audit on both sides.
+    assert.deepEqual(st.listRounds().map((r) => [r.round, r.status, r.accepted.length]), [[1, 'done', 3], [2, 'done', 3], [3, 'done', 3]]);
+    assert.deepEqual(st.listEvaluations().map((e) => [e.round, e.site]), [[1, 'U'], [2, 'U'], [3, 'U']]);
+    const out = sites[0]!.ledger.listAudit({ direction: 'out' });
+    assert.ok(out.some((a) => a.kind === 'weights-update' && a.bytes > 0));
+    assert.ok(out.some((a) => a.kind === 'amplitude-window'));
+    assert.ok(!out.some((a) => a.summary.includes(tokens.A!)), 'the token is never logged');
+    assert.equal(u.ledger.listAudit({ kind: 'amplitude-window' }).length, 0, 'an eval site never sends windows');
+    assert.ok(u.ledger.listCheckpoints().some((c) => c.name === 'federation-global' && c.round === 3));
+    assert.ok(st.listAudit({ event: 'round_done' }).length === 3);
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
+
+test('FedAvg mode sends no spectra at all', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 2, minSites: 2, evaluate: 'none' }, [{ name: 'A' }, { name: 'B' }]);
+    const run = hub.run();
+    const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 3 }));
+    const b = site(url, 'B', tokens.B!, new FakeTrainer({ target: 3, samples: 1 }));
+    await within(Promise.all([a.promise, b.promise, run]), 15_000, 'run');
+    for (const s of [a, b]) {
+      const kinds = new Set(s.ledger.listAudit().map((x) => x.kind));
+      assert.ok(!kinds.has('amplitude-window') && !kinds.has('spectrum-bank'), [...kinds].join(','));
+    }
+    assert.equal(hub.state.lastCompletedRound(), 2);
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
