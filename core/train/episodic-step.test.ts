@@ -1,0 +1,178 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../tf/tf.js';
+import { createUNet } from '../models/unet.js';
+import { boundaryRegions } from '../losses/boundary-loss.js';
+import { diceLoss } from '../losses/dice-loss.js';
+import { computeStepGradients, metaObjective, trainStep, type StepInputs, type MetaStepOptions } from './episodic-step.js';
+import { Adam } from './adam.js';
+import { assertNoLeaks, useBackend, relError } from '../../test/helpers/leaks.js';
+import { createRng } from '../rng.js';
+import { randomDirection, directionalFD, disposeMap, dotMaps } from './finite-diff.js';
+import type { MaskU8 } from '../contract/image.js';
+import type { WeightMap } from '../models/seg-model.js';
+
+before(async () => {
+  await useBackend();
+});
+
+/** Disc (c0) square with a cup (c1) square inside, per image. */
+function masks(size: number, boxes: [number, number, number, number, number][]): MaskU8[] {
+  return boxes.map(([y0, x0, s, cy, cs]) => {
+    const data = new Uint8Array(size * size * 2);
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        if (y >= y0 && y < y0 + s && x >= x0 && x < x0 + s) data[(y * size + x) * 2] = 1;
+        if (y >= y0 + cy && y < y0 + cy + cs && x >= x0 + cy && x < x0 + cy + cs) data[(y * size + x) * 2 + 1] = 1;
+      }
+    return { width: size, height: size, classes: 2, data };
+  });
+}
+
+function inputs(size: number, views = 1, seed = 1): { inp: StepInputs; dispose: () => void } {
+  const ms = masks(size, [
+    [1, 2, 5, 1, 3],
+    [2, 1, 4, 1, 2],
+  ]);
+  const y = tf.tensor4d(Float32Array.from(ms.flatMap((m) => Array.from(m.data))), [2, size, size, 2]);
+  const x = tf.tidy(() => tf.add(tf.randomNormal([2, size, size, 3], 0, 0.5, 'float32', seed), tf.mul(tf.slice(tf.concat([y, y], 3), [0, 0, 0, 0], [2, size, size, 3]), 1.5))) as tf.Tensor4D;
+  const meta = Array.from({ length: views }, (_, j) => tf.tidy(() => tf.add(tf.mul(x, 0.7 + 0.2 * j), 0.3 - 0.1 * j)) as tf.Tensor4D);
+  return { inp: { x, y, meta, regions: boundaryRegions(ms) }, dispose: () => tf.dispose([x, y, ...meta]) };
+}
+
+const gradsOfDice = (net: ReturnType<typeof createUNet>, w: WeightMap, x: tf.Tensor4D, y: tf.Tensor4D): WeightMap => {
+  const names = Object.keys(w);
+  const g = tf.grads((...ws: tf.Tensor[]) => diceLoss(net.forward(Object.fromEntries(names.map((n, i) => [n, ws[i]!])), x).probs, y))(names.map((n) => w[n]!));
+  return Object.fromEntries(names.map((n, i) => [n, g[i]!]));
+};
+
+const maxRel = (a: WeightMap, b: WeightMap) => Math.max(...Object.keys(a).map((n) => relError(a[n]!.dataSync(), b[n]!.dataSync(), 1e-4)));
+
+test('FedAvg step = plain Dice gradient; Adam step leaks nothing', async () => {
+  const net = createUNet({ inChannels: 3, classes: 2, baseWidth: 4, depth: 3 });
+  const w = net.init(1);
+  const { inp, dispose } = inputs(8);
+  const adam = new Adam();
+  await assertNoLeaks(() => {
+    const { grads, losses } = computeStepGradients(net, w, inp, { mode: 'fedavg' });
+    const ref = gradsOfDice(net, w, inp.x, inp.y);
+    assert.ok(maxRel(grads, ref) < 1e-5);
+    assert.equal(losses.metaDice, 0);
+    disposeMap(grads);
+    disposeMap(ref);
+  });
+  // Adam creates its m/v state on the first step; later steps must leave the tensor count unchanged.
+  trainStep(net, w, adam, inp, { mode: 'fedavg' });
+  await assertNoLeaks(() => trainStep(net, w, adam, inp, { mode: 'fedavg' }), 'fedavg trainStep');
+  await assertNoLeaks(() => trainStep(net, w, adam, inp, { mode: 'elcfs' }), 'elcfs trainStep');
+  await assertNoLeaks(() => trainStep(net, w, adam, inp, { mode: 'elcfs', secondOrder: 'fd-hvp' }), 'elcfs 2nd-order trainStep');
+  assert.equal(adam.step, 4);
+  adam.dispose();
+  dispose();
+  disposeMap(w);
+});
+
+test('first-order meta step: dtheta\'/dtheta = I (meta gradient = dL_meta/dtheta\' added to dL_inner/dtheta)', async () => {
+  const net = createUNet({ inChannels: 3, classes: 2, baseWidth: 4, depth: 3 });
+  const w = net.init(2);
+  const { inp, dispose } = inputs(8);
+  const beta = 0.05; // large, so theta' differs visibly from theta
+  await assertNoLeaks(() => {
+    const { grads, losses } = computeStepGradients(net, w, inp, { mode: 'elcfs', gamma: 0, beta });
+    // Independent reference: g = grad inner at theta; theta' = theta - beta*clip(g); grad of Dice(net(t; .)) at theta'.
+    const g = gradsOfDice(net, w, inp.x, inp.y);
+    const wp: WeightMap = {};
+    for (const n of Object.keys(w)) wp[n] = tf.tidy(() => tf.sub(w[n]!, tf.mul(tf.clipByValue(g[n]!, -100, 100), beta)));
+    const gMeta = gradsOfDice(net, wp, inp.meta![0]!, inp.y);
+    const expected: WeightMap = {};
+    for (const n of Object.keys(w)) expected[n] = tf.add(g[n]!, gMeta[n]!);
+    assert.ok(maxRel(grads, expected) < 1e-4, `rel ${maxRel(grads, expected)}`);
+    // Sanity: the meta term is not negligible (the test can fail).
+    assert.ok(maxRel(g, expected) > 1e-2);
+    const metaDice = tf.tidy(() => diceLoss(net.forward(wp, inp.meta![0]!).probs, inp.y).dataSync()[0]!);
+    assert.ok(Math.abs(losses.metaDice - metaDice) < 1e-5);
+    [grads, g, wp, gMeta, expected].forEach(disposeMap);
+  });
+  dispose();
+  disposeMap(w);
+});
+
+test('second-order meta-gradient (fd-hvp and exact) matches a full numerical derivative; first order does not', async () => {
+  // Smooth network (softplus, avg-pool): with ReLU/max-pool kinks FD of gradients is meaningless (MEASURED §2).
+  const net = createUNet({ inChannels: 3, classes: 2, baseWidth: 2, depth: 2, activation: 'softplus', pooling: 'avg' });
+  const w = net.init(5);
+  const { inp, dispose } = inputs(8, 2, 3);
+  const base: MetaStepOptions = { mode: 'elcfs', beta: 5, gamma: 0.1, tau: 0.5 };
+  const rng = createRng(21);
+  await assertNoLeaks(() => {
+    const first = computeStepGradients(net, w, inp, { ...base, secondOrder: 'none' }).grads;
+    const fdHvp = computeStepGradients(net, w, inp, { ...base, secondOrder: 'fd-hvp' }).grads;
+    const exact = computeStepGradients(net, w, inp, { ...base, secondOrder: 'exact' }).grads;
+    for (let k = 0; k < 2; k++) {
+      const d = randomDirection(w, rng);
+      const num = directionalFD((m) => metaObjective(net, m, inp, base), w, d, 1e-2);
+      const [a1, a2, a3] = [dotMaps(first, d), dotMaps(fdHvp, d), dotMaps(exact, d)];
+      disposeMap(d);
+      const tol = 1e-2 * Math.abs(num) + 1e-5;
+      if (process.env.DEBUG_META) console.log({ num, a1, a2, a3 });
+      assert.ok(Math.abs(a3 - num) < tol, `exact ${a3} vs numerical ${num}`);
+      assert.ok(Math.abs(a2 - num) < tol, `fd-hvp ${a2} vs numerical ${num}`);
+      assert.ok(Math.abs(a1 - num) > 5 * Math.abs(a3 - num), `first order ${a1} should differ from numerical ${num}`);
+    }
+    [first, fdHvp, exact].forEach(disposeMap);
+  });
+  dispose();
+  disposeMap(w);
+});
+
+test('K-1 meta views average their losses; bad inputs are clear errors', () => {
+  const net = createUNet({ inChannels: 3, classes: 2, baseWidth: 2, depth: 2 });
+  const w = net.init(3);
+  const { inp, dispose } = inputs(8, 3);
+  const r = computeStepGradients(net, w, inp, { mode: 'elcfs' });
+  disposeMap(r.grads);
+  assert.ok(r.losses.metaDice > 0 && r.losses.boundary > 0);
+  assert.ok(Math.abs(r.losses.total - (r.losses.inner + r.losses.metaDice + 0.1 * r.losses.boundary)) < 1e-5);
+  assert.throws(() => computeStepGradients(net, w, { x: inp.x, y: inp.y }, { mode: 'elcfs' }), /meta-test/);
+  assert.throws(() => computeStepGradients(net, w, { ...inp, regions: undefined }, { mode: 'elcfs' }), /boundary regions/);
+  assert.throws(() => computeStepGradients(net, w, inp, { mode: 'maml' as 'elcfs' }), /mode must be/);
+  dispose();
+  disposeMap(w);
+});
+
+test('Adam matches torch.optim.Adam by hand and its state round-trips through NamedArray[]', () => {
+  const adam = new Adam({ lr: 0.1 });
+  const w: WeightMap = { a: tf.tensor1d([1, -2]) };
+  const gs = [
+    [0.5, -1],
+    [0.2, 0.3],
+    [-0.4, 2],
+  ];
+  // Hand reference in double precision.
+  const th = [1, -2];
+  const m = [0, 0];
+  const v = [0, 0];
+  gs.forEach((g, t) => {
+    const grads: WeightMap = { a: tf.tensor1d(g) };
+    adam.apply(w, grads);
+    grads.a!.dispose();
+    for (let i = 0; i < 2; i++) {
+      m[i] = 0.9 * m[i]! + 0.1 * g[i]!;
+      v[i] = 0.999 * v[i]! + 0.001 * g[i]! ** 2;
+      th[i]! -= (0.1 * (m[i]! / (1 - 0.9 ** (t + 1)))) / (Math.sqrt(v[i]! / (1 - 0.999 ** (t + 1))) + 1e-8);
+    }
+  });
+  assert.ok(relError(w.a!.dataSync(), th) < 1e-6);
+  const copy = Adam.fromNamedArrays(adam.toNamedArrays());
+  assert.equal(copy.step, 3);
+  assert.deepEqual(copy.config, adam.config);
+  const g: WeightMap = { a: tf.tensor1d([0.1, 0.1]) };
+  const w2: WeightMap = { a: w.a!.clone() };
+  adam.apply(w, g);
+  copy.apply(w2, g);
+  assert.deepEqual(w.a!.dataSync(), w2.a!.dataSync());
+  assert.throws(() => Adam.fromNamedArrays([]), /adam.step/);
+  [w, w2, g].forEach(disposeMap);
+  adam.dispose();
+  copy.dispose();
+});

@@ -1,0 +1,252 @@
+// The ELCFS episodic meta step (FedDG Eq. 4, 8, 9; ALGORITHMS.md §5) and the plain FedAvg step.
+//
+// ELCFS, per mini-batch at site k (x raw images, t_j = CFSI(x) with spectra of other sites, y masks):
+//   1. L_inner = Dice(net(x; theta), y);  g = dL_inner/dtheta;  theta' = theta - beta * clip(g, -c, c)
+//      (beta 1e-3, c 100).
+//   2. L_meta = mean_j Dice(net(t_j; theta'), y) + gamma * mean_j L_boundary(Z_x from theta, Z_tj from theta')
+//      (gamma 0.1; one view t by default as the reference, or K-1 views).
+//   3. One Adam step on theta with d(L_inner + L_meta)/dtheta.
+// First order (the reference's default): g is a constant, so dtheta'/dtheta = I and
+//   d/dtheta = dL_inner/dtheta + dL_meta/dtheta|_(theta' fixed) + dL_meta/dtheta'.
+// Second order (exact, beyond the reference): dtheta'/dtheta = I - beta * D * H, D = diag(|g| <= c)
+// (the clip's derivative), H = Hessian of L_inner, so the meta gradient gains -beta * H (D v) with
+// v = dL_meta/dtheta'. Two ways:
+//   'fd-hvp': H u by central differences of gradients, (grad L_inner(theta + eps u) - grad L_inner(theta - eps u)) / (2 eps),
+//             eps chosen so that ||eps u|| = 1e-3 * ||theta|| (relative step; two extra gradient passes);
+//   'exact':  nested reverse-mode autodiff through the inner gradient (works because core/tf's gradient
+//             overrides make conv/pool/sigmoid gradients differentiable; much more memory).
+// FedAvg: plain Dice step, loss = Dice(net(x; theta), y).
+import { tf } from '../tf/tf.js';
+import { FedSegError } from '../contract/errors.js';
+import type { SegModel, WeightMap } from '../models/seg-model.js';
+import { diceLoss } from '../losses/dice-loss.js';
+import { boundaryLoss, BOUNDARY_GAMMA, NTXENT_TAU, type BoundaryRegions } from '../losses/boundary-loss.js';
+import type { Adam } from './adam.js';
+
+export type TrainMode = 'elcfs' | 'fedavg';
+export type SecondOrder = 'none' | 'fd-hvp' | 'exact';
+
+export interface MetaStepOptions {
+  mode: TrainMode;
+  /** Inner (meta) step size beta. Default 1e-3. */
+  beta?: number;
+  /** Inner gradient clip value c. Default 100. */
+  clip?: number;
+  /** Boundary-loss weight gamma. Default 0.1 (0 disables the boundary term). */
+  gamma?: number;
+  /** NT-Xent temperature. Default 0.05. */
+  tau?: number;
+  /** Meta-gradient order. Default 'none' (first order, as the reference). */
+  secondOrder?: SecondOrder;
+  /** Relative finite-difference step for 'fd-hvp'. Default 1e-3. */
+  hvpRelStep?: number;
+}
+
+export interface StepInputs {
+  /** Raw images [B,H,W,C]. */
+  x: tf.Tensor4D;
+  /** Ground truth [B,H,W,classes] as 0/1 floats. */
+  y: tf.Tensor4D;
+  /** ELCFS: the CFSI views of x, one [B,H,W,C] tensor per meta-test view (>= 1). */
+  meta?: tf.Tensor4D[];
+  /** ELCFS with gamma > 0: boundary / background regions of y (see boundaryRegions). */
+  regions?: BoundaryRegions;
+}
+
+export interface StepLosses {
+  /** Dice on raw images with theta (FedAvg: the only term). */
+  inner: number;
+  /** Mean Dice over meta views with theta' (0 for FedAvg). */
+  metaDice: number;
+  /** Mean boundary loss over views, before gamma (0 for FedAvg or gamma 0). */
+  boundary: number;
+  /** inner + metaDice + gamma * boundary. */
+  total: number;
+}
+
+export interface StepGradients {
+  grads: WeightMap;
+  losses: StepLosses;
+}
+
+interface Resolved {
+  mode: TrainMode;
+  beta: number;
+  clip: number;
+  gamma: number;
+  tau: number;
+  secondOrder: SecondOrder;
+  hvpRelStep: number;
+}
+
+function resolve(o: MetaStepOptions): Resolved {
+  if (o.mode !== 'elcfs' && o.mode !== 'fedavg') throw new FedSegError('INVALID_ARGUMENT', `meta step: mode must be 'elcfs' or 'fedavg', got ${String(o.mode)}`);
+  const r: Resolved = {
+    mode: o.mode,
+    beta: o.beta ?? 1e-3,
+    clip: o.clip ?? 100,
+    gamma: o.gamma ?? BOUNDARY_GAMMA,
+    tau: o.tau ?? NTXENT_TAU,
+    secondOrder: o.secondOrder ?? 'none',
+    hvpRelStep: o.hvpRelStep ?? 1e-3,
+  };
+  if (!(r.beta >= 0) || !(r.clip > 0) || !(r.gamma >= 0) || !(r.tau > 0) || !(r.hvpRelStep > 0))
+    throw new FedSegError('INVALID_ARGUMENT', `meta step: need beta >= 0, clip > 0, gamma >= 0, tau > 0; got ${JSON.stringify(r)}`);
+  if (!['none', 'fd-hvp', 'exact'].includes(r.secondOrder))
+    throw new FedSegError('INVALID_ARGUMENT', `meta step: secondOrder must be 'none', 'fd-hvp' or 'exact', got ${String(r.secondOrder)}`);
+  return r;
+}
+
+const fromList = (names: string[], ts: tf.Tensor[]): WeightMap => Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
+
+/** Gradients of f wrt every weight; weights that do not reach the loss get zeros. Caller disposes. */
+function gradsOf(names: string[], xs: tf.Tensor[], f: (...ws: tf.Tensor[]) => tf.Scalar): { value: number; grads: tf.Tensor[] } {
+  const { value, grads } = tf.valueAndGrads(f)(xs);
+  const v = value.dataSync()[0]!;
+  value.dispose();
+  return { value: v, grads: grads.map((g, i) => g ?? tf.zerosLike(xs[i]!)) };
+}
+
+function checkInputs(model: SegModel, weights: WeightMap, inp: StepInputs, r: Resolved): void {
+  if (!inp.x || !inp.y || inp.x.rank !== 4 || inp.y.rank !== 4) throw new FedSegError('SHAPE_MISMATCH', 'meta step: x and y must be [B,H,W,C] tensors');
+  if (inp.x.shape[0] !== inp.y.shape[0] || inp.x.shape[1] !== inp.y.shape[1] || inp.x.shape[2] !== inp.y.shape[2] || inp.y.shape[3] !== model.classes)
+    throw new FedSegError('SHAPE_MISMATCH', `meta step: x [${inp.x.shape}] and y [${inp.y.shape}] disagree (model has ${model.classes} classes)`);
+  if (Object.keys(weights).length === 0) throw new FedSegError('INVALID_ARGUMENT', 'meta step: empty weight map');
+  if (r.mode === 'elcfs') {
+    if (!inp.meta || inp.meta.length === 0) throw new FedSegError('INVALID_ARGUMENT', 'ELCFS step: at least one meta-test (CFSI) view of the batch is required');
+    for (const t of inp.meta)
+      if (t.shape.some((d, i) => d !== inp.x.shape[i])) throw new FedSegError('SHAPE_MISMATCH', `ELCFS step: meta view [${t.shape}] differs from x [${inp.x.shape}]`);
+    if (r.gamma > 0 && !inp.regions) throw new FedSegError('INVALID_ARGUMENT', 'ELCFS step: boundary regions are required when gamma > 0');
+  }
+}
+
+/** Computes the step's gradients (the caller disposes result.grads) and its loss terms. */
+export function computeStepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, opts: MetaStepOptions): StepGradients {
+  const r = resolve(opts);
+  checkInputs(model, weights, inp, r);
+  const names = Object.keys(weights);
+  const theta = names.map((n) => weights[n]!);
+  const innerLoss = (ws: tf.Tensor[]) => tf.tidy(() => diceLoss(model.forward(fromList(names, ws), inp.x, { training: true }).probs, inp.y));
+
+  if (r.mode === 'fedavg') {
+    const { value, grads } = gradsOf(names, theta, (...ws) => innerLoss(ws));
+    return { grads: fromList(names, grads), losses: { inner: value, metaDice: 0, boundary: 0, total: value } };
+  }
+
+  const views = inp.meta!;
+  const nv = views.length;
+  let metaDiceV = 0;
+  let boundaryV = 0;
+  /** L_inner(theta) + L_meta(theta, theta'); records the meta terms' values. */
+  const total = (th: tf.Tensor[], thp: tf.Tensor[]): tf.Scalar =>
+    tf.tidy(() => {
+      const outX = model.forward(fromList(names, th), inp.x, { training: true });
+      const li = diceLoss(outX.probs, inp.y);
+      let md: tf.Scalar = tf.scalar(0);
+      let bl: tf.Scalar = tf.scalar(0);
+      for (const t of views) {
+        const outT = model.forward(fromList(names, thp), t, { training: true });
+        md = tf.add(md, diceLoss(outT.probs, inp.y));
+        if (r.gamma > 0) {
+          if (!outX.features || !outT.features) throw new FedSegError('UNSUPPORTED', `ELCFS step: model '${model.kind}' returns no features Z for the boundary loss (set gamma 0)`);
+          bl = tf.add(bl, boundaryLoss(outX.features, outT.features, inp.regions!, r.tau));
+        }
+      }
+      md = tf.div(md, nv);
+      bl = tf.div(bl, nv);
+      metaDiceV = (md.dataSync() as Float32Array)[0]!;
+      boundaryV = (bl.dataSync() as Float32Array)[0]!;
+      return tf.add(li, tf.add(md, tf.mul(bl, r.gamma))) as tf.Scalar;
+    });
+  /** theta' = theta - beta * clip(g). */
+  const fastWeights = (th: tf.Tensor[], g: tf.Tensor[]) => th.map((w, i) => tf.sub(w, tf.mul(tf.clipByValue(g[i]!, -r.clip, r.clip), r.beta)));
+
+  if (r.secondOrder === 'exact') {
+    let innerV = 0;
+    const { value, grads } = gradsOf(names, theta, (...th) => {
+      const inner = tf.valueAndGrads((...ws: tf.Tensor[]) => innerLoss(ws))(th);
+      innerV = inner.value.dataSync()[0]!;
+      const g = inner.grads.map((gi, i) => gi ?? tf.zerosLike(th[i]!));
+      return total(th, fastWeights(th, g));
+    });
+    return { grads: fromList(names, grads), losses: { inner: innerV, metaDice: metaDiceV, boundary: boundaryV, total: value } };
+  }
+
+  // Inner gradient g (a constant from here on) and the fast weights.
+  const inner = gradsOf(names, theta, (...ws) => innerLoss(ws));
+  const thetaP = tf.tidy(() => fastWeights(theta, inner.grads));
+  // One backward pass for both paths: d/dtheta (inner + direct Z_x path) and d/dtheta'.
+  const n = names.length;
+  const both = gradsOf(names, [...theta, ...thetaP], (...ws) => total(ws.slice(0, n), ws.slice(n)));
+  tf.dispose(thetaP);
+  const gTheta = both.grads.slice(0, n);
+  const gThetaP = both.grads.slice(n);
+  let result: tf.Tensor[];
+  if (r.secondOrder === 'none') {
+    result = gTheta.map((g, i) => tf.add(g, gThetaP[i]!));
+  } else {
+    // u = D v (clip derivative), H u by central differences of inner gradients.
+    const u = tf.tidy(() => gThetaP.map((v, i) => tf.mul(v, tf.cast(tf.lessEqual(tf.abs(inner.grads[i]!), r.clip), 'float32'))));
+    const norm = (ts: tf.Tensor[]) => Math.sqrt(ts.reduce((s, t) => s + tf.tidy(() => tf.sum(tf.square(t)).dataSync()[0]!), 0));
+    const uNorm = norm(u);
+    if (uNorm === 0) {
+      result = gTheta.map((g, i) => tf.add(g, gThetaP[i]!));
+    } else {
+      const eps = (r.hvpRelStep * Math.max(norm(theta), 1)) / uNorm;
+      const shifted = (s: number) => {
+        const th = tf.tidy(() => theta.map((w, i) => tf.add(w, tf.mul(u[i]!, s))));
+        const out = gradsOf(names, th, (...ws) => innerLoss(ws)).grads;
+        tf.dispose(th);
+        return out;
+      };
+      const gp = shifted(eps);
+      const gm = shifted(-eps);
+      result = tf.tidy(() => gTheta.map((g, i) => tf.sub(tf.add(g, gThetaP[i]!), tf.mul(tf.sub(gp[i]!, gm[i]!), r.beta / (2 * eps)))));
+      tf.dispose([...gp, ...gm]);
+    }
+    tf.dispose(u);
+  }
+  tf.dispose([...inner.grads, ...both.grads]);
+  return {
+    grads: fromList(names, result),
+    losses: { inner: inner.value, metaDice: metaDiceV, boundary: boundaryV, total: both.value },
+  };
+}
+
+/**
+ * The scalar the meta step differentiates, L_inner(theta) + L_meta(theta, theta'(theta)), with theta'
+ * computed from theta (for numerical verification of the meta-gradient; FedAvg: L_inner only).
+ */
+export function metaObjective(model: SegModel, weights: WeightMap, inp: StepInputs, opts: MetaStepOptions): number {
+  const r = resolve(opts);
+  checkInputs(model, weights, inp, r);
+  const names = Object.keys(weights);
+  const theta = names.map((n) => weights[n]!);
+  return tf.tidy(() => {
+    const inner = tf.grads((...ws: tf.Tensor[]) => diceLoss(model.forward(fromList(names, ws), inp.x, { training: true }).probs, inp.y))(theta);
+    const outX = model.forward(weights, inp.x, { training: true });
+    let total = diceLoss(outX.probs, inp.y);
+    if (r.mode === 'fedavg') return total.dataSync()[0]!;
+    const thp = fromList(names, theta.map((w, i) => tf.sub(w, tf.mul(tf.clipByValue(inner[i] ?? tf.zerosLike(w), -r.clip, r.clip), r.beta))));
+    const nv = inp.meta!.length;
+    for (const t of inp.meta!) {
+      const outT = model.forward(thp, t, { training: true });
+      total = tf.add(total, tf.div(diceLoss(outT.probs, inp.y), nv));
+      if (r.gamma > 0) total = tf.add(total, tf.mul(boundaryLoss(outX.features!, outT.features!, inp.regions!, r.tau), r.gamma / nv));
+    }
+    return total.dataSync()[0]!;
+  });
+}
+
+/** One training step: gradients, then one Adam update of `weights` in place. Returns the loss terms. */
+export function trainStep(model: SegModel, weights: WeightMap, adam: Adam, inp: StepInputs, opts: MetaStepOptions): StepLosses {
+  const { grads, losses } = computeStepGradients(model, weights, inp, opts);
+  try {
+    for (const [k, v] of Object.entries(losses))
+      if (!Number.isFinite(v)) throw new FedSegError('NUMERIC_ERROR', `training step: loss term '${k}' is ${v} (diverged or bad input)`);
+    adam.apply(weights, grads);
+  } finally {
+    tf.dispose(Object.values(grads));
+  }
+  return losses;
+}
