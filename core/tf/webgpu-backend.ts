@@ -54,6 +54,12 @@ export const CHROMIUM_VULKAN_LOADER = '/usr/lib/chromium/libvulkan.so.1';
 const require = createRequire(import.meta.url);
 let adapterSummary: WebGpuAdapterSummary | null = null;
 let preloadedLoader: string | null = null;
+const deviceErrors: string[] = [];
+
+/** WebGPU validation/shader errors seen so far (tfjs does not throw them: results are silently wrong). */
+export function webGpuDeviceErrors(): readonly string[] {
+  return deviceErrors;
+}
 
 /** Looks for a Vulkan loader the way dlopen("libvulkan.so.1") would (ld cache, LD_LIBRARY_PATH, preloaded). */
 export function findVulkanLoader(): string | null {
@@ -193,8 +199,9 @@ export async function initWebGpu(opts: WebGpuInitOptions = {}): Promise<{ versio
           maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
         },
       });
+      // Dawn prints validation/shader errors itself; keep them so tests and benches can assert none.
       device.addEventListener?.('uncapturederror', (ev: Event) => {
-        console.error(`[webgpu] uncaptured device error: ${(ev as GPUUncapturedErrorEvent).error?.message}`);
+        deviceErrors.push((ev as GPUUncapturedErrorEvent).error?.message ?? 'unknown device error');
       });
       return new wg.WebGPUBackend(device, info);
     },
