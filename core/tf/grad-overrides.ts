@@ -9,12 +9,18 @@
 //    differentiable (bilinear sampling in the adaptive-scale conv, ASCNet, Zhang et al. ISBI 2020).
 //  * Sigmoid/Tanh/Exp/Softmax/Elu/MaxPool save their OUTPUT, which the engine stores detached, so the
 //    stock second-order gradient is silently wrong (5%, 4%, 7% off). These recompute y from the input.
+//  * AvgPool: the stock AvgPoolGrad divides by the full window even where 'same' padding makes the
+//    forward divide by fewer in-bounds entries: wrong at borders. Replaced by the exact adjoint.
 //  * Comparison/logical ops get zero gradients so masks (maxpool routing, where(x>0)) can sit inside
 //    a differentiated gradient.
+//  * ResizeNearestNeighbor / ResizeBilinear: the stock gradients are WRONG in tfjs 4.22 (nearest on cpu;
+//    half-pixel centres on wasm; transposed shape on cpu for non-square bilinear). Replaced by the exact
+//    adjoint of the forward kernel (core/tf/resize-grad.ts).
 //  * ResizeNearestNeighborGrad / ResizeBilinearGrad / AvgPoolGrad / MaxPoolGrad get gradients (they are
 //    linear in dy; their adjoint is the forward op), so upsampling and pooling work at 2nd order.
 import { tf } from './tfjs.js';
-import { convFilterGrad, convInputGrad, maxPoolGatherRouted, maxPoolGradComposite, type Conv2DAttrs, type PoolAttrs } from './conv-grad.js';
+import { resizeGrad } from './resize-grad.js';
+import { avgPoolGradComposite, convFilterGrad, convInputGrad, maxPoolGatherRouted, maxPoolGradComposite, type Conv2DAttrs, type PoolAttrs } from './conv-grad.js';
 
 type T = tf.Tensor;
 type T4 = tf.Tensor4D;
@@ -33,8 +39,8 @@ let installed = false;
 
 /** The kernels whose gradients FedSeg replaces (for docs and tests). */
 export const OVERRIDDEN_GRADIENTS = [
-  'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPool', 'MaxPoolGrad', 'AvgPoolGrad',
-  'ResizeNearestNeighborGrad', 'ResizeBilinearGrad', 'GatherNd', 'ScatterNd', 'Sigmoid', 'Tanh', 'Exp',
+  'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad',
+  'ResizeNearestNeighbor', 'ResizeBilinear', 'ResizeNearestNeighborGrad', 'ResizeBilinearGrad', 'GatherNd', 'ScatterNd', 'Sigmoid', 'Tanh', 'Exp',
   'Softmax', 'Elu', 'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd',
   'LogicalOr', 'LogicalNot', 'IsNan', 'IsInf', 'IsFinite',
 ] as const;
@@ -73,10 +79,21 @@ export function installGradOverrides(): void {
     output: () => tf.zerosLike(dy0 as T),
   }), ['dy', 'input']);
 
+  reg('AvgPool', (dy, [x], a) => ({
+    x: () => avgPoolGradComposite(dy as T4, (x as T4).shape, a as unknown as PoolAttrs),
+  }), ['x']);
+
+  // AvgPoolGrad (only reached when called directly): linear in dy; adjoint = avgPool when no padding.
   reg('AvgPoolGrad', (g, _saved, a) => {
     const p = a as unknown as PoolAttrs;
     return { dy: () => tf.avgPool(g as T4, p.filterSize, p.strides, p.pad as 'same', p.dimRoundingMode), input: () => tf.zerosLike(g) };
   }, []);
+
+  for (const [k, kind] of [['ResizeNearestNeighbor', 'nearest'], ['ResizeBilinear', 'bilinear']] as const) {
+    reg(k, (dy, [images], a) => ({
+      images: () => resizeGrad(kind, dy as T4, (images as T4).shape[1], (images as T4).shape[2], a.alignCorners as boolean, a.halfPixelCenters as boolean),
+    }), ['images']);
+  }
 
   reg('ResizeNearestNeighborGrad', (g, [dy0], a) => ({
     dy: () => tf.image.resizeNearestNeighbor(g as T4, [(dy0 as T4).shape[1], (dy0 as T4).shape[2]], a.alignCorners as boolean, a.halfPixelCenters as boolean),
@@ -90,12 +107,12 @@ export function installGradOverrides(): void {
 
   reg('GatherNd', (dy, [params, indices]) => ({
     params: () => tf.scatterND(indices as T, dy, (params as T).shape),
-    indices: () => tf.zerosLike(indices as T),
+    indices: () => tf.zeros((indices as T).shape),
   }), ['params', 'indices']);
 
   reg('ScatterNd', (dy, [indices]) => ({
     updates: () => tf.gatherND(dy, indices as T),
-    indices: () => tf.zerosLike(indices as T),
+    indices: () => tf.zeros((indices as T).shape),
   }), ['indices']);
 
   reg('Sigmoid', (dy, [x]) => ({
@@ -119,10 +136,10 @@ export function installGradOverrides(): void {
   }), ['x']);
 
   for (const k of ['Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr']) {
-    reg(k, (_dy, [a, b]) => ({ a: () => tf.zerosLike(a as T), b: () => tf.zerosLike(b as T) }), ['a', 'b']);
+    reg(k, (_dy, [a, b]) => ({ a: () => tf.zeros((a as T).shape), b: () => tf.zeros((b as T).shape) }), ['a', 'b']);
   }
   for (const k of ['LogicalNot', 'IsNan', 'IsInf', 'IsFinite']) {
-    reg(k, (_dy, [x]) => ({ x: () => tf.zerosLike(x as T) }), ['x']);
+    reg(k, (_dy, [x]) => ({ x: () => tf.zeros((x as T).shape) }), ['x']);
   }
 }
 
