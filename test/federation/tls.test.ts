@@ -1,0 +1,41 @@
+// TLS: a hub serving wss:// with a self-signed certificate (made here with openssl); a site that trusts
+// it (ca) completes a round, a site that does not is refused with a TLS error naming the fix.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { FakeTrainer } from './helpers/fake-trainer.js';
+import { site, startHub, tempDir, within } from './helpers/hub-harness.js';
+
+function haveOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('wss:// with a self-signed certificate', { skip: haveOpenssl() ? false : 'openssl not installed' }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const cert = join(dir, 'hub.crt');
+    const key = join(dir, 'hub.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const { hub, port, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none', tls: { cert, key } }, [{ name: 'A' }]);
+    const url = `wss://127.0.0.1:${port}`;
+    const untrusting = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 2 }), { firstAttempts: 1 });
+    await assert.rejects(untrusting.promise, (e: Error & { code?: string }) => e.code === 'CONNECTION_FAILED' && /TLS error/.test(e.message) && /--ca/.test(e.message));
+    const run = hub.run();
+    const ok = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 2 }), { ca: readFileSync(cert) });
+    const r = await within(ok.promise, 10_000, 'TLS site');
+    await within(run, 10_000, 'run');
+    assert.equal(r.roundsTrained, 1);
+    assert.equal(hub.state.lastCompletedRound(), 1);
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
