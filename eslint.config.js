@@ -7,7 +7,7 @@
 // A wrong import is an error whose message says where the code belongs.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import importX from 'eslint-plugin-import-x';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 
 const coreMsg = 'core/ is the headless engine: it must not import electron/, renderer/ or federation-hub/. Move shared types to core/contract/.';
 const contractOnly = (who) =>
@@ -32,7 +32,12 @@ export default tseslint.config(
       },
     },
     settings: {
-      'import-x/resolver': { node: { extensions: ['.ts', '.js', '.mjs', '.json'] } },
+      // Our sources import './x.js' for './x.ts' (TS bundler resolution). Without extensionAlias those
+      // imports do not resolve, and no-restricted-paths / no-cycle silently skip them.
+      'import-x/resolver-next': [createNodeResolver({
+        extensions: ['.ts', '.js', '.mjs', '.json'],
+        extensionAlias: { '.js': ['.ts', '.js'], '.mjs': ['.mts', '.mjs'] },
+      })],
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
