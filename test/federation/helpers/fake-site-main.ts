@@ -1,0 +1,36 @@
+// A site PROCESS with the light trainer and a real SQLite store, for crash tests (SIGKILL).
+//   node --import tsx fake-site-main.ts --hub URL --name N --token T --db FILE --target X [--work-ms M] [--die-after-persist R]
+// --die-after-persist R: SIGKILLs itself right after its round-R update is persisted and before it is sent.
+import { parseArgs } from 'node:util';
+import { openSqliteStore } from '../../../core/store/sqlite-store.js';
+import { runSite, type SiteLedger } from '../../../core/federation/site-client.js';
+import { FakeTrainer } from './fake-trainer.js';
+
+const { values: v } = parseArgs({
+  options: { hub: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, target: { type: 'string' },
+    'work-ms': { type: 'string' }, 'die-after-persist': { type: 'string' } },
+});
+const store = openSqliteStore(v.db!);
+const die = v['die-after-persist'] ? Number(v['die-after-persist']) : -1;
+const ledger: SiteLedger = {
+  appendAudit: (e) => store.appendAudit(e),
+  saveCheckpoint: (c) => store.saveCheckpoint(c),
+  listCheckpoints: (q) => store.listCheckpoints(q),
+  loadCheckpoint: (id) => store.loadCheckpoint(id),
+  deleteCheckpoint: (id) => store.deleteCheckpoint(id),
+  getSetting: (k) => store.getSetting(k),
+  setSetting: (k, val) => {
+    store.setSetting(k, val);
+    if ((val as { round?: number }).round === die && !store.getSetting('test.died')) {
+      store.setSetting('test.died', true);
+      console.log('dying after persisting update');
+      process.kill(process.pid, 'SIGKILL');
+    }
+  },
+};
+runSite({
+  hubUrl: v.hub!, site: v.name!, token: v.token!, ledger, backoff: { initialMs: 100, maxMs: 500 },
+  trainer: new FakeTrainer({ target: Number(v.target), samples: 5, workMs: Number(v['work-ms'] ?? 100) }),
+  onEvent: (e) => { if (e.type === 'round-start' || e.type === 'round-sent' || e.type === 'finished') console.log(JSON.stringify(e)); },
+}).then((s) => { console.log(`done ${JSON.stringify(s)}`); store.close(); process.exit(0); },
+  (e: Error) => { console.error(`site failed: ${e.message}`); process.exit(1); });
