@@ -34,6 +34,8 @@ export default tseslint.config(
     settings: {
       // Our sources import './x.js' for './x.ts' (TS bundler resolution). Without extensionAlias those
       // imports do not resolve, and no-restricted-paths / no-cycle silently skip them.
+      // no-cycle only follows files with these extensions (default: .js only, so .ts cycles went unseen).
+      'import-x/extensions': ['.ts', '.js', '.mjs', '.cjs'],
       'import-x/resolver-next': [createNodeResolver({
         extensions: ['.ts', '.js', '.mjs', '.json'],
         extensionAlias: { '.js': ['.ts', '.js'], '.mjs': ['.mts', '.mjs'] },
