@@ -199,11 +199,11 @@ interface Corners {
   d: Float32Array;
 }
 
-function tapCorners(rd: Float32Array | null, rConst: number, g: Geo, ky: number, kx: number, buf?: Corners): Corners {
+function tapCorners(rd: Float32Array | null, rConst: number, g: Geo, ky: number, kx: number): Corners {
   const { B, H, W } = g;
   const N = B * H * W;
   const m = ky !== 0 && kx !== 0 ? 4 : 2;
-  const c = buf && buf.m === m && buf.q.length === N * m ? buf : { m, q: new Int32Array(N * m), f: new Float32Array(N * m), d: new Float32Array(N * m) };
+  const c: Corners = { m, q: new Int32Array(N * m), f: new Float32Array(N * m), d: new Float32Array(N * m) };
   const { q, f, d } = c;
   // Corner k -> (row step, col step): diagonal (0,0),(0,1),(1,0),(1,1); ky = 0: (0,0),(0,1); kx = 0: (0,0),(1,0).
   const steps: [number, number][] = m === 4 ? [[0, 0], [0, 1], [1, 0], [1, 1]] : ky === 0 ? [[0, 0], [0, 1]] : [[0, 0], [1, 0]];
@@ -239,6 +239,38 @@ function tapCorners(rd: Float32Array | null, rConst: number, g: Geo, ky: number,
     }
   }
   return c;
+}
+
+/**
+ * Corners for all 9 taps (null for the centre), cached per rate buffer: every ASC layer of a network
+ * shares one rate field, and the tensors saved for the backward pass are clones sharing its dataId,
+ * so the corners are computed once per forward+backward instead of twice per layer. Only caches when
+ * the maps are small (N <= CACHE_MAX_PIXELS, ~37 MB); larger inputs recompute per layer.
+ */
+const CACHE_MAX_PIXELS = 1 << 17;
+const cornerCache = new WeakMap<object, { key: string; corners: (Corners | null)[] }>();
+const constCache = new Map<string, (Corners | null)[]>();
+
+function allCorners(rate: tf.Tensor | null, rConst: number, g: Geo): (Corners | null)[] {
+  const N = g.B * g.H * g.W;
+  const key = `${g.B}x${g.H}x${g.W}:${rConst}`;
+  const cacheable = N <= CACHE_MAX_PIXELS;
+  if (cacheable) {
+    const hit = rate ? cornerCache.get(rate.dataId) : undefined;
+    if (hit && hit.key === key) return hit.corners;
+    const chit = rate ? undefined : constCache.get(key);
+    if (chit) return chit;
+  }
+  const rd = rate ? readF32(rate) : null;
+  const corners = ASC_TAPS.map(([ky, kx]) => (ky === 0 && kx === 0 ? null : tapCorners(rd, rConst, g, ky, kx)));
+  if (cacheable) {
+    if (rate) cornerCache.set(rate.dataId, { key, corners });
+    else {
+      if (constCache.size >= 16) constCache.clear();
+      constCache.set(key, corners);
+    }
+  }
+  return corners;
 }
 
 /** S[p, :] = sum_k f_k x[q_k, :] (layout [N, C]). */
@@ -342,19 +374,17 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
     const bT = bias ? (xs[rate ? 3 : 2] as tf.Tensor1D) : undefined;
     save(rT ? [xT, rT, fT] : [xT, fT]);
     const xd = readF32(xT);
-    const rd = rT ? readF32(rT) : null;
+    const corners = allCorners(rT, rConst, geo);
     const w9 = tf.reshape(fT, [9, C, Co]);
     const tapW = (t: number) => tf.reshape(tf.slice(w9, [t, 0, 0], [1, C, Co]), [C, Co]) as tf.Tensor2D;
     const s = new Float32Array(N * C);
     const outs: tf.Tensor[] = [];
-    let cs: Corners | undefined;
     ASC_TAPS.forEach(([ky, kx], t) => {
       if (ky === 0 && kx === 0) {
         outs.push(tf.matMul(tf.reshape(xT, [N, C]) as tf.Tensor2D, tapW(t)));
         return;
       }
-      cs = tapCorners(rd, rConst, geo, ky, kx, cs);
-      sampleWith(xd, cs, N, C, s);
+      sampleWith(xd, corners[t]!, N, C, s);
       outs.push(tf.matMul(tf.tensor2d(s, [N, C]), tapW(t)));
     });
     let y = tf.addN(outs);
@@ -365,7 +395,7 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
       const sr = rate ? (saved[1] as tf.Tensor4D) : null;
       const sf = saved[rate ? 2 : 1] as tf.Tensor4D;
       const xd2 = readF32(sx);
-      const rd2 = sr ? readF32(sr) : null;
+      const corners2 = allCorners(sr, rConst, geo);
       const dy2 = tf.reshape(dy, [N, Co]) as tf.Tensor2D;
       // W_t^T for every tap, [9, Co, C] (tiny; wasm matMul with transposeB is ~7x slower than a plain one).
       const wT = tf.transpose(tf.reshape(sf, [9, C, Co]), [0, 2, 1]);
@@ -375,7 +405,6 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
       const sT = new Float32Array(N * C);
       const dWs: tf.Tensor[] = [];
       let dxCentre: tf.Tensor | null = null;
-      let cs2: Corners | undefined;
       ASC_TAPS.forEach(([ky, kx], t) => {
         if (ky === 0 && kx === 0) {
           dxCentre = tf.matMul(dy2, twT(t));
@@ -385,8 +414,7 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
           return;
         }
         const gS = readF32(tf.matMul(dy2, twT(t)));
-        cs2 = tapCorners(rd2, rConst, geo, ky, kx, cs2);
-        backWith(xd2, cs2, N, C, gS, dxAcc, drAcc, sT);
+        backWith(xd2, corners2[t]!, N, C, gS, dxAcc, drAcc, sT);
         dWs.push(tf.matMul(tf.tensor2d(sT, [C, N]), dy2));
       });
       const dx = tf.reshape(tf.add(tf.tensor2d(dxAcc, [N, C]), dxCentre!), [B, H, W, C]);
