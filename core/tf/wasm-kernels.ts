@@ -47,13 +47,26 @@ const kernels: Record<(typeof WASM_TRAINING_KERNELS)[number], KernelFunc> = {
 };
 
 let registered = false;
+const stock = new Map<string, tf.KernelConfig>();
+
+/**
+ * The wasm backend's own kernel that FedSeg replaced (Conv2DBackpropInput, MaxPoolGrad), for
+ * benchmarks and regression tests; undefined where wasm had none (Conv2DBackpropFilter, UnsortedSegmentSum).
+ */
+export function stockWasmKernel(name: (typeof WASM_TRAINING_KERNELS)[number]): tf.KernelConfig | undefined {
+  return stock.get(name);
+}
 
 /** Registers FedSeg's composite training kernels on the wasm backend (idempotent). */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   registered = true;
   for (const name of WASM_TRAINING_KERNELS) {
-    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    const own = tf.getKernel(name, 'wasm');
+    if (own) {
+      stock.set(name, own);
+      tf.unregisterKernel(name, 'wasm');
+    }
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernels[name] as unknown as tf.KernelFunc });
   }
 }
