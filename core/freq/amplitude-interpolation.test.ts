@@ -142,3 +142,16 @@ test('bad input: alpha out of range, NaN pixel, mismatched channels/sizes, bad l
   neg.data[0] = -1;
   assert.throws(() => interpolateAmplitude(a, neg, 0.5), code('INVALID_INPUT', /amplitude/));
 });
+
+test('opts.out reuses a buffer with an identical result; a wrong buffer is rejected', () => {
+  const rng = createRng(8);
+  const a = img(rng, 9, 10, 3);
+  const t = extractAmplitudeWindow(img(rng, 9, 10, 3), 0.2);
+  const fresh = interpolateAmplitude(a, t, 0.6, { clip: [0, 255] });
+  const buf = new Float32Array(a.data.length);
+  const reused = interpolateAmplitude(a, t, 0.6, { clip: [0, 255], out: buf });
+  assert.equal(reused.data, buf);
+  assert.deepEqual(Array.from(buf), Array.from(fresh.data));
+  assert.throws(() => interpolateAmplitude(a, t, 0.6, { out: new Float32Array(3) }), (e: unknown) => e instanceof FedSegError && e.code === 'SHAPE_MISMATCH');
+  assert.throws(() => interpolateAmplitude(a, t, 0.6, { out: a.data }), /must not share/);
+});

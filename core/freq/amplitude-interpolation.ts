@@ -32,6 +32,11 @@ export interface AmplitudeWindow {
 export interface InterpolateOptions {
   /** Clamp the output to [lo, hi]: [0, 255] for 8-bit images, null (default) for z-scored MRI. */
   clip?: [number, number] | null;
+  /**
+   * Optional preallocated output buffer (length H*W*C, must not be the input's buffer) reused across
+   * calls to avoid allocating a fresh image per call (the fast path's main cost after the maths).
+   */
+  out?: Float32Array;
 }
 
 /** Valid output ranges per kind of data (ALGORITHMS.md §2: clip 8-bit images, never z-scored MRI). */
@@ -132,6 +137,17 @@ function checkWindow(image: ImageF32, t: AmplitudeWindow, fn: string): void {
       throw new FedSegError('INVALID_INPUT', `${fn}: target amplitude at index ${i} is ${v} (must be finite and >= 0)`);
     }
   }
+}
+
+function outputBuffer(out: Float32Array | undefined, data: Float32Array, fn: string): Float32Array {
+  if (out === undefined) return new Float32Array(data.length);
+  if (!(out instanceof Float32Array) || out.length !== data.length) {
+    throw new FedSegError('SHAPE_MISMATCH', `${fn}: opts.out must be a Float32Array of ${data.length} values, got ${out?.length}`);
+  }
+  if (out.buffer === data.buffer) {
+    throw new FedSegError('INVALID_ARGUMENT', `${fn}: opts.out must not share the input image's buffer`);
+  }
+  return out;
 }
 
 function checkLambda(lambda: number, fn: string): void {
@@ -335,7 +351,7 @@ export function interpolateAmplitude(image: ImageF32, target: AmplitudeWindow, l
   const tw = trig(w, b);
   const th = trig(h, b);
   const scale = 1 / (h * w);
-  const out = new Float32Array(data.length);
+  const out = outputBuffer(opts.out, data, fn);
   const nb = b + 1;
   const gRe = new Float64Array(C * nb);
   const gIm = new Float64Array(C * nb);
@@ -427,7 +443,7 @@ export function interpolateAmplitudeFull(image: ImageF32, target: AmplitudeWindo
   const s = 2 * b + 1;
   const ch = h >> 1;
   const cw = w >> 1;
-  const out = new Float32Array(data.length);
+  const out = outputBuffer(opts.out, data, fn);
   const plane = new Float64Array(h * w);
   for (let c = 0; c < C; c++) {
     for (let i = 0; i < h * w; i++) plane[i] = data[i * C + c]!;

@@ -108,32 +108,73 @@ interface Prepared {
   sb: Uint8Array;
   na: number;
   nb: number;
+  /** Size of the cropped grid the surfaces live on. */
+  ch: number;
+  cw: number;
   sy: number;
   sx: number;
 }
 
+/**
+ * Validates, then crops both masks to their joint bounding box grown by one pixel (clipped to the
+ * image). Exact: every surface pixel lies inside the crop, Euclidean distances do not depend on the
+ * grid around them, and erosion at the crop edge sees the same zeros (margin) or the same image
+ * border (border_value 0) as on the full image.
+ */
 function prepare(a: Uint8Array, b: Uint8Array, h: number, w: number, spacing: [number, number] | undefined, fn: string): Prepared {
   checkMask(a, h, w, fn, 'first mask (result)');
   checkMask(b, h, w, fn, 'second mask (reference)');
   const [sy, sx] = checkSpacing(spacing, fn);
   let ca = 0;
   let cb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ca += a[i]!;
-    cb += b[i]!;
+  let y0 = h;
+  let y1 = -1;
+  let x0 = w;
+  let x1 = -1;
+  for (let y = 0; y < h; y++) {
+    const r = y * w;
+    let rowAny = false;
+    for (let x = 0; x < w; x++) {
+      const va = a[r + x]!;
+      const vb = b[r + x]!;
+      if (va | vb) {
+        ca += va;
+        cb += vb;
+        rowAny = true;
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+      }
+    }
+    if (rowAny) {
+      if (y < y0) y0 = y;
+      y1 = y;
+    }
   }
   if (ca === 0 || cb === 0) {
     throw new FedSegError('INVALID_INPUT', `${fn}: the ${ca === 0 ? 'first (result)' : 'second (reference)'} mask is empty; surface distances are undefined (see evaluateMasks for the empty-mask policy)`);
   }
-  const sa = surface(a, h, w);
-  const sb = surface(b, h, w);
+  y0 = Math.max(0, y0 - 1);
+  x0 = Math.max(0, x0 - 1);
+  y1 = Math.min(h - 1, y1 + 1);
+  x1 = Math.min(w - 1, x1 + 1);
+  const ch = y1 - y0 + 1;
+  const cw = x1 - x0 + 1;
+  const cropA = new Uint8Array(ch * cw);
+  const cropB = new Uint8Array(ch * cw);
+  for (let y = 0; y < ch; y++) {
+    const src = (y + y0) * w + x0;
+    cropA.set(a.subarray(src, src + cw), y * cw);
+    cropB.set(b.subarray(src, src + cw), y * cw);
+  }
+  const sa = surface(cropA, ch, cw);
+  const sb = surface(cropB, ch, cw);
   let na = 0;
   let nb = 0;
   for (let i = 0; i < sa.length; i++) {
     na += sa[i]!;
     nb += sb[i]!;
   }
-  return { sa, sb, na, nb, sy, sx };
+  return { sa, sb, na, nb, ch, cw, sy, sx };
 }
 
 /** numpy.percentile(values, q) with the default 'linear' method (values are sorted in place). */
@@ -156,7 +197,7 @@ export function percentileLinear(values: Float64Array, q: number): number {
 export function surfaceDistancesOf(result: Uint8Array, reference: Uint8Array, h: number, w: number, spacing?: [number, number]): Float64Array {
   const p = prepare(result, reference, h, w, spacing, 'surfaceDistances');
   const out = new Float64Array(p.na);
-  surfaceDistances(p.sa, p.sb, h, w, p.sy, p.sx, out, 0);
+  surfaceDistances(p.sa, p.sb, p.ch, p.cw, p.sy, p.sx, out, 0);
   return out;
 }
 
@@ -164,8 +205,8 @@ export function surfaceDistancesOf(result: Uint8Array, reference: Uint8Array, h:
 export function hd95(a: Uint8Array, b: Uint8Array, h: number, w: number, spacing?: [number, number]): number {
   const p = prepare(a, b, h, w, spacing, 'hd95');
   const all = new Float64Array(p.na + p.nb);
-  surfaceDistances(p.sa, p.sb, h, w, p.sy, p.sx, all, 0);
-  surfaceDistances(p.sb, p.sa, h, w, p.sy, p.sx, all, p.na);
+  surfaceDistances(p.sa, p.sb, p.ch, p.cw, p.sy, p.sx, all, 0);
+  surfaceDistances(p.sb, p.sa, p.ch, p.cw, p.sy, p.sx, all, p.na);
   return percentileLinear(all, 95);
 }
 
@@ -173,8 +214,8 @@ export function hd95(a: Uint8Array, b: Uint8Array, h: number, w: number, spacing
 export function hausdorff(a: Uint8Array, b: Uint8Array, h: number, w: number, spacing?: [number, number]): number {
   const p = prepare(a, b, h, w, spacing, 'hausdorff');
   const all = new Float64Array(p.na + p.nb);
-  surfaceDistances(p.sa, p.sb, h, w, p.sy, p.sx, all, 0);
-  surfaceDistances(p.sb, p.sa, h, w, p.sy, p.sx, all, p.na);
+  surfaceDistances(p.sa, p.sb, p.ch, p.cw, p.sy, p.sx, all, 0);
+  surfaceDistances(p.sb, p.sa, p.ch, p.cw, p.sy, p.sx, all, p.na);
   let m = 0;
   for (let i = 0; i < all.length; i++) if (all[i]! > m) m = all[i]!;
   return m;
@@ -184,7 +225,7 @@ export function hausdorff(a: Uint8Array, b: Uint8Array, h: number, w: number, sp
 export function asd(result: Uint8Array, reference: Uint8Array, h: number, w: number, spacing?: [number, number]): number {
   const p = prepare(result, reference, h, w, spacing, 'asd');
   const d = new Float64Array(p.na);
-  surfaceDistances(p.sa, p.sb, h, w, p.sy, p.sx, d, 0);
+  surfaceDistances(p.sa, p.sb, p.ch, p.cw, p.sy, p.sx, d, 0);
   let s = 0;
   for (let i = 0; i < d.length; i++) s += d[i]!;
   return s / d.length;
