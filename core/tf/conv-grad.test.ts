@@ -170,6 +170,18 @@ test('avgPool gradient is the exact adjoint of avgPool, also where same-padding 
   }
 });
 
+test('tf.fused.conv2d (bias + relu) gradients on wasm, which call the composite wasm kernels, match cpu', async () => {
+  const f = () => {
+    const x = tf.tensor4d(randn(2 * 7 * 6 * 3, 1), [2, 7, 6, 3]);
+    const w = tf.tensor4d(randn(3 * 3 * 3 * 4, 2), [3, 3, 3, 4]);
+    const b = tf.tensor1d(randn(4, 3));
+    const r = tf.tensor4d(randn(2 * 4 * 3 * 4, 4), [2, 4, 3, 4]);
+    return tf.grads((a: tf.Tensor, k: tf.Tensor, c: tf.Tensor) =>
+      tf.sum(tf.mul(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: k as tf.Tensor4D, bias: c, strides: 2, pad: 'same', activation: 'relu' }), r)))([x, w, b]);
+  };
+  assertClose(await runOn('wasm', f), await runOn('cpu', f), 1e-4, 'fused conv grads');
+});
+
 test('conv with dilation > 1 fails with a clear error, not a wrong gradient', async () => {
   await runOn('wasm', () => tf.zeros([1]));
   assert.throws(() => tf.tidy(() => {
