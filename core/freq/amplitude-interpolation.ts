@@ -355,8 +355,10 @@ export function interpolateAmplitude(image: ImageF32, target: AmplitudeWindow, l
   const nb = b + 1;
   const gRe = new Float64Array(C * nb);
   const gIm = new Float64Array(C * nb);
-  const lo = clip ? clip[0] : -Infinity;
-  const hi = clip ? clip[1] : Infinity;
+  // Bounds read from a Float64Array stay unboxed doubles in the hot loops (Smi/double merges box).
+  const lim = Float64Array.of(clip ? clip[0] : -Infinity, clip ? clip[1] : Infinity);
+  const lo = lim[0]!;
+  const hi = lim[1]!;
   const rowLen = w * C;
   for (let y = 0; y < h; y++) {
     // G(y, v) = scale * sum_u H(u, v) exp(+2 pi i u y / H), v = 0..b (G(y, -v) = conj G(y, v)).
@@ -387,6 +389,16 @@ export function interpolateAmplitude(image: ImageF32, target: AmplitudeWindow, l
       const g20 = gRe[4]!, g21r = gRe[5]!, g21i = gIm[5]!;
       const cv = tw.cos;
       const sv = tw.sin;
+      if (!clip) {
+        for (let x = 0, i = base; x < w; x++, i += 3) {
+          const cx = cv[w + x]!;
+          const sx = sv[w + x]!;
+          out[i] = data[i]! + g00 + g01r * cx - g01i * sx;
+          out[i + 1] = data[i + 1]! + g10 + g11r * cx - g11i * sx;
+          out[i + 2] = data[i + 2]! + g20 + g21r * cx - g21i * sx;
+        }
+        continue;
+      }
       for (let x = 0, i = base; x < w; x++, i += 3) {
         const cx = cv[w + x]!;
         const sx = sv[w + x]!;
