@@ -1,0 +1,230 @@
+// Folder importers (issue 5 §2): PNG/JPEG images with masks matched by file name, in any of the mask
+// conventions of masks.ts, and the DoFE release layout DomainK/{train,test}/ROIs/{image,mask}/*.png
+// (REFUGE grey levels, one dataset per domain, split kept). Pairing rules, for an image `stem.ext`:
+//  - labelmap / refuge: a mask `stem<suffix>.<png|jpg|...>` in the masks folder, suffix one of
+//    maskSuffixes ('', '_mask', '-mask', '_seg', '_gt', '_label' by default);
+//  - binary: one file per structure, `stem<structure.suffix>.<ext>` (e.g. stem-Disc-T.png).
+// Images without masks and masks without images are skipped and reported; two images with the same
+// stem are an error. Every decode error names its file.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { FedSegError } from '../../contract/errors.js';
+import type { ImageF32 } from '../../contract/image.js';
+import type { NewSample, SampleSplit } from '../../store/dataset-store.js';
+import { decodeImageFile, type Raster } from '../codecs/image-file.js';
+import { conventionClasses, maskFromBinary, maskFromLabelmap, maskFromRefuge, type MaskConvention } from '../masks.js';
+import { runImport, type CommonImportOptions, type ImportPlan, type ImportReport, type PlanItem, type Skipped } from './runner.js';
+import type { DatasetStore } from '../../store/dataset-store.js';
+
+const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg']);
+export const DEFAULT_MASK_SUFFIXES = ['', '_mask', '-mask', '_seg', '_gt', '_label'];
+
+export interface FolderImportOptions extends CommonImportOptions {
+  /** Folder of images. */
+  images: string;
+  /** Folder of masks (default: the images folder; masks are then told apart by their suffix). */
+  masks?: string;
+  convention: MaskConvention;
+  /** Dataset to create. */
+  dataset: string;
+  kind?: string;
+  split?: SampleSplit | null;
+  /** Image channels of the dataset; default: 3 if the first image is colour, else 1. */
+  channels?: 1 | 3;
+  maskSuffixes?: string[];
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  let st;
+  try {
+    st = await stat(dir);
+  } catch {
+    throw new FedSegError('IO_ERROR', `${dir}: folder does not exist`);
+  }
+  if (!st.isDirectory()) throw new FedSegError('IO_ERROR', `${dir}: not a folder`);
+  try {
+    return (await readdir(dir)).sort();
+  } catch (e) {
+    throw new FedSegError('IO_ERROR', `${dir}: cannot list folder (${(e as Error).message})`);
+  }
+}
+
+async function readRaster(file: string): Promise<Raster> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch (e) {
+    throw new FedSegError('IO_ERROR', `${file}: cannot read (${(e as Error).message})`);
+  }
+  return decodeImageFile(buf, file);
+}
+
+function toImage(r: Raster, channels: 1 | 3, file: string): ImageF32 {
+  const n = r.width * r.height;
+  if (r.channels === channels) return { width: r.width, height: r.height, channels, data: Float32Array.from(r.data) };
+  if (r.channels === 1 && channels === 3) {
+    const data = new Float32Array(n * 3);
+    for (let i = 0; i < n; i++) data[i * 3] = data[i * 3 + 1] = data[i * 3 + 2] = r.data[i]!;
+    return { width: r.width, height: r.height, channels: 3, data };
+  }
+  throw new FedSegError('INVALID_INPUT', `${file}: colour image in a grey (1-channel) dataset`);
+}
+
+interface Pair {
+  name: string;
+  image: string;
+  masks: string[];
+}
+
+/** Pairs images with masks by name; returns the pairs and what was skipped. */
+export async function pairFolder(images: string, masks: string | undefined, convention: MaskConvention, maskSuffixes = DEFAULT_MASK_SUFFIXES): Promise<{ pairs: Pair[]; skipped: Skipped[] }> {
+  const imgDir = resolve(images);
+  const maskDir = resolve(masks ?? images);
+  const same = imgDir === maskDir;
+  const imgFiles = (await listDir(imgDir)).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()));
+  const maskFiles = same ? imgFiles : (await listDir(maskDir)).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()));
+  const maskByStem = new Map<string, string[]>();
+  for (const f of maskFiles) {
+    const stem = basename(f, extname(f));
+    maskByStem.set(stem, [...(maskByStem.get(stem) ?? []), f]);
+  }
+  const suffixes: string[] = convention.kind === 'binary' ? convention.structures.map((s) => s.suffix) : maskSuffixes;
+  // In a shared folder, a file is a mask if its stem is another image's stem plus a mask suffix.
+  const stems = new Set(imgFiles.map((f) => basename(f, extname(f))));
+  const isMaskFile = (f: string): boolean => {
+    const stem = basename(f, extname(f));
+    return suffixes.some((s) => s !== '' && stem.endsWith(s) && (convention.kind === 'binary' || stems.has(stem.slice(0, -s.length))));
+  };
+  const skipped: Skipped[] = [];
+  const pairs: Pair[] = [];
+  const usedMasks = new Set<string>();
+  const byName = new Map<string, string>();
+  for (const f of imgFiles) {
+    if (same && isMaskFile(f)) continue;
+    const stem = basename(f, extname(f));
+    const prev = byName.get(stem);
+    if (prev !== undefined) throw new FedSegError('INVALID_INPUT', `${join(imgDir, f)}: duplicate image name '${stem}' (also ${join(imgDir, prev)})`);
+    byName.set(stem, f);
+    if (convention.kind === 'binary') {
+      const found: string[] = [];
+      const missing: string[] = [];
+      for (const s of convention.structures) {
+        const cands = maskByStem.get(stem + s.suffix) ?? [];
+        if (cands.length > 1) throw new FedSegError('INVALID_INPUT', `${join(maskDir, cands[0]!)}: several mask files for structure '${s.name}' of ${f}: ${cands.join(', ')}`);
+        if (cands.length === 0) missing.push(`${stem}${s.suffix}.png`);
+        else found.push(cands[0]!);
+      }
+      if (missing.length) {
+        skipped.push({ file: join(imgDir, f), reason: `no mask file ${missing.join(', ')}` });
+        continue;
+      }
+      found.forEach((m) => usedMasks.add(m));
+      pairs.push({ name: stem, image: join(imgDir, f), masks: found.map((m) => join(maskDir, m)) });
+    } else {
+      const cands = maskSuffixes.flatMap((s) => (same && s === '' ? [] : maskByStem.get(stem + s) ?? []));
+      if (cands.length > 1) throw new FedSegError('INVALID_INPUT', `${join(imgDir, f)}: several candidate masks: ${cands.join(', ')}`);
+      if (cands.length === 0) {
+        const looked = maskSuffixes.filter((s) => !(same && s === '')).map((s) => `${stem}${s}.png`).join(', ');
+        skipped.push({ file: join(imgDir, f), reason: `no mask found (looked for ${looked} in ${maskDir})` });
+        continue;
+      }
+      usedMasks.add(cands[0]!);
+      pairs.push({ name: stem, image: join(imgDir, f), masks: [join(maskDir, cands[0]!)] });
+    }
+  }
+  for (const m of maskFiles) {
+    if (usedMasks.has(m) || (same && !isMaskFile(m))) continue;
+    skipped.push({ file: join(maskDir, m), reason: 'mask without a matching image' });
+  }
+  if (imgFiles.length === 0) throw new FedSegError('INVALID_INPUT', `${imgDir}: no PNG/JPEG images in this folder`);
+  return { pairs, skipped };
+}
+
+function loadPair(p: Pair, convention: MaskConvention, channels: 1 | 3, split: SampleSplit | null): PlanItem {
+  return {
+    file: p.image,
+    async load(): Promise<NewSample[]> {
+      const img = await readRaster(p.image);
+      const rs = await Promise.all(p.masks.map(readRaster));
+      const r0 = rs[0]!;
+      if (r0.width !== img.width || r0.height !== img.height) {
+        throw new FedSegError('SHAPE_MISMATCH', `${p.masks[0]}: mask is ${r0.width}x${r0.height} but image ${p.image} is ${img.width}x${img.height}`);
+      }
+      const mask = convention.kind === 'labelmap' ? maskFromLabelmap(r0, convention.classes, p.masks[0]!)
+        : convention.kind === 'refuge' ? maskFromRefuge(r0, p.masks[0]!, convention.tolerance ?? 0)
+          : maskFromBinary(rs, p.masks, convention.tolerance ?? 0);
+      return [{ name: p.name, image: toImage(img, channels, p.image), mask, split }];
+    },
+  };
+}
+
+async function detectChannels(file: string): Promise<1 | 3> {
+  return (await readRaster(file)).channels;
+}
+
+export async function planFolderImport(o: FolderImportOptions): Promise<ImportPlan> {
+  const { classes, classNames } = conventionClasses(o.convention);
+  const { pairs, skipped } = await pairFolder(o.images, o.masks, o.convention, o.maskSuffixes);
+  const channels = o.channels ?? (pairs[0] ? await detectChannels(pairs[0].image) : 3);
+  return {
+    datasets: [{
+      dataset: { name: o.dataset, kind: o.kind ?? 'other', source: resolve(o.images), channels, classes, classNames, meta: { convention: o.convention.kind } },
+      items: pairs.map((p) => loadPair(p, o.convention, channels, o.split ?? null)),
+    }],
+    skipped,
+  };
+}
+
+/** Imports one folder of images + masks as one dataset (all-or-nothing). */
+export async function importFolder(store: DatasetStore | null, o: FolderImportOptions): Promise<ImportReport> {
+  return runImport(store, await planFolderImport(o), o);
+}
+
+export interface DofeImportOptions extends CommonImportOptions {
+  /** Folder holding Domain1, Domain2, ... */
+  root: string;
+  /** Prefix for dataset names (default ''): dataset = prefix + domain folder name. */
+  prefix?: string;
+  /** Only these domain folders (default: every sub-folder with train/ROIs or test/ROIs). */
+  domains?: string[];
+  tolerance?: number;
+}
+
+export async function planDofeImport(o: DofeImportOptions): Promise<ImportPlan> {
+  const root = resolve(o.root);
+  const entries = await listDir(root);
+  const domains: string[] = [];
+  for (const e of entries) {
+    if (o.domains && !o.domains.includes(e)) continue;
+    const has = async (split: string): Promise<boolean> => stat(join(root, e, split, 'ROIs', 'image')).then((s) => s.isDirectory(), () => false);
+    if ((await has('train')) || (await has('test'))) domains.push(e);
+  }
+  if (o.domains) {
+    const missing = o.domains.filter((d) => !domains.includes(d));
+    if (missing.length) throw new FedSegError('INVALID_INPUT', `${root}: no DoFE domain folder(s) ${missing.join(', ')} with {train,test}/ROIs/image`);
+  }
+  if (domains.length === 0) throw new FedSegError('INVALID_INPUT', `${root}: no DoFE domains found (expected DomainK/{train,test}/ROIs/{image,mask}/*.png)`);
+  const convention: MaskConvention = { kind: 'refuge', tolerance: o.tolerance ?? 0 };
+  const plan: ImportPlan = { datasets: [], skipped: [] };
+  for (const dom of domains) {
+    const items: PlanItem[] = [];
+    for (const split of ['train', 'test'] as const) {
+      const imgDir = join(root, dom, split, 'ROIs', 'image');
+      const ok = await stat(imgDir).then((s) => s.isDirectory(), () => false);
+      if (!ok) continue;
+      const { pairs, skipped } = await pairFolder(imgDir, join(root, dom, split, 'ROIs', 'mask'), convention, ['']);
+      plan.skipped.push(...skipped);
+      items.push(...pairs.map((p) => loadPair(p, convention, 3, split)));
+    }
+    plan.datasets.push({
+      dataset: { name: `${o.prefix ?? ''}${dom}`, kind: 'fundus', source: join(root, dom), channels: 3, classes: 2, classNames: ['disc', 'cup'], meta: { convention: 'refuge', layout: 'dofe' } },
+      items,
+    });
+  }
+  return plan;
+}
+
+/** Imports a DoFE-layout folder: one dataset per domain, train/test kept as splits (all-or-nothing). */
+export async function importDofe(store: DatasetStore | null, o: DofeImportOptions): Promise<ImportReport> {
+  return runImport(store, await planDofeImport(o), o);
+}
