@@ -11,8 +11,8 @@ import { z } from 'zod';
 import type { ErrorValue } from './errors.js';
 
 // ---------- shared value schemas ----------
-export const Bytes = z.instanceof(Uint8Array);
-export const Floats = z.instanceof(Float32Array);
+export const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected a byte array' });
+export const Floats = z.custom<Float32Array>((v) => v instanceof Float32Array, { message: 'expected a float array' });
 const Id = z.string().min(1).max(200);
 const NonNegInt = z.number().int().min(0);
 
@@ -111,6 +111,8 @@ export const TrainingConfig = z.object({
   datasetIds: z.array(Id).min(1).max(16),
   modelKind: ModelKind.default('unet'),
   baseWidth: z.number().int().min(2).max(64).default(8),
+  /** U-Net levels (reduced automatically when the image size does not divide). */
+  depth: z.number().int().min(2).max(5).default(4),
   /** Passes over every dataset. */
   epochs: z.number().int().min(1).max(1000).default(2),
   batchSize: z.number().int().min(1).max(64).default(2),
@@ -245,7 +247,7 @@ export const appMethods = {
 
   listModels: method(Empty, z.array(ModelSummary), 'Trained local models and received global models.'),
   deleteModel: method(z.object({ modelId: Id }), Empty, 'Delete a stored model.'),
-  runSegmentation: method(z.object({ modelId: Id, ...SampleRef, threshold: z.number().min(0).max(1).default(0.5) }), z.object({
+  runSegmentation: method(z.object({ modelId: Id, ...SampleRef, threshold: z.number().min(0).max(1).default(0.75) }), z.object({
     prediction: MaskView, metrics: SegMetrics.nullable(), rate: FloatField.nullable(),
     rateHistogram: z.array(z.object({ from: z.number(), to: z.number(), count: NonNegInt })).nullable(), ms: z.number(),
   }), 'Run a model on one sample; Dice/HD95 when the sample has a mask; the rate field for ASC models.'),

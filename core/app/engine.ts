@@ -1,0 +1,108 @@
+// The engine: composes the other engineers' modules into the app API's handler table (AppHandlers
+// from core/contract/app-api.ts — a method without a handler here does not compile). It owns the
+// site's SQLite store, a model cache for inference, the training and federation managers (heavy work
+// runs in a worker thread, see job-worker.ts) and the event stream that the shells (browser-mode
+// server, Electron engine host) forward to the renderer.
+import { readFileSync } from 'node:fs';
+import type { AppEventName, AppHandlers, EventPayload } from '../contract/app-api.js';
+import { FedSegError } from '../contract/errors.js';
+import { describeBackend, initBackend } from '../backend.js';
+import { openSqliteStore } from '../store/sqlite-store.js';
+import type { DatasetStore } from '../store/dataset-store.js';
+import type { EngineContext } from './context.js';
+import { datasetHandlers } from './datasets.js';
+import { federationHandlers, FederationManager } from './federation.js';
+import { frequencyHandlers } from './frequency.js';
+import { listModels, ModelCache } from './models.js';
+import { outboxHandlers } from './outbox.js';
+import { segmentHandlers } from './segment.js';
+import { TrainingManager, trainingHandlers } from './training.js';
+import { parseId } from './context.js';
+
+export type EventListener = (event: AppEventName, payload: unknown) => void;
+
+export interface Engine {
+  handlers: AppHandlers;
+  subscribe(listener: EventListener): () => void;
+  close(): Promise<void>;
+  readonly store: DatasetStore;
+}
+
+export interface EngineOptions {
+  dbPath: string;
+  mode: 'browser' | 'electron';
+}
+
+function appVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export async function createEngine(opts: EngineOptions): Promise<Engine> {
+  const store = openSqliteStore(opts.dbPath);
+  const listeners = new Set<EventListener>();
+  let backendDesc: Promise<string> | null = null;
+  const ctx: EngineContext = {
+    store,
+    dbPath: opts.dbPath,
+    emit<E extends AppEventName>(event: E, payload: EventPayload<E>) {
+      for (const l of listeners) {
+        try {
+          l(event, payload);
+        } catch {
+          /* a broken listener must not stop the engine */
+        }
+      }
+    },
+    backend() {
+      backendDesc ??= initBackend({}).then(describeBackend);
+      return backendDesc;
+    },
+  };
+  const cache = new ModelCache(store);
+  const training = new TrainingManager(ctx);
+  const federation = new FederationManager(ctx);
+  training.otherBusy = () => federation.busyMessage();
+  federation.otherBusy = () => (training.isRunning() ? 'a local training is running; cancel it before joining a federation' : null);
+  const version = appVersion();
+
+  const handlers: AppHandlers = {
+    async getAppInfo() {
+      return { version, backend: await ctx.backend(), dbPath: opts.dbPath, mode: opts.mode, demoKinds: ['fundus', 'prostate', 'cells'] };
+    },
+    ...datasetHandlers(ctx),
+    async listModels() {
+      return listModels(store);
+    },
+    async deleteModel({ modelId }) {
+      const id = parseId(modelId, 'model id');
+      if (!store.getCheckpoint(id)) throw new FedSegError('NOT_FOUND', `model ${modelId} no longer exists`);
+      cache.forget(id);
+      store.deleteCheckpoint(id);
+      return {};
+    },
+    ...segmentHandlers(ctx, cache),
+    ...frequencyHandlers(ctx),
+    ...trainingHandlers(training),
+    ...federationHandlers(ctx, federation),
+    ...outboxHandlers(ctx),
+  };
+
+  return {
+    handlers,
+    store,
+    subscribe(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    async close() {
+      await Promise.all([training.close(), federation.close()]);
+      cache.clear();
+      listeners.clear();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+// Frequency-space views of the app API (FedDG/ELCFS, Liu et al. CVPR 2021, §3.2 continuous
+// frequency-space interpolation, ALGORITHMS.md §2): the fftshifted log-amplitude spectrum with the
+// low-frequency window of half-width b = floor(min(H, W) * alpha), the local/received amplitude bank,
+// a preview of Eq. 2-3 (image amplitude moved towards a bank window by lambda, phase kept), and the
+// windows that joining a federation would share. The maths is B's core/freq; this adapts it.
+import type { AppHandlers, BankEntry } from '../contract/app-api.js';
+import { FedSegError } from '../contract/errors.js';
+import type { ImageF32 } from '../contract/image.js';
+import { extractAmplitudeWindow, interpolateAmplitude, windowHalfWidth } from '../freq/amplitude-interpolation.js';
+import { logAmplitudeSpectrum } from '../freq/spectrum.js';
+import type { AmplitudeWindowRecord, NewAmplitudeWindow } from '../store/dataset-store.js';
+import { type EngineContext, parseId, requireDataset } from './context.js';
+import { displayRange, imageToRaster, toFloatField, windowToField } from './raster.js';
+
+const BANK_LIST_LIMIT = 300;
+
+export function loadImage(ctx: EngineContext, datasetId: string, index: number): { image: ImageF32; name: string; site: string } {
+  const d = requireDataset(ctx.store, datasetId);
+  const row = ctx.store.listSamples(d.id, { offset: index, limit: 1 })[0];
+  if (!row) throw new FedSegError('NOT_FOUND', `dataset '${d.name}' has ${d.sampleCount} image(s); there is no image number ${index + 1}`);
+  const s = ctx.store.getSample(row.id)!;
+  return { image: s.image, name: s.name, site: typeof d.meta.site === 'string' ? d.meta.site : 'local' };
+}
+
+function bankEntry(r: AmplitudeWindowRecord): BankEntry {
+  return { id: String(r.id), site: r.site, source: r.source, name: r.sampleName ?? `window ${r.id}`, channels: r.window.channels, halfWidth: r.window.halfWidth };
+}
+
+function is8bit(img: ImageF32): boolean {
+  const [lo, hi] = displayRange(img);
+  return lo === 0 && hi === 255;
+}
+
+export function frequencyHandlers(ctx: EngineContext): Pick<AppHandlers,
+  'getSpectrum' | 'listAmplitudeBank' | 'buildAmplitudeBank' | 'previewInterpolation' | 'previewOutgoingWindows'> {
+  const { store } = ctx;
+  return {
+    async getSpectrum({ datasetId, index, alpha }) {
+      const { image } = loadImage(ctx, datasetId, index);
+      const spec = logAmplitudeSpectrum(image);
+      return { spectrum: toFloatField(spec.width, spec.height, spec.data), halfWidth: windowHalfWidth(image.height, image.width, alpha), alpha };
+    },
+
+    async listAmplitudeBank() {
+      return store.listAmplitudeWindows().slice(0, BANK_LIST_LIMIT).map(bankEntry);
+    },
+
+    async buildAmplitudeBank({ datasetId, alpha }) {
+      const d = requireDataset(store, datasetId);
+      const site = typeof d.meta.site === 'string' ? d.meta.site : 'local';
+      const windows: NewAmplitudeWindow[] = [];
+      for (const s of store.iterateSamples(d.id))
+        windows.push({ source: 'local' as const, site, datasetId: d.id, sampleName: s.name, alpha, window: extractAmplitudeWindow(s.image, alpha) });
+      store.transaction(() => {
+        store.deleteAmplitudeWindows({ source: 'local', datasetId: d.id });
+        store.putAmplitudeWindows(windows);
+      });
+      return { added: windows.length };
+    },
+
+    async previewInterpolation({ datasetId, index, bankId, lambda }) {
+      const { image } = loadImage(ctx, datasetId, index);
+      const id = parseId(bankId, 'amplitude window id');
+      const rec = store.listAmplitudeWindows().find((r) => r.id === id);
+      if (!rec) throw new FedSegError('NOT_FOUND', `amplitude window ${bankId} is no longer in the bank`);
+      if (rec.window.channels !== image.channels)
+        throw new FedSegError('SHAPE_MISMATCH', `this window has ${rec.window.channels} channel(s) but the image has ${image.channels}; choose a window from the same kind of images`);
+      const eight = is8bit(image);
+      const out = interpolateAmplitude(image, rec.window, lambda, { clip: eight ? [0, 255] : null });
+      return {
+        image: imageToRaster(out, eight ? [0, 255] : displayRange(image)),
+        window: windowToField(rec.window.channels, rec.window.halfWidth, rec.window.data),
+      };
+    },
+
+    async previewOutgoingWindows({ datasetId, alpha, limit }) {
+      const d = requireDataset(store, datasetId);
+      const out: { name: string; spectrum: ReturnType<typeof windowToField> }[] = [];
+      let bytesEach = 0;
+      for (const s of store.iterateSamples(d.id, { limit })) {
+        const w = extractAmplitudeWindow(s.image, alpha);
+        bytesEach = w.data.byteLength;
+        out.push({ name: s.name, spectrum: windowToField(w.channels, w.halfWidth, w.data) });
+      }
+      return { windows: out, bytesEach, totalCount: d.sampleCount };
+    },
+  };
+}

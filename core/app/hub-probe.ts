@@ -1,0 +1,140 @@
+// "Test connection": reach the hub, authenticate with Hello (core/contract/hub-protocol.ts), wait for
+// Welcome, then leave politely (Bye). Every failure is classified and explained in plain words for an
+// operator (PRODUCT.md: NVFlare #3740 — "the site cannot reach the server and nothing says why"):
+// bad address, DNS, refused, timeout, TLS, bad token, version mismatch, something that is not a hub.
+import WebSocket from 'ws';
+import type { ConnectionProblem, ConnectionReport } from '../contract/app-api.js';
+import { CLOSE, decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_VERSION } from '../contract/hub-protocol.js';
+
+export interface ProbeOptions {
+  hubUrl: string;
+  site: string;
+  token: string;
+  timeoutMs?: number;
+  /** PEM CA for self-signed hubs. */
+  ca?: string | Buffer;
+  /** Test hook: the protocol version sent in Hello. */
+  protocolVersion?: number;
+}
+
+const SITE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ECONNRESET_TLS',
+]);
+
+/** Normalises what an operator types: hub.example.org:8443, https://..., ws://... -> ws(s) URL. */
+export function normaliseHubUrl(input: string): URL | null {
+  let s = input.trim();
+  if (!s) return null;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) s = `ws://${s}`;
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return null;
+  }
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  else if (u.protocol === 'https:') u.protocol = 'wss:';
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') return null;
+  if (!u.hostname) return null;
+  return u;
+}
+
+function report(problem: ConnectionProblem, message: string, detail: string, extra: Partial<ConnectionReport> = {}): ConnectionReport {
+  return { ok: problem === 'ok', problem, message, detail, hubVersion: null, latencyMs: null, ...extra };
+}
+
+/** Classifies a socket-level error into an operator-readable report. */
+export function explainSocketError(err: Error & { code?: string }, url: URL): ConnectionReport {
+  const code = err.code ?? '';
+  const host = url.hostname;
+  const port = url.port || (url.protocol === 'wss:' ? '443' : '80');
+  const detail = `${code ? code + ': ' : ''}${err.message}`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME')
+    return report('dns', `The name “${host}” could not be found. Check the spelling of the hub address, or ask IT whether this computer can resolve it (DNS).`, detail);
+  if (code === 'ECONNREFUSED')
+    return report('refused', `The computer “${host}” answered, but nothing is accepting connections on port ${port}. The hub may not be running, or the port is wrong.`, detail);
+  if (code === 'ETIMEDOUT' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || /handshake has timed out/i.test(err.message))
+    return report('timeout', `No answer from “${host}” on port ${port}. A firewall or proxy may be blocking the connection; ask IT to allow outgoing connections to this address.`, detail);
+  if (TLS_CODES.has(code) || /certificate|ssl|tls/i.test(err.message))
+    return report('tls', `A secure (TLS) connection to the hub could not be set up. The hub's certificate is not trusted by this computer, has expired, or does not match the address. Ask the coordinator for the right certificate.`, detail);
+  const m = /Unexpected server response: (\d+)/.exec(err.message);
+  if (m) return report('protocol', `Something answered at this address (HTTP ${m[1]}), but it is not a FedSeg hub. Check the address and port.`, detail);
+  if (code === 'ECONNRESET' || code === 'EPIPE')
+    return report(url.protocol === 'ws:' ? 'protocol' : 'tls', `The connection was cut by the other side. If the hub uses a secure address, use wss:// instead of ws:// (or the reverse).`, detail);
+  return report('unknown', 'The connection failed for a reason FedSeg does not recognise. The technical detail below may help IT.', detail);
+}
+
+export function probeHub(opts: ProbeOptions): Promise<ConnectionReport> {
+  const url = normaliseHubUrl(opts.hubUrl);
+  if (!url) return Promise.resolve(report('url', 'The hub address is not valid. It looks like wss://hub.example.org:8443 (ask your coordinator).', `could not parse '${opts.hubUrl}'`));
+  if (!SITE_RE.test(opts.site))
+    return Promise.resolve(report('auth', 'The site name may only use letters, digits, dot, dash and underscore (1 to 64 characters, starting with a letter or digit).', `site '${opts.site}'`));
+  if (!opts.token) return Promise.resolve(report('auth', 'No join token is entered. The coordinator gives each site a token when it is enrolled.', 'empty token'));
+  const timeoutMs = opts.timeoutMs ?? 6000;
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    let settled = false;
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: 1 << 20, ...(opts.ca ? { ca: opts.ca } : {}) });
+    const finish = (r: ConnectionReport) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      ws.removeAllListeners('message');
+      ws.on('error', () => undefined);
+      if (ws.readyState === WebSocket.OPEN) {
+        try {
+          const bye = encodeMessage({ kind: 'bye', reason: 'leaving', message: 'connection test' });
+          ws.send(bye.data, { binary: bye.binary }, () => ws.close(CLOSE.normal, 'connection test'));
+        } catch {
+          ws.close();
+        }
+      } else ws.terminate();
+      resolve(r);
+    };
+    const timer = setTimeout(
+      () => finish(report('timeout', `The hub did not answer within ${Math.round(timeoutMs / 1000)} s. A firewall or proxy may be blocking the connection, or the hub is overloaded.`, 'no Welcome before the deadline')),
+      timeoutMs,
+    );
+    ws.on('open', () => {
+      try {
+        const hello = encodeMessage({
+          kind: 'hello', protocol: opts.protocolVersion ?? PROTOCOL_VERSION, site: opts.site, token: opts.token,
+          capabilities: { backend: 'connection-test', modes: ['fedavg', 'elcfs'], float16: false, role: 'train' },
+        });
+        ws.send(hello.data, { binary: hello.binary });
+      } catch (e) {
+        finish(report('unknown', 'FedSeg could not build its greeting message.', (e as Error).message));
+      }
+    });
+    ws.on('message', (data, isBinary) => {
+      let msg;
+      try {
+        msg = decodeMessage(new Uint8Array(data as Buffer), isBinary, { accept: HUB_TO_SITE }).msg;
+      } catch (e) {
+        return finish(report('protocol', 'The hub sent a message FedSeg does not understand. The hub and this app may be different versions.', (e as Error).message));
+      }
+      const latencyMs = performance.now() - t0;
+      if (msg.kind === 'welcome')
+        return finish(report('ok', `This site can reach the hub “${msg.hub}” and its token was accepted. The federation is at round ${msg.round} of ${msg.totalRounds}.`, `protocol ${msg.protocol}, ${msg.mode}`, { hubVersion: `protocol ${msg.protocol}`, latencyMs }));
+      if (msg.kind === 'error') {
+        if (msg.code === 'AUTH_FAILED') return finish(report('auth', 'The hub is reachable but did not accept this site name and token. Check the token (it is case-sensitive) or ask the coordinator to enrol this site again.', `${msg.code}: ${msg.message}`, { latencyMs }));
+        if (msg.code === 'VERSION_MISMATCH') return finish(report('version', 'The hub runs a different version of FedSeg. Update this app (or ask the coordinator which version to use).', `${msg.code}: ${msg.message}`, { latencyMs }));
+        if (msg.code === 'ALREADY_EXISTS') return finish(report('auth', 'A site with this name is already connected to the hub. If that is this computer, leave the federation first; otherwise pick the right site name.', `${msg.code}: ${msg.message}`, { latencyMs }));
+        return finish(report('protocol', `The hub refused the connection: ${msg.message}`, `${msg.code}: ${msg.message}`, { latencyMs }));
+      }
+      // Anything else before Welcome is unexpected but means a hub answered.
+      return finish(report('protocol', 'The hub answered in an unexpected way.', `first message: ${msg.kind}`, { latencyMs }));
+    });
+    ws.on('close', (code, reason) => {
+      const r = reason.toString();
+      if (code === CLOSE.authFailed) return finish(report('auth', 'The hub did not accept this site name and token. Check the token or ask the coordinator to enrol this site again.', `close ${code} ${r}`));
+      if (code === CLOSE.versionMismatch) return finish(report('version', 'The hub runs a different version of FedSeg. Update this app (or ask the coordinator which version to use).', `close ${code} ${r}`));
+      if (code === CLOSE.duplicate) return finish(report('auth', 'A site with this name is already connected to the hub.', `close ${code} ${r}`));
+      finish(report('protocol', 'The hub closed the connection before accepting this site.', `close ${code} ${r}`));
+    });
+    ws.on('error', (err) => finish(explainSocketError(err as Error & { code?: string }, url)));
+  });
+}

@@ -1,0 +1,163 @@
+// Training handlers: start/cancel/resume local training in a worker thread (job-worker.ts), relay its
+// progress as `trainingProgress` events, and list runs with their per-epoch loss/Dice history.
+// A run left 'running' in the store with no worker behind it (the app was closed or crashed) is
+// reported as 'interrupted' and can be resumed from its last checkpoint.
+import type { Worker } from 'node:worker_threads';
+import type { AppHandlers, RunSummary, TrainingConfig, TrainingProgress } from '../contract/app-api.js';
+import { FedSegError } from '../contract/errors.js';
+import type { RunInfo } from '../store/dataset-store.js';
+import { type EngineContext, parseId, requireDataset } from './context.js';
+import type { JobOutcome, TrainingJob } from './training-job.js';
+import { spawnJobWorker } from './spawn-worker.js';
+
+type JobMessage = { t: 'progress'; p: TrainingProgress } | { t: 'done'; outcome: JobOutcome };
+
+interface Active {
+  runId: number;
+  worker: Worker;
+  last: TrainingProgress | null;
+  finished: Promise<void>;
+}
+
+export class TrainingManager {
+  private active: Active | null = null;
+  constructor(private readonly ctx: EngineContext) {}
+
+  isRunning(): boolean {
+    return this.active !== null;
+  }
+
+  private spawn(job: TrainingJob): void {
+    const worker = spawnJobWorker({ dbPath: this.ctx.dbPath, work: { kind: 'train', job } });
+    let settle!: () => void;
+    const finished = new Promise<void>((r) => (settle = r));
+    const a: Active = { runId: job.runId, worker, last: null, finished };
+    this.active = a;
+    let done = false;
+    const finish = (o: JobOutcome) => {
+      if (done) return;
+      done = true;
+      try {
+        this.ctx.store.finishRun(job.runId, o.status, { message: o.message, modelId: o.modelId });
+      } catch {
+        /* the run may have been finished already */
+      }
+      const last = a.last;
+      const phase = o.status === 'finished' ? 'done' : o.status;
+      this.ctx.emit('trainingProgress', {
+        runId: String(job.runId), mode: 'local', phase, round: null, epoch: last?.epoch ?? 0, step: last?.step ?? 0, totalSteps: last?.totalSteps ?? 0,
+        losses: last?.losses ?? {}, samplesPerSec: last?.samplesPerSec ?? 0, etaSec: 0, backend: last?.backend ?? '', message: o.message, dice: last?.dice ?? null,
+      });
+      if (this.active === a) this.active = null;
+      void worker.terminate();
+      settle();
+    };
+    worker.on('message', (m: JobMessage) => {
+      if (m.t === 'progress') {
+        a.last = m.p;
+        this.ctx.emit('trainingProgress', m.p);
+      } else if (m.t === 'done') finish(m.outcome);
+    });
+    worker.on('error', (e) => finish({ status: 'failed', modelId: null, message: `the training worker crashed: ${e.message}` }));
+    worker.on('exit', (code) => finish({ status: 'failed', modelId: null, message: `the training worker stopped unexpectedly (exit code ${code})` }));
+  }
+
+  /** Set by the engine: true while federated participation runs (one heavy job at a time). */
+  otherBusy: () => string | null = () => null;
+
+  private checkIdle(): void {
+    if (this.active) throw new FedSegError('ALREADY_EXISTS', 'a training is already running; cancel it or wait until it finishes');
+    const other = this.otherBusy();
+    if (other) throw new FedSegError('ALREADY_EXISTS', other);
+  }
+
+  start(config: TrainingConfig, resumeFromRunId: number | null = null): number {
+    this.checkIdle();
+    for (const id of config.datasetIds) requireDataset(this.ctx.store, id);
+    const run = this.ctx.store.createRun({ name: config.name, config: { ...config, mode: 'local', ...(resumeFromRunId !== null ? { resumedFrom: resumeFromRunId } : {}) } });
+    this.spawn({ runId: run.id, config, resumeFromRunId });
+    return run.id;
+  }
+
+  cancel(runId: number): void {
+    if (!this.active || this.active.runId !== runId) throw new FedSegError('NOT_FOUND', `run ${runId} is not running`);
+    this.active.worker.postMessage({ t: 'cancel' });
+  }
+
+  resume(runId: number): number {
+    const run = this.ctx.store.getRun(runId);
+    if (!run) throw new FedSegError('NOT_FOUND', `there is no run ${runId}`);
+    if (!this.canResume(run, this.ctx.store.listRuns())) throw new FedSegError('INVALID_ARGUMENT', `run '${run.name}' cannot be resumed (it finished, was already resumed, or has no checkpoint)`);
+    const cfg = run.config as unknown as TrainingConfig;
+    return this.start({ ...cfg, name: cfg.name.endsWith('(resumed)') ? cfg.name : `${cfg.name} (resumed)` }, runId);
+  }
+
+  state(): TrainingProgress | null {
+    return this.active?.last ?? null;
+  }
+
+  private status(run: RunInfo): RunSummary['status'] {
+    if (run.status === 'running') return this.active?.runId === run.id ? 'running' : 'interrupted';
+    return run.status === 'finished' ? 'done' : run.status;
+  }
+
+  private canResume(run: RunInfo, all: RunInfo[]): boolean {
+    const st = this.status(run);
+    if (st !== 'cancelled' && st !== 'interrupted' && st !== 'failed') return false;
+    if (all.some((r) => (r.config as { resumedFrom?: number }).resumedFrom === run.id)) return false;
+    return this.ctx.store.listCheckpoints({ runId: run.id }).some((c) => (c.meta as { usable?: boolean }).usable === true);
+  }
+
+  listRuns(): RunSummary[] {
+    const all = this.ctx.store.listRuns();
+    return all
+      .map((r) => {
+        const ck = this.ctx.store.listCheckpoints({ runId: r.id }).filter((c) => (c.meta as { usable?: boolean }).usable === true);
+        const mode = (r.config as { mode?: string }).mode === 'federated' ? 'federated' : 'local';
+        return {
+          id: String(r.id),
+          name: r.name,
+          mode,
+          status: this.status(r),
+          createdAt: r.startedAt,
+          config: r.config,
+          history: this.ctx.store.listRoundMetrics(r.id).map((m) => ({
+            step: Math.round(m.metrics.step ?? m.round), epoch: m.round, round: mode === 'federated' ? m.round : null,
+            loss: m.metrics.loss ?? null, dice: m.metrics.dice ?? null,
+          })),
+          modelId: ck.length ? String(ck[ck.length - 1]!.id) : null,
+          canResume: this.canResume(r, all),
+        } satisfies RunSummary;
+      })
+      .reverse();
+  }
+
+  async close(): Promise<void> {
+    const a = this.active;
+    if (!a) return;
+    a.worker.postMessage({ t: 'cancel' });
+    await Promise.race([a.finished, new Promise((r) => setTimeout(r, 3000))]);
+    await a.worker.terminate();
+  }
+}
+
+export function trainingHandlers(mgr: TrainingManager): Pick<AppHandlers, 'startTraining' | 'cancelTraining' | 'resumeTraining' | 'getTrainingState' | 'listRuns'> {
+  return {
+    async startTraining(cfg) {
+      return { runId: String(mgr.start(cfg)) };
+    },
+    async cancelTraining({ runId }) {
+      mgr.cancel(parseId(runId, 'run id'));
+      return {};
+    },
+    async resumeTraining({ runId }) {
+      return { runId: String(mgr.resume(parseId(runId, 'run id'))) };
+    },
+    async getTrainingState() {
+      return { active: mgr.state() };
+    },
+    async listRuns() {
+      return mgr.listRuns();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+// `fedseg serve`: browser mode — the app's engine and UI on http://127.0.0.1:<port>/<token>/ for headless
+// hospital servers (reach it through an SSH tunnel) and for tests. Bound to loopback only.
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FedSegError } from '../contract/errors.js';
+import { startBrowserApp } from '../serve/serve-app.js';
+
+export const summary = 'serve the app UI in a browser (127.0.0.1, session token in the URL)';
+
+const HELP = `usage: fedseg serve [--db FILE] [--port N] [--static DIR]
+
+Starts the FedSeg engine on a site database and serves the app on http://127.0.0.1:<port>/<token>/.
+Open the printed URL in a browser on this machine (or through an SSH tunnel). Only requests that carry
+the session token are answered. Stop with Ctrl+C.
+
+  --db FILE      site database (default: $FEDSEG_DB or ~/.fedseg/site.sqlite; created if missing)
+  --port N       TCP port on 127.0.0.1 (default 0: any free port)
+  --static DIR   built renderer folder (default: dist-renderer/ of this checkout)`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { db: { type: 'string' }, port: { type: 'string' }, static: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (e) {
+    throw new FedSegError('INVALID_ARGUMENT', `${(e as Error).message} (see fedseg serve --help)`);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new FedSegError('INVALID_ARGUMENT', `--port must be 0..65535, got ${values.port}`);
+  const dbPath = resolve(values.db ?? process.env.FEDSEG_DB ?? join(homedir(), '.fedseg', 'site.sqlite'));
+  mkdirSync(dirname(dbPath), { recursive: true });
+  const app = await startBrowserApp({ dbPath, port, ...(values.static ? { staticDir: resolve(values.static) } : {}) });
+  console.log(`FedSeg is running on ${dbPath}`);
+  console.log(`Open: ${app.server.url}`);
+  await new Promise<void>((done) => {
+    const stop = () => {
+      console.log('stopping…');
+      void app.close().then(done);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
