@@ -48,3 +48,13 @@ test('bad masks throw FedSegError naming the problem', () => {
   assert.throws(() => binaryDilation(new Uint8Array(4), 2, 2, 0), /iterations/);
   assert.throws(() => labelComponents4(new Uint8Array(0), 0, 0), FedSegError);
 });
+
+test('maskPlane / stackPlanes round trip', async () => {
+  const { maskPlane, stackPlanes } = await import('./planes.js');
+  const a = Uint8Array.from([1, 0, 1, 1, 0, 0]);
+  const b = Uint8Array.from([0, 0, 1, 0, 1, 1]);
+  const m = stackPlanes([a, b], 2, 3);
+  assert.deepEqual(Array.from(m.data), [1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1]);
+  assert.deepEqual(Array.from(maskPlane(m, 1)), Array.from(b));
+  assert.throws(() => maskPlane(m, 2), FedSegError);
+});
