@@ -80,7 +80,14 @@ test('calibrated BN: inference on the calibration batch equals the training-mode
   const b = tf.tidy(() => m.forward(cal, x, { training: false }).probs.dataSync());
   const c = tf.tidy(() => m.forward(w, x, { training: false }).probs.dataSync());
   assert.ok(relError(b, a) < 1e-3, `calibrated inference vs batch stats: ${relError(b, a)}`);
-  assert.ok(relError(c, a) > 1e-2, 'uncalibrated running stats must differ (the test must be able to fail)');
+  // Never-calibrated running stats fall back to the input's batch statistics.
+  assert.ok(relError(c, a) < 1e-3, `uncalibrated inference falls back to batch stats: ${relError(c, a)}`);
+  // Calibrated on another batch: inference on x must now differ from x's batch statistics.
+  const x2 = tf.randomUniform([2, 12, 12, 1], 100, 120, 'float32', 4) as tf.Tensor4D;
+  const cal2 = await calibrateBatchNorm(m, w, [x2]);
+  const d = tf.tidy(() => m.forward(cal2, x, { training: false }).probs.dataSync());
+  assert.ok(relError(d, a) > 1e-2, `stats calibrated on another batch must change the output (${relError(d, a)})`);
+  tf.dispose([x2, ...Object.keys(cal2).filter((k) => cal2[k] !== w[k]).map((k) => cal2[k]!)]);
   tf.dispose(fresh.map((k) => cal[k]!));
   disposeMap(w);
   x.dispose();

@@ -11,7 +11,8 @@
 // variance, eps 1e-3 as TF's batch_normalization) and report them to an optional `bnSink`; inference
 // forwards use the running entries. The running entries are filled by `calibrateBatchNorm` (population
 // statistics over a set of training batches, "precise BN"), or by an exponential moving average the
-// caller applies with `emaRunningStats`. Init: Glorot-uniform filters, zero biases, gamma 1, beta 0 —
+// caller applies with `emaRunningStats`. Running entries still in their init state (mean exactly 0,
+// var exactly 1: never calibrated) make inference fall back to the input's own batch statistics. Init: Glorot-uniform filters, zero biases, gamma 1, beta 0 —
 // except the last BN's beta, 1 by default (`finalBeta`), so training starts near r ~ 1 (a plain conv)
 // instead of half the pixels at r = 0.
 import { tf } from '../tf/tf.js';
@@ -156,7 +157,17 @@ export function batchNorm(x: tf.Tensor4D, weights: WeightMap, name: string, opts
   }
   const rm = getWeight(weights, `${name}.running_mean`) as tf.Tensor1D;
   const rv = getWeight(weights, `${name}.running_var`) as tf.Tensor1D;
-  return tf.batchNorm(x, rm, rv, beta as tf.Tensor1D, gamma as tf.Tensor1D, BN_EPS);
+  return tf.tidy(() => {
+    // Never-calibrated statistics (exactly the init state mean 0 / var 1) fall back to the input's own
+    // batch statistics, so a learner that never calls calibrateBatchNorm still infers sensibly.
+    // Selected with tensor arithmetic (no synchronous read, works on every backend).
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const uncal = tf.cast(tf.logicalAnd(tf.equal(tf.sum(tf.abs(rm)), 0), tf.equal(tf.sum(tf.abs(tf.sub(rv, 1))), 0)), 'float32');
+    const keep = tf.sub(1, uncal);
+    const m = tf.add(tf.mul(uncal, mean), tf.mul(keep, rm)) as tf.Tensor1D;
+    const v = tf.add(tf.mul(uncal, variance), tf.mul(keep, rv)) as tf.Tensor1D;
+    return tf.batchNorm(x, m, v, beta as tf.Tensor1D, gamma as tf.Tensor1D, BN_EPS);
+  });
 }
 
 /** r = rate field of x, [B,H,W,1], r >= 0. */
