@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { tf } from './tf.js';
 import { assertNoLeaks } from '../../test/helpers/leaks.js';
 import { assertClose, randn, runOn, sizeOf } from '../../test/helpers/compare-backends.js';
+import { logSoftmax } from './safe-ops.js';
 
 const BACKENDS = ['cpu', 'wasm'] as const;
 const t4 = (shape: [number, number, number, number], seed: number) => tf.tensor4d(randn(sizeOf(shape), seed), shape);
@@ -231,4 +232,38 @@ test('second-order meta-gradient through conv(stride 2)+maxPool+upsample+conv ma
   }
   assertClose([outs[1]![2]!], [outs[0]![2]!], 1e-4, 'meta-gradient wasm vs cpu');
   await assertNoLeaks(() => runOn('wasm', () => tf.zeros([1])), 'runOn');
+});
+
+test('Hessian-vector products of common loss/norm ops match FD of the gradient (logSoftmax via safe-ops)', async () => {
+  const fns: Record<string, (x: tf.Tensor) => tf.Tensor> = {
+    logSoftmax: (x) => logSoftmax(x, 1),
+    softplus: tf.softplus,
+    pow3: (x) => tf.pow(x, 3),
+    sqrt: (x) => tf.sqrt(tf.add(tf.square(x), 0.5)),
+    rsqrt: (x) => tf.rsqrt(tf.add(tf.square(x), 0.5)),
+    maxReduce: (x) => tf.square(tf.max(x, 1)),
+    clipTimesX: (x) => tf.mul(tf.clipByValue(x, -0.5, 0.5), x),
+    leakyReluTimesX: (x) => tf.mul(tf.leakyRelu(x, 0.2), x),
+    logSigmoid: tf.logSigmoid,
+    moments: (x) => tf.div(tf.sub(x, tf.moments(x, 1, true).mean), tf.sqrt(tf.add(tf.moments(x, 1, true).variance, 1e-3))),
+  };
+  for (const b of BACKENDS) {
+    await runOn(b, () => tf.zeros([1]));
+    for (const [name, fn] of Object.entries(fns)) {
+      const [fd, an, same] = (await runOn(b, () => {
+        // a shuffled grid with spacing 4/15, so no max/clip/relu kink lies within h of any entry
+        const x = tf.tensor2d(Array.from({ length: 15 }, (_, i) => -2 + ((i * 7) % 15) * (4 / 15)), [3, 5]);
+        const r = tf.tensor(randn(fn(x).size, 2), fn(x).shape);
+        const v = tf.tensor2d(randn(15, 3), [3, 5]);
+        const u = tf.tensor2d(randn(15, 4), [3, 5]);
+        const f = (a: tf.Tensor) => tf.sum(tf.mul(fn(a), r)) as tf.Scalar;
+        const gv = (a: tf.Tensor) => tf.sum(tf.mul(tf.grad(f)(a), v)) as tf.Scalar;
+        const [fdv, anv] = directional(gv, x, u, 1e-3); // h small: piecewise ops have kinks
+        const ref = name === 'logSoftmax' ? tf.max(tf.abs(tf.sub(logSoftmax(x, 1), tf.logSoftmax(x, 1)))) : tf.scalar(0);
+        return [fdv, anv, ref];
+      })).map((a) => a[0]!);
+      assertRel(an!, fd!, 1e-2, `${b} ${name} HVP`);
+      assert.ok(same! < 1e-5, `${b} logSoftmax values equal tf.logSoftmax`);
+    }
+  }
 });
