@@ -3,7 +3,8 @@
 //   ifft2: f[y,x] = 1/(H W) sum_{u,v} F[u,v] exp(+2 pi i (u y / H + v x / W))
 // fftshift2 / ifftshift2 equal numpy.fft.fftshift / ifftshift over both axes (DC moves to
 // (floor(H/2), floor(W/2))). Row transforms, then column transforms, each with a cached 1-D plan
-// (mixed radix 2/3/4 + small primes, Bluestein otherwise; see fft1d.ts).
+// (mixed radix 2/3/4 + small primes, Bluestein otherwise; see fft1d.ts). Real input transforms
+// two rows per complex FFT.
 import { FedSegError } from '../contract/errors.js';
 import { getPlan } from './fft1d.js';
 
@@ -38,7 +39,29 @@ function forward2(re: Float64Array, im: Float64Array | null, h: number, w: numbe
   const ph = getPlan(h);
   const rowRe = new Float64Array(w);
   const rowIm = new Float64Array(w);
-  for (let y = 0; y < h; y++) {
+  let y0 = 0;
+  if (im === null && h > 1) {
+    // Real input: transform two rows at once as z = a + i b, then split with
+    // A[k] = (Z[k] + conj Z[-k]) / 2 and B[k] = (Z[k] - conj Z[-k]) / (2i).
+    const nextRow = re.subarray(w); // nextRow[y * w + x] = re[(y + 1) * w + x]
+    for (; y0 + 1 < h; y0 += 2) {
+      pw.forward(re, nextRow, y0 * w, 1, rowRe, rowIm);
+      const oa = y0 * w;
+      const ob = oa + w;
+      for (let k = 0; k < w; k++) {
+        const nk = k === 0 ? 0 : w - k;
+        const zr = rowRe[k]!;
+        const zi = rowIm[k]!;
+        const cr = rowRe[nk]!;
+        const ci = -rowIm[nk]!;
+        outRe[oa + k] = 0.5 * (zr + cr);
+        outIm[oa + k] = 0.5 * (zi + ci);
+        outRe[ob + k] = 0.5 * (zi - ci);
+        outIm[ob + k] = -0.5 * (zr - cr);
+      }
+    }
+  }
+  for (let y = y0; y < h; y++) {
     pw.forward(re, im, y * w, 1, rowRe, rowIm);
     outRe.set(rowRe, y * w);
     outIm.set(rowIm, y * w);
