@@ -5,6 +5,7 @@
 //   sites        list enrolled sites
 //   status       round, sites, last metrics (from the state file, or --url of a live hub)
 //   audit        print the audit log
+//   evaluations  every evaluation result (JSON)
 //   export-model write a global checkpoint to a FedSeg weights file
 // Errors are one line on stderr with a non-zero exit code.
 import { writeFileSync } from 'node:fs';
@@ -19,11 +20,12 @@ const USAGE = `usage: fedseg-hub <command> [options]
 
 commands:
   start         run the hub until the federated run is finished
-  add-site NAME enrol a site; prints its token once (--role train|eval)
+  add-site NAME... enrol site(s); prints each token once (--role train|eval, --json)
   remove-site NAME
   sites         list enrolled sites
   status        show rounds, sites and last metrics (--url http://host:port for a live hub)
   audit         print the audit log (--limit N)
+  evaluations   every evaluation result as JSON
   export-model  write a global checkpoint (--round N, default latest) to --out FILE
 
 common options:
@@ -142,18 +144,22 @@ export async function main(argv: string[]): Promise<number> {
       case 'start':
         return await start(v);
       case 'add-site': {
-        const name = pos[0];
-        if (!name) throw new FedSegError('INVALID_ARGUMENT', 'add-site needs a site NAME');
+        if (pos.length === 0) throw new FedSegError('INVALID_ARGUMENT', 'add-site needs a site NAME');
         const role = v.role ?? 'train';
         if (role !== 'train' && role !== 'eval') throw new FedSegError('INVALID_ARGUMENT', `--role must be train or eval, got '${role}'`);
-        const token = withState(v, (s) => s.addSite(name, role));
-        if (v.json) console.log(JSON.stringify({ site: name, role, token }));
-        else {
-          console.log(token);
-          console.error(`enrolled ${role} site '${name}'. Give it this token (shown once): fedseg site --name ${name} --token <token> --hub <url>`);
-        }
+        const tokens = withState(v, (s) => s.db.transaction(() => pos.map((name) => s.addSite(name, role)))());
+        pos.forEach((name, i) => {
+          if (v.json) console.log(JSON.stringify({ site: name, role, token: tokens[i] }));
+          else {
+            console.log(tokens[i]);
+            console.error(`enrolled ${role} site '${name}'. Give it this token (shown once): fedseg site --name ${name} --token <token> --hub <url>`);
+          }
+        });
         return 0;
       }
+      case 'evaluations':
+        withState(v, (s) => console.log(JSON.stringify(s.listEvaluations())));
+        return 0;
       case 'remove-site': {
         const name = pos[0];
         if (!name) throw new FedSegError('INVALID_ARGUMENT', 'remove-site needs a site NAME');
@@ -197,7 +203,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        console.error(`fedseg-hub: unknown command '${cmd}' (start, add-site, remove-site, sites, status, audit, export-model)`);
+        console.error(`fedseg-hub: unknown command '${cmd}' (start, add-site, remove-site, sites, status, audit, evaluations, export-model)`);
         return 2;
     }
   } catch (e) {

@@ -1,0 +1,151 @@
+// `fedseg site`: a headless federated site (ALGORITHMS.md §1-2). Joins a hub with its enrolment token,
+// shares its spectrum windows, trains locally on the dataset in its own SQLite store when asked, sends
+// weights, evaluates when asked (eval/unseen role), reconnects on drops and resumes after a crash.
+// Exit codes: 0 finished, 1 other error, 2 bad arguments, 3 hub unreachable, 4 authentication failed,
+// 5 protocol version mismatch, 6 duplicate site name, 130 interrupted.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { FedSegError, toErrorValue } from '../contract/errors.js';
+import { describeBackend, initBackend, type BackendName } from '../backend.js';
+import { LearnerTrainer } from '../federation/learner-trainer.js';
+import { runSite, type SiteEvent } from '../federation/site-client.js';
+import { openSqliteStore } from '../store/sqlite-store.js';
+
+export const summary = 'join a federation hub as a site and train/evaluate when asked';
+
+const USAGE = `usage: fedseg site --hub URL --name NAME --token TOKEN --db FILE [options]
+
+  --hub URL          ws://host:port or wss://host:port of the hub
+  --name NAME        this site's enrolled name
+  --token TOKEN      its enrolment token (or set FEDSEG_TOKEN)
+  --db FILE          this site's FedSeg store (datasets, checkpoints, audit log)
+  --dataset NAME|ID  dataset to train/evaluate on (default: the only one in the store)
+  --role train|eval  eval = an unseen site that only evaluates global models (default train)
+  --ca FILE          PEM certificate to trust for a self-signed wss:// hub
+  --backend NAME     wasm | cpu | webgpu | tensorflow | auto (default auto)
+  --seed N           local shuffling / CFSI seed (default 0)
+  --quiet            only errors and the final line
+
+exit codes: 0 finished, 1 error, 2 bad arguments, 3 hub unreachable, 4 authentication failed,
+            5 protocol version mismatch, 6 duplicate site name, 130 interrupted`;
+
+const EXIT: Record<string, number> = { INVALID_ARGUMENT: 2, CONNECTION_FAILED: 3, AUTH_FAILED: 4, VERSION_MISMATCH: 5, ALREADY_EXISTS: 6, CANCELLED: 130 };
+
+export function bar(fraction: number, width = 24): string {
+  const f = Math.max(0, Math.min(1, fraction));
+  const full = Math.round(f * width);
+  return `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${(f * 100).toFixed(0).padStart(3)}%`;
+}
+
+/** Turns site events into progress output (a redrawn bar on a TTY, plain lines otherwise). */
+export function progressPrinter(name: string, quiet: boolean, stream: NodeJS.WriteStream = process.stdout): (e: SiteEvent) => void {
+  const tty = stream.isTTY === true;
+  let lastLine = 0;
+  let barShown = false;
+  const line = (s: string) => {
+    if (quiet) return;
+    if (barShown && tty) stream.write('\r\x1b[K');
+    barShown = false;
+    stream.write(`[${name}] ${s}\n`);
+  };
+  return (e) => {
+    switch (e.type) {
+      case 'connecting': if (e.attempt > 1) line(`connecting to ${e.url} (attempt ${e.attempt})`); break;
+      case 'connected': line(`connected to ${e.welcome.hub}: ${e.welcome.mode}, round ${e.welcome.round}/${e.welcome.totalRounds}`); break;
+      case 'disconnected': line(`disconnected (${e.reason}); retrying in ${(e.retryInMs / 1000).toFixed(1)} s`); break;
+      case 'spectrum-sent': line(`sent ${e.count} amplitude windows (${e.bytes} bytes)`); break;
+      case 'bank': line(`received ${e.count} amplitude windows from ${e.sources} other site(s)`); break;
+      case 'round-start': line(`round ${e.round}/${e.totalRounds}: local ${e.mode} training`); break;
+      case 'progress': {
+        if (quiet) break;
+        const text = `[${name}] round ${e.round} ${e.work} ${bar(e.fraction)}${e.note ? ` ${e.note}` : ''}`;
+        if (tty) {
+          stream.write(`\r\x1b[K${text}`);
+          barShown = true;
+        } else if (Date.now() - lastLine > 5000 || e.fraction >= 1) {
+          lastLine = Date.now();
+          stream.write(text + '\n');
+        }
+        break;
+      }
+      case 'round-sent': line(`round ${e.round}: ${e.resent ? 're-sent the saved' : 'sent'} update (${e.bytes} bytes)${fmtMetrics(e.metrics)}`); break;
+      case 'evaluated': line(`round ${e.round}: evaluated${fmtMetrics(e.metrics)}`); break;
+      case 'hub-error': line(`hub: ${e.code}: ${e.message}`); break;
+      case 'finished': line('the hub finished the run'); break;
+    }
+  };
+}
+
+function fmtMetrics(m: Record<string, number>): string {
+  const keys = Object.keys(m).filter((k) => /^(dice|hd95)_c\d$|^loss_total$/.test(k));
+  return keys.length ? ' ' + keys.map((k) => `${k}=${m[k]!.toFixed(3)}`).join(' ') : '';
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let v;
+  try {
+    v = parseArgs({
+      args: argv, allowPositionals: false, strict: true,
+      options: {
+        hub: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, dataset: { type: 'string' },
+        role: { type: 'string' }, ca: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`fedseg site: ${(e as Error).message}`);
+    return 2;
+  }
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const name = v.name ?? '?';
+  try {
+    const token = v.token ?? process.env.FEDSEG_TOKEN;
+    for (const [flag, val] of [['--hub', v.hub], ['--name', v.name], ['--token', token], ['--db', v.db]] as const)
+      if (!val) throw new FedSegError('INVALID_ARGUMENT', `${flag} is required (fedseg site --help)`);
+    if (!/^wss?:\/\//.test(v.hub!)) throw new FedSegError('INVALID_ARGUMENT', `--hub must be a ws:// or wss:// URL, got '${v.hub}'`);
+    const role = v.role ?? 'train';
+    if (role !== 'train' && role !== 'eval') throw new FedSegError('INVALID_ARGUMENT', `--role must be train or eval, got '${role}'`);
+    let ca: Buffer | undefined;
+    if (v.ca) {
+      try {
+        ca = readFileSync(v.ca);
+      } catch (e) {
+        throw new FedSegError('IO_ERROR', `cannot read --ca ${v.ca}: ${(e as Error).message}`);
+      }
+    }
+    const store = openSqliteStore(v.db!);
+    const ac = new AbortController();
+    const onSig = () => ac.abort();
+    process.once('SIGINT', onSig);
+    process.once('SIGTERM', onSig);
+    try {
+      const datasets = store.listDatasets();
+      let dataset: number | string;
+      if (v.dataset) dataset = /^\d+$/.test(v.dataset) ? Number(v.dataset) : v.dataset;
+      else if (datasets.length === 1) dataset = datasets[0]!.id;
+      else throw new FedSegError('INVALID_ARGUMENT', datasets.length === 0 ? `store ${v.db} holds no dataset (import one with fedseg data)` : `store ${v.db} holds ${datasets.length} datasets; pick one with --dataset (${datasets.map((d) => d.name).join(', ')})`);
+      const report = await initBackend({ backend: (v.backend ?? 'auto') as BackendName | 'auto' });
+      if (!v.quiet) console.log(`[${name}] backend ${describeBackend(report)}`);
+      const trainer = new LearnerTrainer({ store, dataset, site: v.name!, backend: report.name, seed: Number(v.seed ?? 0) });
+      const s = await runSite({
+        hubUrl: v.hub!, site: v.name!, token: token!, role, trainer, ledger: store, signal: ac.signal,
+        ...(ca ? { ca } : {}), onEvent: progressPrinter(v.name!, !!v.quiet),
+      });
+      trainer.dispose();
+      console.log(`[${name}] done: ${s.roundsTrained} round(s) trained, ${s.roundsEvaluated} evaluated, ${s.reconnects} reconnect(s)`);
+      return 0;
+    } finally {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+      store.close();
+    }
+  } catch (e) {
+    const ev = toErrorValue(e);
+    console.error(`fedseg site${v.name ? ` [${name}]` : ''}: ${ev.message}`);
+    if (process.env.FEDSEG_DEBUG) console.error(e);
+    return EXIT[ev.code] ?? 1;
+  }
+}
