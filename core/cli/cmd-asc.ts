@@ -1,0 +1,264 @@
+// `fedseg asc experiment`: the ASCNet multi-scale experiment (Zhang et al., ISBI 2020, Table 1;
+// ALGORITHMS.md §7-8) on synthetic two-site cell images (core/data/synthetic/cells.ts): trains the
+// classic CNN, the dilated CNN and ASCNet-7 (optionally ASCNet-14) with softmax cross-entropy and Adam
+// (lr 1e-3, beta2 0.9, batch 2) on both sites together, then reports per held-out site the Dice,
+// precision and recall of the cell (class >= 1) and the Dice of the nucleus, and for ASC models the
+// median learned rate. Paper's expectation: ASCNet >= dilated >= classic, larger rates on large cells.
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { writeFileSync } from 'node:fs';
+import { FedSegError } from '../contract/errors.js';
+import type { Sample } from '../contract/image.js';
+import { tf } from '../tf/tf.js';
+import { describeBackend, initBackend, type BackendName } from '../backend.js';
+import { createRng } from '../rng.js';
+import { ASCNET_KINDS, createAscNet, createSoftmaxTrainer, type AscNetKind } from '../models/ascnet.js';
+import { calibrateBatchNorm } from '../models/rate-field.js';
+import { generateCellSites, nestedMaskToClasses } from '../data/synthetic/cells.js';
+
+export const summary = 'ASCNet experiment: classic vs dilated CNN vs ASCNet-7 on two-site synthetic cells';
+
+const HELP = `usage: fedseg asc experiment [options]
+
+Trains the classic CNN, the dilated CNN and ASCNet-7 on synthetic cell images from two sites (large
+cells at high magnification, small cells at low magnification) and prints Dice / precision / recall
+on held-out images of each site, plus the median learned rate per site for ASC models.
+
+  --size N       image side in pixels (default 64)
+  --train N      training images per site (default 40)
+  --test N       held-out images per site (default 16)
+  --steps N      Adam steps per model, batch 2 (default 600)
+  --seed N       seed for data, init and batch order (default 0)
+  --models LIST  comma-separated from ${ASCNET_KINDS.join(', ')} (default cnn-7,dilated-7,ascnet-7)
+  --backend B    tfjs backend (default: auto, or $FEDSEG_BACKEND)
+  --json FILE    also write the results as JSON`;
+
+export interface AscExperimentOptions {
+  size: number;
+  train: number;
+  test: number;
+  steps: number;
+  seed: number;
+  models: AscNetKind[];
+  lr?: number;
+}
+
+export interface AscSiteResult {
+  model: AscNetKind;
+  site: string;
+  cellDice: number;
+  cellPrecision: number;
+  cellRecall: number;
+  nucleusDice: number;
+  /** Median of the rate field over all pixels of the site's test images (ASC models), else null. */
+  medianRate: number | null;
+}
+
+export interface AscExperimentResult {
+  options: AscExperimentOptions;
+  backend: string;
+  rows: AscSiteResult[];
+  /** Wall-clock training seconds per model. */
+  trainSeconds: Record<string, number>;
+  finalLoss: Record<string, number>;
+}
+
+function toBatch(samples: Sample[]): { x: tf.Tensor4D; y: tf.Tensor3D } {
+  const s0 = samples[0]!;
+  const { width: w, height: h, channels: c } = s0.image;
+  const x = new Float32Array(samples.length * h * w * c);
+  const y = new Int32Array(samples.length * h * w);
+  samples.forEach((s, i) => {
+    x.set(s.image.data, i * h * w * c);
+    y.set(nestedMaskToClasses(s.mask), i * h * w);
+  });
+  return { x: tf.tensor4d(x, [samples.length, h, w, c]), y: tf.tensor3d(y, [samples.length, h, w], 'int32') };
+}
+
+/** Dice, precision, recall of binary masks; empty denominators count as 0 (empty pred: precision 0). */
+function prf(pred: Uint8Array, gt: Uint8Array): { dice: number; precision: number; recall: number } {
+  let tp = 0;
+  let p = 0;
+  let g = 0;
+  for (let i = 0; i < pred.length; i++) {
+    tp += pred[i]! & gt[i]!;
+    p += pred[i]!;
+    g += gt[i]!;
+  }
+  return { dice: p + g ? (2 * tp) / (p + g) : 1, precision: p ? tp / p : 0, recall: g ? tp / g : 0 };
+}
+
+function median(values: Float32Array): number {
+  const s = values.slice().sort();
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+function checkOptions(o: AscExperimentOptions): void {
+  const int = (v: number, what: string, lo: number, hi: number) => {
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new FedSegError('INVALID_ARGUMENT', `asc experiment: ${what} must be an integer in [${lo}, ${hi}], got ${v}`);
+  };
+  int(o.size, '--size', 16, 512);
+  int(o.train, '--train', 1, 100000);
+  int(o.test, '--test', 1, 100000);
+  int(o.steps, '--steps', 1, 1e7);
+  if (!Number.isFinite(o.seed)) throw new FedSegError('INVALID_ARGUMENT', '--seed must be a number');
+  if (o.models.length === 0) throw new FedSegError('INVALID_ARGUMENT', '--models is empty');
+  for (const m of o.models) if (!ASCNET_KINDS.includes(m)) throw new FedSegError('INVALID_ARGUMENT', `--models: unknown model '${m}' (use ${ASCNET_KINDS.join(', ')})`);
+}
+
+/** Runs the experiment on the current backend; `log` gets progress lines. */
+export async function runAscExperiment(o: AscExperimentOptions, log: (line: string) => void = () => {}): Promise<AscExperimentResult> {
+  checkOptions(o);
+  const trainSites = generateCellSites({ size: o.size, perSite: o.train, seed: o.seed * 2 + 1 });
+  const testSites = generateCellSites({ size: o.size, perSite: o.test, seed: o.seed * 2 + 2 });
+  const train = trainSites.flatMap((s) => s.samples);
+  const order = createRng(o.seed + 17);
+  // One fixed sequence of batches (pairs), shared by every model.
+  const batches: number[][] = [];
+  let pool: number[] = [];
+  for (let s = 0; s < o.steps; s++) {
+    if (pool.length < 2) pool = order.shuffle([...pool, ...train.map((_, i) => i)]);
+    batches.push([pool.pop()!, pool.pop()!]);
+  }
+  const rows: AscSiteResult[] = [];
+  const trainSeconds: Record<string, number> = {};
+  const finalLoss: Record<string, number> = {};
+  for (const kind of o.models) {
+    const model = createAscNet({ kind, inChannels: 1, classes: 3 });
+    const init = model.init(o.seed);
+    const trainer = createSoftmaxTrainer(model, init, o.lr !== undefined ? { lr: o.lr } : {});
+    tf.dispose(Object.values(init));
+    const t0 = performance.now();
+    let ema = NaN;
+    try {
+      for (let s = 0; s < o.steps; s++) {
+        const { x, y } = toBatch(batches[s]!.map((i) => train[i]!));
+        const loss = trainer.step(x, y);
+        tf.dispose([x, y]);
+        if (!Number.isFinite(loss)) throw new FedSegError('NUMERIC_ERROR', `asc experiment: ${kind} loss is ${loss} at step ${s + 1}`);
+        ema = Number.isNaN(ema) ? loss : 0.95 * ema + 0.05 * loss;
+        if ((s + 1) % Math.max(1, Math.floor(o.steps / 5)) === 0 || s + 1 === o.steps) {
+          log(`${kind}: step ${s + 1}/${o.steps} loss ${ema.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+        }
+      }
+      trainSeconds[kind] = (performance.now() - t0) / 1000;
+      finalLoss[kind] = ema;
+      // Population batch-norm statistics over (up to 32) training images, then inference with them.
+      const calib: tf.Tensor4D[] = [];
+      for (let i = 0; i < Math.min(train.length, 32); i += 2) calib.push(toBatch(train.slice(i, Math.min(i + 2, train.length))).x);
+      const trained = trainer.weights();
+      const cal = await calibrateBatchNorm(model, trained, calib);
+      tf.dispose(calib);
+      trainer.setNonTrainable(Object.fromEntries(Object.keys(cal).filter((k) => cal[k] !== trained[k]).map((k) => [k, cal[k]!])));
+      const weights = trainer.weights();
+      for (const site of testSites) {
+        const acc = { cellDice: 0, cellPrecision: 0, cellRecall: 0, nucleusDice: 0 };
+        const rates: Float32Array[] = [];
+        for (const smp of site.samples) {
+          const outs = tf.tidy(() => {
+            const x = tf.tensor4d(smp.image.data, [1, o.size, o.size, 1]);
+            const out = model.forward(weights, x, { training: false });
+            return out.rate ? [tf.argMax(out.probs, -1), out.rate] : [tf.argMax(out.probs, -1)];
+          });
+          const cls = outs[0]!.dataSync() as Int32Array;
+          const rate = outs[1] ? (outs[1].dataSync() as Float32Array) : null;
+          tf.dispose(outs);
+          const gt = nestedMaskToClasses(smp.mask);
+          const n = gt.length;
+          const pc = new Uint8Array(n);
+          const gc = new Uint8Array(n);
+          const pn = new Uint8Array(n);
+          const gn = new Uint8Array(n);
+          for (let i = 0; i < n; i++) {
+            pc[i] = cls[i]! >= 1 ? 1 : 0;
+            gc[i] = gt[i]! >= 1 ? 1 : 0;
+            pn[i] = cls[i]! === 2 ? 1 : 0;
+            gn[i] = gt[i]! === 2 ? 1 : 0;
+          }
+          const c = prf(pc, gc);
+          acc.cellDice += c.dice;
+          acc.cellPrecision += c.precision;
+          acc.cellRecall += c.recall;
+          acc.nucleusDice += prf(pn, gn).dice;
+          if (rate) rates.push(rate);
+        }
+        const k = site.samples.length;
+        let medianRate: number | null = null;
+        if (rates.length) {
+          const all = new Float32Array(rates.reduce((a, r) => a + r.length, 0));
+          let off = 0;
+          for (const r of rates) {
+            all.set(r, off);
+            off += r.length;
+          }
+          medianRate = median(all);
+        }
+        rows.push({ model: kind, site: site.site, cellDice: acc.cellDice / k, cellPrecision: acc.cellPrecision / k, cellRecall: acc.cellRecall / k, nucleusDice: acc.nucleusDice / k, medianRate });
+      }
+    } finally {
+      trainer.dispose();
+    }
+  }
+  return { options: o, backend: tf.getBackend(), rows, trainSeconds, finalLoss };
+}
+
+export function formatAscTable(r: AscExperimentResult): string {
+  const head = ['model', 'site', 'cell Dice', 'cell precision', 'cell recall', 'nucleus Dice', 'median rate', 'train s'];
+  const cells = r.rows.map((x) => [x.model, x.site, x.cellDice.toFixed(3), x.cellPrecision.toFixed(3), x.cellRecall.toFixed(3), x.nucleusDice.toFixed(3),
+    x.medianRate === null ? '-' : x.medianRate.toFixed(2), (r.trainSeconds[x.model] ?? 0).toFixed(0)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => '| ' + c.map((v, i) => v.padEnd(widths[i]!)).join(' | ') + ' |';
+  return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...cells.map(line)].join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
+    console.log(HELP);
+    return sub ? 0 : 1;
+  }
+  if (sub !== 'experiment') throw new FedSegError('INVALID_ARGUMENT', `asc: unknown subcommand '${sub}' (use: fedseg asc experiment --help)`);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        size: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
+        models: { type: 'string' }, backend: { type: 'string' }, json: { type: 'string' }, lr: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    throw new FedSegError('INVALID_ARGUMENT', `${(e as Error).message} (see fedseg asc experiment --help)`);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const num = (v: string | undefined, d: number, what: string) => {
+    if (v === undefined) return d;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new FedSegError('INVALID_ARGUMENT', `${what} must be a number, got '${v}'`);
+    return n;
+  };
+  const opts: AscExperimentOptions = {
+    size: num(values.size, 64, '--size'),
+    train: num(values.train, 40, '--train'),
+    test: num(values.test, 16, '--test'),
+    steps: num(values.steps, 600, '--steps'),
+    seed: num(values.seed, 0, '--seed'),
+    models: (values.models ?? 'cnn-7,dilated-7,ascnet-7').split(',').map((s) => s.trim()).filter(Boolean) as AscNetKind[],
+    ...(values.lr !== undefined ? { lr: num(values.lr, 1e-3, '--lr') } : {}),
+  };
+  checkOptions(opts);
+  const report = await initBackend(values.backend ? { backend: values.backend as BackendName | 'auto' } : {});
+  console.log(`backend: ${describeBackend(report)}`);
+  console.log(`data: ${opts.size}x${opts.size} cells, sites large/small, ${opts.train} train + ${opts.test} test images per site; ${opts.steps} steps x batch 2, seed ${opts.seed}`);
+  const t0 = performance.now();
+  const res = await runAscExperiment(opts, (l) => console.log(l));
+  console.log('');
+  console.log(formatAscTable(res));
+  console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  if (values.json) writeFileSync(values.json, JSON.stringify(res, null, 2));
+  return 0;
+}
