@@ -108,15 +108,19 @@ export function fundusSiteStyle(seed: number, k: number): FundusStyle {
 export function generateFundusSites(opts: FundusOptions): FundusSite[] {
   checkOptions(opts, 'generateFundusSites');
   const out: FundusSite[] = [];
-  for (let k = 0; k < opts.sites; k++) {
-    const style = fundusSiteStyle(opts.seed, k);
-    const samples: Sample[] = [];
-    for (let i = 0; i < opts.perSite; i++) {
-      samples.push(generateFundusSample(style, opts.size, mixSeed(opts.seed, k, i), `${style.name}-${String(i).padStart(4, '0')}`));
-    }
-    out.push({ site: style.name, style, samples });
-  }
+  for (let k = 0; k < opts.sites; k++) out.push(generateFundusSite(k, opts));
   return out;
+}
+
+/** Site k alone (0-based), identical to generateFundusSites(...)[k]. */
+export function generateFundusSite(k: number, opts: Omit<FundusOptions, 'sites'>): FundusSite {
+  checkOptions({ ...opts, sites: k + 1 }, 'generateFundusSite');
+  const style = fundusSiteStyle(opts.seed, k);
+  const samples: Sample[] = [];
+  for (let i = 0; i < opts.perSite; i++) {
+    samples.push(generateFundusSample(style, opts.size, mixSeed(opts.seed, k, i), `${style.name}-${String(i).padStart(4, '0')}`));
+  }
+  return { site: style.name, style, samples };
 }
 
 interface Seg {

@@ -71,32 +71,40 @@ export function prostateSiteStyle(seed: number, k: number): ProstateStyle {
   return randomProstateStyle(createRng(mixSeed(seed, 0x9405, k)), `Site${k + 1}`);
 }
 
-export function generateProstateSites(opts: ProstateOptions): ProstateSite[] {
-  const depth = opts.depth ?? 20;
+function checkProstateOptions(opts: Omit<ProstateOptions, 'sites'> & { sites: number }, what: string): void {
   const bad = (n: string, v: number, lo: number, hi: number): void => {
     if (!Number.isInteger(v) || v < lo || v > hi) {
-      throw new FedSegError('INVALID_ARGUMENT', `generateProstateSites: ${n} must be an integer in [${lo}, ${hi}], got ${v}`);
+      throw new FedSegError('INVALID_ARGUMENT', `${what}: ${n} must be an integer in [${lo}, ${hi}], got ${v}`);
     }
   };
   bad('sites', opts.sites, 1, 64);
   bad('perSite', opts.perSite, 1, 100000);
   bad('size', opts.size, 16, 2048);
-  bad('depth', depth, 3, 512);
-  if (!Number.isFinite(opts.seed)) throw new FedSegError('INVALID_ARGUMENT', `generateProstateSites: seed must be finite, got ${opts.seed}`);
+  bad('depth', opts.depth ?? 20, 3, 512);
+  if (!Number.isFinite(opts.seed)) throw new FedSegError('INVALID_ARGUMENT', `${what}: seed must be finite, got ${opts.seed}`);
+}
+
+export function generateProstateSites(opts: ProstateOptions): ProstateSite[] {
+  checkProstateOptions(opts, 'generateProstateSites');
   const out: ProstateSite[] = [];
-  for (let k = 0; k < opts.sites; k++) {
-    const style = prostateSiteStyle(opts.seed, k);
-    const samples: Sample[] = [];
-    for (let v = 0; samples.length < opts.perSite; v++) {
-      const vol = generateProstateVolume(style, opts.size, depth, mixSeed(opts.seed, k, v));
-      const caseName = `${style.name}-case${String(v).padStart(2, '0')}`;
-      for (let z = 0; z < vol.length && samples.length < opts.perSite; z++) {
-        samples.push({ ...vol[z]!, name: `${caseName}-s${String(z).padStart(3, '0')}` });
-      }
-    }
-    out.push({ site: style.name, style, samples });
-  }
+  for (let k = 0; k < opts.sites; k++) out.push(generateProstateSite(k, opts));
   return out;
+}
+
+/** Site k alone (0-based), identical to generateProstateSites(...)[k]. */
+export function generateProstateSite(k: number, opts: Omit<ProstateOptions, 'sites'>): ProstateSite {
+  const depth = opts.depth ?? 20;
+  checkProstateOptions({ ...opts, sites: k + 1 }, 'generateProstateSite');
+  const style = prostateSiteStyle(opts.seed, k);
+  const samples: Sample[] = [];
+  for (let v = 0; samples.length < opts.perSite; v++) {
+    const vol = generateProstateVolume(style, opts.size, depth, mixSeed(opts.seed, k, v));
+    const caseName = `${style.name}-case${String(v).padStart(2, '0')}`;
+    for (let z = 0; z < vol.length && samples.length < opts.perSite; z++) {
+      samples.push({ ...vol[z]!, name: `${caseName}-s${String(z).padStart(3, '0')}` });
+    }
+  }
+  return { site: style.name, style, samples };
 }
 
 /** One z-scored volume as `depth` slices (names are slice indices; callers rename). */
