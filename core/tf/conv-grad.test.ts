@@ -94,6 +94,8 @@ const poolCases: PoolCase[] = [
   { x: [2, 7, 6, 2], k: 3, s: 2, pad: 'same', ties: true },
   { x: [1, 6, 7, 2], k: 3, s: 1, pad: 'valid', ties: true },
   { x: [2, 9, 9, 2], k: [3, 2], s: [2, 3], pad: 'valid', ties: false },
+  { x: [1, 9, 8, 2], k: 2, s: 3, pad: 'valid', ties: true }, // kernel < stride: gaps between windows
+  { x: [2, 9, 7, 2], k: 2, s: 2, pad: 'valid', ties: true }, // leftover row/col not pooled
 ];
 
 test('maxPool gradient (override on cpu and wasm, wasm MaxPoolGrad kernel) matches cpu stock MaxPoolGrad, ties included', async () => {
@@ -151,6 +153,8 @@ test('avgPool gradient is the exact adjoint of avgPool, also where same-padding 
     { x: [1, 5, 5, 3], k: 3, s: 2, pad: 'same' },
     { x: [2, 6, 7, 2], k: 3, s: 1, pad: 'same' },
     { x: [2, 6, 6, 2], k: 2, s: 2, pad: 'valid' },
+    { x: [1, 9, 8, 2], k: 2, s: 3, pad: 'valid' },
+    { x: [2, 7, 9, 2], k: 2, s: 2, pad: 'valid' },
   ];
   for (const [i, c] of cases.entries()) {
     const per: Float32Array[][] = [];

@@ -108,24 +108,63 @@ export function convFilterGrad(x: T4, dy: T4, wShape: [number, number, number, n
   });
 }
 
-/** Rows [ky, ky+oh·sh) step sh, cols likewise, of xp (which must have ky+oh·sh rows): slice+reshape only. */
+// Pool taps use rank ≤ 4 slices/pads only: the wasm Slice kernel falls back to a slow generic path
+// above rank 4 (measured: a 2×2 maxPool gradient at 4×128²×32 took 7.7 s with 6-D slices).
+
+/** Rows ky + i·sh (i < oh), cols kx + j·sw of xp, for a window tap (ky, kx). Needs ky + oh·sh <= rows. */
 function tap(xp: T4, ky: number, kx: number, oh: number, ow: number, sh: number, sw: number): T4 {
-  const [b, , , c] = xp.shape;
-  const s = tf.slice(xp, [0, ky, kx, 0], [b, oh * sh, ow * sw, c]);
-  if (sh === 1 && sw === 1) return s;
-  const r = tf.reshape(s, [b, oh, sh, ow, sw, c]);
-  return tf.reshape(tf.slice(r, [0, 0, 0, 0, 0, 0], [b, oh, 1, ow, 1, c]), [b, oh, ow, c]) as T4;
+  const [b, hp, wp, c] = xp.shape;
+  let src = xp, by = ky, bx = kx;
+  if (!(hp === oh * sh && wp === ow * sw && ky < sh && kx < sw)) {
+    src = tf.slice(xp, [0, ky, kx, 0], [b, oh * sh, ow * sw, c]);
+    by = 0;
+    bx = 0;
+  }
+  if (sh === 1 && sw === 1) return src;
+  const rows = tf.slice(tf.reshape(src, [b * oh, sh, ow * sw * c]), [0, by, 0], [b * oh, 1, ow * sw * c]);
+  const cols = tf.slice(tf.reshape(rows, [b * oh * ow, sw, c]), [0, bx, 0], [b * oh * ow, 1, c]);
+  return tf.reshape(cols, [b, oh, ow, c]) as T4;
 }
 
-/** Adjoint of tap(): place g at rows ky + i·sh of an [B,hp,wp,C] zero tensor. */
+/** Adjoint of tap(): place g at rows ky + i·sh, cols kx + j·sw of an [B,hp,wp,C] zero tensor. */
 function untap(g: T4, ky: number, kx: number, hp: number, wp: number, sh: number, sw: number): T4 {
   const [b, oh, ow, c] = g.shape;
   let z: T4 = g;
   if (sh !== 1 || sw !== 1) {
-    const r = tf.pad(tf.reshape(g, [b, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-    z = tf.reshape(r, [b, oh * sh, ow * sw, c]) as T4;
+    const cols = tf.pad(tf.reshape(g, [b * oh * ow, 1, c]), [[0, 0], [0, sw - 1], [0, 0]]);
+    const rows = tf.pad(tf.reshape(cols, [b * oh, 1, ow * sw * c]), [[0, 0], [0, sh - 1], [0, 0]]);
+    z = tf.reshape(rows, [b, oh * sh, ow * sw, c]) as T4;
   }
   return tf.pad(z, [[0, 0], [ky, hp - ky - oh * sh], [kx, wp - kx - ow * sw], [0, 0]]);
+}
+
+/**
+ * Σ_taps untap(parts[t]) into [B,hp,wp,C]. When the windows tile the padded input exactly
+ * (kernel == stride) this is an interleave by two concats, with no zero padding and no AddN.
+ */
+function scatterTaps(parts: T4[], kh: number, kw: number, sh: number, sw: number, hp: number, wp: number): T4 {
+  const [b, oh, ow, c] = parts[0]!.shape;
+  if (kh === sh && kw === sw && hp === oh * sh && wp === ow * sw) {
+    if (parts.length === 1) return parts[0]!;
+    const rowBlocks: tf.Tensor[] = [];
+    for (let ky = 0; ky < kh; ky++) {
+      const row = tf.concat(parts.slice(ky * kw, (ky + 1) * kw).map((p) => tf.reshape(p, [b * oh * ow, 1, c])), 1);
+      rowBlocks.push(tf.reshape(row, [b * oh, 1, ow * sw * c]));
+    }
+    return tf.reshape(tf.concat(rowBlocks, 1), [b, hp, wp, c]) as T4;
+  }
+  const placed: T4[] = [];
+  let i = 0;
+  for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) placed.push(untap(parts[i++]!, ky, kx, hp, wp, sh, sw));
+  return placed.length === 1 ? placed[0]! : (tf.addN(placed) as T4);
+}
+
+/**
+ * Padded [rows, cols] a pooling needs so every tap slice fits: exactly [oh·sh, ow·sw] when the kernel
+ * fits in a stride in both directions (taps are then direct block offsets), else k − 1 + o·s.
+ */
+function poolExtent(kh: number, kw: number, sh: number, sw: number, oh: number, ow: number): [number, number] {
+  return kh <= sh && kw <= sw ? [oh * sh, ow * sw] : [kh - 1 + oh * sh, kw - 1 + ow * sw];
 }
 
 export interface PoolAttrs {
@@ -147,7 +186,7 @@ function maxPoolRouting(x: T4, a: PoolAttrs): Routing {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
   const [, H, W] = x.shape;
   const top = info.padInfo.top, left = info.padInfo.left;
-  const hp = Math.max(kh - 1 + oh * sh, top + H), wp = Math.max(kw - 1 + ow * sw, left + W);
+  const [hp, wp] = poolExtent(kh, kw, sh, sw, oh, ow);
   const xp = padOrCrop(x, top, hp - H - top, left, wp - W - left, -Infinity);
   const y = tf.maxPool(x, [kh, kw], [sh, sw], a.pad as 'same', a.dimRoundingMode);
   let taken: T4 | null = null;
@@ -171,13 +210,8 @@ function maxPoolRouting(x: T4, a: PoolAttrs): Routing {
 export function maxPoolGradComposite(dy: T4, x: T4, a: PoolAttrs): T4 {
   return tf.tidy(() => {
     const r = maxPoolRouting(x, a);
-    const parts: T4[] = [];
-    let i = 0;
-    for (let ky = 0; ky < r.kh; ky++) {
-      for (let kx = 0; kx < r.kw; kx++) parts.push(untap(tf.mul(dy, r.masks[i++]!), ky, kx, r.hp, r.wp, r.sh, r.sw));
-    }
-    const sum = parts.length === 1 ? parts[0]! : (tf.addN(parts) as T4);
-    return tf.slice(sum, [0, r.top, r.left, 0], x.shape);
+    const sum = scatterTaps(r.masks.map((m) => tf.mul(dy, m) as T4), r.kh, r.kw, r.sh, r.sw, r.hp, r.wp);
+    return padOrCrop(sum, -r.top, x.shape[1] + r.top - r.hp, -r.left, x.shape[2] + r.left - r.wp);
   });
 }
 
@@ -208,7 +242,7 @@ export function avgPoolGradComposite(dy: T4, xShape: [number, number, number, nu
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
     const [, H, W] = xShape;
     const top = info.padInfo.top, left = info.padInfo.left;
-    const hp = Math.max(kh - 1 + oh * sh, top + H), wp = Math.max(kw - 1 + ow * sw, left + W);
+    const [hp, wp] = poolExtent(kh, kw, sh, sw, oh, ow);
     const valid = (o: number, s: number, k: number, pad: number, n: number) => {
       let c = 0;
       for (let t = 0; t < k; t++) if (o * s + t - pad >= 0 && o * s + t - pad < n) c++;
@@ -219,9 +253,7 @@ export function avgPoolGradComposite(dy: T4, xShape: [number, number, number, nu
       for (let j = 0; j < ow; j++) inv[i * ow + j] = 1 / Math.max(1, valid(i, sh, kh, top, H) * valid(j, sw, kw, left, W));
     }
     const dyc = tf.mul(dy, tf.tensor4d(inv, [1, oh, ow, 1])) as T4;
-    const parts: T4[] = [];
-    for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) parts.push(untap(dyc, ky, kx, hp, wp, sh, sw));
-    const sum = parts.length === 1 ? parts[0]! : (tf.addN(parts) as T4);
-    return tf.slice(sum, [0, top, left, 0], xShape);
+    const sum = scatterTaps(new Array<T4>(kh * kw).fill(dyc), kh, kw, sh, sw, hp, wp);
+    return padOrCrop(sum, -top, H + top - hp, -left, W + left - wp);
   });
 }
