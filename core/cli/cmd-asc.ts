@@ -146,7 +146,11 @@ export async function runAscExperiment(o: AscExperimentOptions, log: (line: stri
       finalLoss[kind] = ema;
       // Population batch-norm statistics over (up to 32) training images, then inference with them.
       const calib: tf.Tensor4D[] = [];
-      for (let i = 0; i < Math.min(train.length, 32); i += 2) calib.push(toBatch(train.slice(i, Math.min(i + 2, train.length))).x);
+      for (let i = 0; i < Math.min(train.length, 32); i += 2) {
+        const b = toBatch(train.slice(i, Math.min(i + 2, train.length)));
+        b.y.dispose();
+        calib.push(b.x);
+      }
       const trained = trainer.weights();
       const cal = await calibrateBatchNorm(model, trained, calib);
       tf.dispose(calib);

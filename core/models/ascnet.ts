@@ -178,7 +178,7 @@ export function createSoftmaxTrainer(model: SegModel & { forward(w: WeightMap, x
   const vars: Record<string, tf.Variable> = {};
   const fixed: WeightMap = {};
   for (const [k, t] of Object.entries(init)) {
-    if (isTrainableWeight(k)) vars[k] = tf.variable(t.clone(), true, undefined);
+    if (isTrainableWeight(k)) vars[k] = tf.variable(t, true); // shares the buffer (ref-counted); init stays the caller's
     else fixed[k] = t.clone();
   }
   const opt = tf.train.adam(opts.lr ?? 1e-3, opts.beta1 ?? 0.9, opts.beta2 ?? 0.9);
