@@ -7,6 +7,7 @@ import { tf } from './tf.js';
 import { assertNoLeaks } from '../../test/helpers/leaks.js';
 import { assertClose, randn, runOn, sizeOf } from '../../test/helpers/compare-backends.js';
 import { convFilterGrad } from './conv-grad.js';
+import { setConvGradMode } from './grad-overrides.js';
 
 type S4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -184,6 +185,29 @@ test('tf.fused.conv2d (bias + relu) gradients on wasm, which call the composite 
       tf.sum(tf.mul(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: k as tf.Tensor4D, bias: c, strides: 2, pad: 'same', activation: 'relu' }), r)))([x, w, b]);
   };
   assertClose(await runOn('wasm', f), await runOn('cpu', f), 1e-4, 'fused conv grads');
+});
+
+test('backend-kernel conv backward path (used on webgpu/tfjs-node) gives the same 1st and 2nd-order gradients', async () => {
+  // On cpu, 'kernels' runs tfjs's stock Conv2DBackpropInput/Filter kernels, taped with FedSeg's
+  // 2nd-order overrides; 'composite' is the forward-conv path. Both must agree.
+  const f = () => {
+    const x = tf.tensor4d(randn(2 * 6 * 5 * 2, 1), [2, 6, 5, 2]);
+    const w = tf.tensor4d(randn(3 * 3 * 2 * 3, 2), [3, 3, 2, 3]);
+    const r = tf.tensor4d(randn(2 * 3 * 3 * 3, 3), [2, 3, 3, 3]);
+    const loss = (a: tf.Tensor, k: tf.Tensor) => tf.sum(tf.mul(tf.tanh(tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 2, 'same')), r)) as tf.Scalar;
+    const first = tf.grads(loss)([x, w]);
+    const meta = tf.grad((k: tf.Tensor) => loss(x, tf.sub(k, tf.mul(tf.grads(loss)([x, k])[1]!, 0.3))))(w);
+    return [...first, meta];
+  };
+  for (const backend of ['cpu', 'wasm'] as const) {
+    const composite = await runOn(backend, f);
+    const prev = setConvGradMode('kernels');
+    try {
+      assertClose(await runOn(backend, f), composite, 1e-4, `${backend} kernels vs composite`);
+    } finally {
+      setConvGradMode(prev);
+    }
+  }
 });
 
 test('conv with dilation > 1 fails with a clear error, not a wrong gradient', async () => {

@@ -3,7 +3,8 @@
 // Why (measured in MEASURED.md §1–2, tfjs 4.22):
 //  * Conv2D: the stock backward calls Conv2DBackpropFilter (missing on wasm; ~135 s on cpu for a
 //    4×128²×32→32 conv) and Conv2DBackpropInput (slow on wasm), and has no second-order gradient.
-//    Here both are forward convs (core/tf/conv-grad.ts): fast and differentiable to any order.
+//    Here, on wasm and cpu, both are forward convs (core/tf/conv-grad.ts): fast and differentiable to
+//    any order. Other backends keep their own backprop kernels, which get 2nd-order gradients here.
 //  * MaxPool: the wasm MaxPoolGrad kernel drops entries, and the stock gradient has no 2nd order.
 //  * GatherNd has no gradient in tfjs; ScatterNd's is added so the gatherND gradient is itself
 //    differentiable (bilinear sampling in the adaptive-scale conv, ASCNet, Zhang et al. ISBI 2020).
@@ -20,7 +21,7 @@
 //    linear in dy; their adjoint is the forward op), so upsampling and pooling work at 2nd order.
 import { tf } from './tfjs.js';
 import { resizeGrad } from './resize-grad.js';
-import { avgPoolGradComposite, convFilterGrad, convInputGrad, maxPoolGatherRouted, maxPoolGradComposite, type Conv2DAttrs, type PoolAttrs } from './conv-grad.js';
+import { avgPoolGradComposite, checkConvAttrs, convFilterGrad, convInputGrad, maxPoolGatherRouted, maxPoolGradComposite, type Conv2DAttrs, type PoolAttrs } from './conv-grad.js';
 
 type T = tf.Tensor;
 type T4 = tf.Tensor4D;
@@ -37,6 +38,43 @@ const convAttrs = (a: Attrs): Conv2DAttrs => a as unknown as Conv2DAttrs;
 
 let installed = false;
 
+/**
+ * Backends where conv backward runs as FedSeg's forward-conv composites (conv-grad.ts): wasm (its own
+ * kernels are missing/slow) and cpu (its filter kernel is pathological). Elsewhere (webgpu with issue 8's
+ * WGSL kernels, tfjs-node) the backend's Conv2DBackpropInput/Filter kernels run; they are taped with the
+ * overrides below, so second order works on every backend.
+ */
+const COMPOSITE_CONV_BACKENDS = new Set(['wasm', 'cpu']);
+let convMode: 'auto' | 'composite' | 'kernels' = 'auto';
+
+/**
+ * How conv2d's backward runs: 'auto' (composites on wasm/cpu, backend kernels elsewhere), or forced
+ * 'composite' / 'kernels' everywhere (for tests and benchmarks). Returns the previous mode.
+ */
+export function setConvGradMode(mode: 'auto' | 'composite' | 'kernels'): 'auto' | 'composite' | 'kernels' {
+  const prev = convMode;
+  convMode = mode;
+  return prev;
+}
+
+const useComposite = () => (convMode === 'auto' ? COMPOSITE_CONV_BACKENDS.has(tf.getBackend()) : convMode === 'composite');
+
+function kernelAttrs(a: Conv2DAttrs, extra: Record<string, unknown>): tf.NamedAttrMap {
+  return { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: a.dimRoundingMode, dilations: 1, ...extra } as unknown as tf.NamedAttrMap;
+}
+
+function inputGrad(xShape: [number, number, number, number], dy: T4, w: T4, a: Conv2DAttrs): T {
+  if (useComposite()) return convInputGrad(xShape, dy, w, a);
+  checkConvAttrs(a, 'conv2d input gradient');
+  return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, kernelAttrs(a, { inputShape: xShape })) as T;
+}
+
+function filterGrad(x: T4, dy: T4, wShape: [number, number, number, number], a: Conv2DAttrs): T {
+  if (useComposite()) return convFilterGrad(x, dy, wShape, a);
+  checkConvAttrs(a, 'conv2d filter gradient');
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, kernelAttrs(a, { filterShape: wShape })) as T;
+}
+
 /** The kernels whose gradients FedSeg replaces (for docs and tests). */
 export const OVERRIDDEN_GRADIENTS = [
   'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad',
@@ -50,20 +88,20 @@ export function installGradOverrides(): void {
   installed = true;
 
   reg('Conv2D', (dy, [x, w], a) => ({
-    x: () => convInputGrad((x as T4).shape, dy as T4, w as T4, convAttrs(a)),
-    filter: () => convFilterGrad(x as T4, dy as T4, (w as T4).shape, convAttrs(a)),
+    x: () => inputGrad((x as T4).shape, dy as T4, w as T4, convAttrs(a)),
+    filter: () => filterGrad(x as T4, dy as T4, (w as T4).shape, convAttrs(a)),
   }), ['x', 'filter']);
 
   // y = Conv2DBackpropInput(dy0, W) = conv2dTranspose. Linear in both inputs:
   //   d/d dy0 = conv2d(g, W) ; d/dW = filterGrad(x = g, dy = dy0).
   reg('Conv2DBackpropInput', (g, [dy0, w], a) => ({
     dy: () => tf.conv2d(g as T4, w as T4, convAttrs(a).strides, convAttrs(a).pad as 'same', 'NHWC', 1, convAttrs(a).dimRoundingMode),
-    filter: () => convFilterGrad(g as T4, dy0 as T4, (w as T4).shape, convAttrs(a)),
+    filter: () => filterGrad(g as T4, dy0 as T4, (w as T4).shape, convAttrs(a)),
   }), ['dy', 'filter']);
 
   // y = Conv2DBackpropFilter(x, dy0) (shape of W). d/dx = inputGrad(dy0, g) ; d/d dy0 = conv2d(x, g).
   reg('Conv2DBackpropFilter', (g, [x, dy0], a) => ({
-    x: () => convInputGrad((x as T4).shape, dy0 as T4, g as T4, convAttrs(a)),
+    x: () => inputGrad((x as T4).shape, dy0 as T4, g as T4, convAttrs(a)),
     dy: () => tf.conv2d(x as T4, g as T4, convAttrs(a).strides, convAttrs(a).pad as 'same', 'NHWC', 1, convAttrs(a).dimRoundingMode),
   }), ['x', 'dy']);
 
