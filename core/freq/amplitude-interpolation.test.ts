@@ -155,3 +155,30 @@ test('opts.out reuses a buffer with an identical result; a wrong buffer is rejec
   assert.throws(() => interpolateAmplitude(a, t, 0.6, { out: new Float32Array(3) }), (e: unknown) => e instanceof FedSegError && e.code === 'SHAPE_MISMATCH');
   assert.throws(() => interpolateAmplitude(a, t, 0.6, { out: a.data }), /must not share/);
 });
+
+test('SIMD row kernels (default) and the plain f64 loops both match the oracle; f32 overflow falls back', async () => {
+  const { simdAvailable, simdEligible } = await import('./simd-kernels.js');
+  assert.ok(simdAvailable(), 'WebAssembly SIMD is expected on Node 20');
+  const rng = createRng(21);
+  for (const [h, w, c, alpha] of [[24, 36, 3, 0.05], [20, 24, 1, 0.05], [18, 12, 2, 0], [16, 12, 4, 0.07]] as const) {
+    assert.ok(simdEligible(w, c), `${w}x${c} eligible`);
+    const a = img(rng, h, w, c);
+    const src = img(rng, h, w, c);
+    const tSimd = extractAmplitudeWindow(src, alpha);
+    const tJs = extractAmplitudeWindow(src, alpha, { simd: false });
+    assert.ok(maxRel(tSimd.data, tJs.data) < 1e-6, 'windows agree');
+    const full = interpolateAmplitudeFull(a, tJs, 0.7, { clip: [0, 255] });
+    for (const simd of [true, false]) {
+      assert.ok(maxRel(interpolateAmplitude(a, tJs, 0.7, { clip: [0, 255], simd }).data, full.data) < 1e-6, `${h}x${w}x${c} simd=${simd}`);
+    }
+  }
+  // Pixels near the float32 maximum overflow f32 row sums: the f64 path takes over, no false NaN error.
+  const big: ImageF32 = { width: 12, height: 6, channels: 1, data: new Float32Array(72).fill(3e38) };
+  const win = extractAmplitudeWindow(big, 0.2);
+  // The DC amplitude 72 * 3e38 exceeds the float32 range of the shared window: Infinity, not NaN/throw.
+  assert.equal(win.data[4], Infinity);
+  // lambda = 0 must still be the identity (f64 sums are finite; f32 ones would give NaN).
+  const t1: AmplitudeWindow = { channels: 1, halfWidth: 1, data: new Float32Array(9).fill(1) };
+  assert.deepEqual(Array.from(interpolateAmplitude(big, t1, 0).data), Array.from(big.data));
+  assert.equal(simdEligible(16, 4), false); // 64 floats per row: not a multiple of 12 -> f64 loops
+});

@@ -20,6 +20,7 @@ import { FedSegError } from '../contract/errors.js';
 import type { ImageF32 } from '../contract/image.js';
 import type { Rng } from '../rng.js';
 import { fft2, fftshift2, ifft2, ifftshift2 } from './fft2d.js';
+import { simdApplyRows, simdEligible, simdRowSums } from './simd-kernels.js';
 
 /** A site's shared amplitude window: C * (2b+1)^2 floats, channel-major, rows in fftshifted order. */
 export interface AmplitudeWindow {
@@ -37,6 +38,11 @@ export interface InterpolateOptions {
    * calls to avoid allocating a fresh image per call (the fast path's main cost after the maths).
    */
   out?: Float32Array;
+  /**
+   * Use the WebAssembly SIMD row kernels when they apply (b <= 1, C divides 12, W*C a multiple of 12;
+   * default true). false forces the plain f64 TypeScript loops. Both agree with the full-FFT oracle.
+   */
+  simd?: boolean;
 }
 
 /** Valid output ranges per kind of data (ALGORITHMS.md §2: clip 8-bit images, never z-scored MRI). */
@@ -197,10 +203,10 @@ function trig(n: number, b: number): Trig {
  * Window DFT coefficients of every channel: F_c(u, v) for u, v in [-b, b], as re/im arrays laid out
  * like AmplitudeWindow.data (channel-major, fftshifted rows).
  */
-function windowCoefficients(image: ImageF32, b: number, fn: string): { re: Float64Array; im: Float64Array } {
+function windowCoefficients(image: ImageF32, b: number, fn: string, simd: boolean): { re: Float64Array; im: Float64Array; simd: boolean } {
   const { width: w, height: h, channels: C, data } = image;
   const s = 2 * b + 1;
-  const tw = trig(w, b);
+  const tw = trig(w, Math.max(b, 1));
   const th = trig(h, b);
   // Row stage: R[c][y][v] = sum_x f * exp(-2 pi i v x / W), v = 0..b.
   const nb = b + 1;
@@ -209,7 +215,28 @@ function windowCoefficients(image: ImageF32, b: number, fn: string): { re: Float
   const rowLen = w * C;
   const c1 = tw.cos.subarray(w, 2 * w);
   const s1 = tw.sin.subarray(w, 2 * w);
-  for (let y = 0; y < h; y++) {
+  const useSimd = simd && b <= 1 && simdEligible(w, C);
+  if (useSimd) {
+    const r = simdRowSums(data, w, h, C, c1, s1);
+    let finite = true;
+    for (let y = 0; y < h; y++) {
+      for (let c = 0; c < C; c++) {
+        const o = (c * h + y) * nb;
+        const q = y * C + c;
+        rRe[o] = r.s0[q]!;
+        if (b === 1) {
+          rRe[o + 1] = r.s1[q]!;
+          rIm[o + 1] = -r.s2[q]!;
+        }
+        if (!Number.isFinite(r.s0[q]!) || !Number.isFinite(r.s1[q]!) || !Number.isFinite(r.s2[q]!)) finite = false;
+      }
+    }
+    if (!finite) {
+      scanFinite(image, fn); // throws on a NaN/Infinity pixel
+      return windowCoefficients(image, b, fn, false); // f32 overflow of huge finite pixels: redo in f64
+    }
+  }
+  for (let y = 0; y < h && !useSimd; y++) {
     const base = y * rowLen;
     if (C === 3 && b === 1) {
       // Hot path (RGB, 3x3 window): one fused pass over the row for all channels.
@@ -297,15 +324,15 @@ function windowCoefficients(image: ImageF32, b: number, fn: string): { re: Float
       }
     }
   }
-  return { re: fRe, im: fIm };
+  return { re: fRe, im: fIm, simd: useSimd };
 }
 
 /** The amplitude window a site shares for one image: C x (2b+1)^2 floats, b from alpha. */
-export function extractAmplitudeWindow(image: ImageF32, alpha: number): AmplitudeWindow {
+export function extractAmplitudeWindow(image: ImageF32, alpha: number, opts: { simd?: boolean } = {}): AmplitudeWindow {
   const fn = 'extractAmplitudeWindow';
   checkImage(image, fn, false);
   const b = windowHalfWidth(image.height, image.width, alpha);
-  const F = windowCoefficients(image, b, fn);
+  const F = windowCoefficients(image, b, fn, opts.simd !== false);
   const data = new Float32Array(F.re.length);
   for (let i = 0; i < data.length; i++) data[i] = Math.hypot(F.re[i]!, F.im[i]!);
   return { channels: image.channels, halfWidth: b, data };
@@ -321,7 +348,7 @@ export function interpolateAmplitude(image: ImageF32, target: AmplitudeWindow, l
   const { width: w, height: h, channels: C, data } = image;
   const b = target.halfWidth;
   const s = 2 * b + 1;
-  const F = windowCoefficients(image, b, fn);
+  const F = windowCoefficients(image, b, fn, opts.simd !== false);
   // D = A' exp(iP) - F over the window (numpy: np.abs, np.angle, then amp * exp(1j * pha)).
   const dRe = new Float64Array(F.re.length);
   const dIm = new Float64Array(F.re.length);
@@ -360,6 +387,7 @@ export function interpolateAmplitude(image: ImageF32, target: AmplitudeWindow, l
   const lo = lim[0]!;
   const hi = lim[1]!;
   const rowLen = w * C;
+  const simdG = F.simd ? { g0: new Float64Array(h * C), g1r: new Float64Array(h * C), g1i: new Float64Array(h * C) } : null;
   for (let y = 0; y < h; y++) {
     // G(y, v) = scale * sum_u H(u, v) exp(+2 pi i u y / H), v = 0..b (G(y, -v) = conj G(y, v)).
     for (let c = 0; c < C; c++) {
@@ -381,6 +409,16 @@ export function interpolateAmplitude(image: ImageF32, target: AmplitudeWindow, l
         gRe[c * nb + v] = ar * f;
         gIm[c * nb + v] = ai * f;
       }
+    }
+    if (simdG) {
+      for (let c = 0; c < C; c++) {
+        simdG.g0[y * C + c] = gRe[c * nb]!;
+        if (b === 1) {
+          simdG.g1r[y * C + c] = gRe[c * nb + 1]!;
+          simdG.g1i[y * C + c] = gIm[c * nb + 1]!;
+        }
+      }
+      continue;
     }
     const base = y * rowLen;
     if (C === 3 && b === 1) {
@@ -439,6 +477,11 @@ export function interpolateAmplitude(image: ImageF32, target: AmplitudeWindow, l
         out[i] = val < lo ? lo : val > hi ? hi : val;
       }
     }
+  }
+  if (simdG) {
+    // The image is still in the kernels' memory from windowCoefficients (same call, nothing in between).
+    const t1 = trig(w, 1);
+    simdApplyRows(data, w, h, C, t1.cos.subarray(w, 2 * w), t1.sin.subarray(w, 2 * w), simdG.g0, simdG.g1r, simdG.g1i, lo, hi, out, true);
   }
   return { width: w, height: h, channels: C, data: out };
 }
