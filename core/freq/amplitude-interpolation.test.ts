@@ -173,9 +173,9 @@ test('SIMD row kernels (default) and the plain f64 loops both match the oracle; 
     }
   }
   // Pixels near the float32 maximum overflow f32 row sums: the f64 path takes over, no false NaN error.
-  const big: ImageF32 = { width: 12, height: 6, channels: 1, data: new Float32Array(72).fill(3e38) };
+  const big: ImageF32 = { width: 48, height: 6, channels: 1, data: new Float32Array(288).fill(3e38) };
   const win = extractAmplitudeWindow(big, 0.2);
-  // The DC amplitude 72 * 3e38 exceeds the float32 range of the shared window: Infinity, not NaN/throw.
+  // The DC amplitude 288 * 3e38 exceeds the float32 range of the shared window: Infinity, not NaN/throw.
   assert.equal(win.data[4], Infinity);
   // lambda = 0 must still be the identity (f64 sums are finite; f32 ones would give NaN).
   const t1: AmplitudeWindow = { channels: 1, halfWidth: 1, data: new Float32Array(9).fill(1) };
