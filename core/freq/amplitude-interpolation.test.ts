@@ -182,3 +182,17 @@ test('SIMD row kernels (default) and the plain f64 loops both match the oracle; 
   assert.deepEqual(Array.from(interpolateAmplitude(big, t1, 0).data), Array.from(big.data));
   assert.equal(simdEligible(16, 4), false); // 64 floats per row: not a multiple of 12 -> f64 loops
 });
+
+test('randomInterpolation: seeded target choice and lambda, equal to the explicit call', async () => {
+  const { randomInterpolation } = await import('./amplitude-interpolation.js');
+  const rng = createRng(30);
+  const a = img(rng, 12, 12, 3);
+  const targets = [0, 1, 2].map(() => extractAmplitudeWindow(img(rng, 12, 12, 3), 0.1));
+  const r1 = randomInterpolation(a, targets, createRng(99), { clip: [0, 255] });
+  const r2 = randomInterpolation(a, targets, createRng(99), { clip: [0, 255] });
+  assert.equal(r1.targetIndex, r2.targetIndex);
+  assert.equal(r1.lambda, r2.lambda);
+  assert.deepEqual(Array.from(r1.image.data), Array.from(interpolateAmplitude(a, targets[r1.targetIndex]!, r1.lambda, { clip: [0, 255] }).data));
+  assert.equal(randomInterpolation(a, targets, createRng(1), { lambda: 1 }).lambda, 1);
+  assert.throws(() => randomInterpolation(a, [], createRng(1)), /no target/);
+});

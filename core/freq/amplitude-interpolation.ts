@@ -532,3 +532,24 @@ export function interpolateAmplitudeFull(image: ImageF32, target: AmplitudeWindo
   }
   return { width: w, height: h, channels: C, data: out };
 }
+
+/**
+ * One CFSI draw as the episodic step uses it (ALGORITHMS.md §2, §5): pick a target window uniformly
+ * from `targets` (windows of OTHER source sites — the caller must not pass the image's own site or
+ * an unseen site), draw lambda (default U(0, 1)), interpolate with the fast path.
+ */
+export function randomInterpolation(
+  image: ImageF32,
+  targets: readonly AmplitudeWindow[],
+  rng: Rng,
+  opts: InterpolateOptions & { lambda?: 'uniform' | number } = {},
+): { image: ImageF32; lambda: number; targetIndex: number } {
+  if (targets.length === 0) {
+    throw new FedSegError('INVALID_ARGUMENT', 'randomInterpolation: no target amplitude windows (need windows from other source sites)');
+  }
+  const targetIndex = rng.int(targets.length);
+  const lambda = sampleLambda(rng, opts.lambda ?? 'uniform');
+  const { lambda: _l, ...rest } = opts;
+  void _l;
+  return { image: interpolateAmplitude(image, targets[targetIndex]!, lambda, rest), lambda, targetIndex };
+}

@@ -14,5 +14,7 @@ export {
   extractAmplitudeWindow,
   interpolateAmplitude,
   interpolateAmplitudeFull,
+  randomInterpolation,
 } from './amplitude-interpolation.js';
+export { simdAvailable } from './simd-kernels.js';
 export { amplitudePhase, fromAmplitudePhase, logAmplitudeSpectrum } from './spectrum.js';
