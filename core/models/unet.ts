@@ -146,6 +146,15 @@ export function createUNet(config: UNetConfig): UNetModel {
     const b = get(weights, `${name}.bias`);
     return tf.add(tf.conv2d(x, w, 1, 'same'), b) as tf.Tensor4D;
   }
+  /**
+   * conv -> InstanceNorm. The conv bias is a per-channel constant that the norm's mean subtraction
+   * removes exactly (IN(x + b) = IN(x)), so it is not added: same output, its gradient is exactly 0
+   * (PyTorch computes float noise there), and the forward/backward saves an add and a reduction per layer.
+   */
+  function convIN(weights: WeightMap, name: string, x: tf.Tensor4D): tf.Tensor4D {
+    const w = get(weights, `${name}.weight`) as tf.Tensor4D;
+    return instanceNorm(tf.conv2d(x, w, 1, 'same'));
+  }
 
   function forward(weights: WeightMap, x: tf.Tensor4D): ForwardOutput {
     if (!x || x.rank !== 4) throw new FedSegError('SHAPE_MISMATCH', `U-Net forward: input must be [B,H,W,C], got rank ${x?.rank}`);
@@ -160,18 +169,18 @@ export function createUNet(config: UNetConfig): UNetModel {
       let h1: tf.Tensor4D = x;
       for (let i = 1; i <= c.depth; i++) {
         if (i > 1) h1 = pool(h1);
-        h1 = instanceNorm(convLayer(weights, `convd${i}.conv1`, h1));
-        h1 = act(instanceNorm(convLayer(weights, `convd${i}.conv2`, h1)));
-        h1 = act(instanceNorm(convLayer(weights, `convd${i}.conv3`, h1)));
+        h1 = convIN(weights, `convd${i}.conv1`, h1);
+        h1 = act(convIN(weights, `convd${i}.conv2`, h1));
+        h1 = act(convIN(weights, `convd${i}.conv3`, h1));
         skips.push(h1);
       }
       let y = skips[c.depth - 1]!;
       for (let j = c.depth - 1; j >= 1; j--) {
-        if (j !== c.depth - 1) y = act(instanceNorm(convLayer(weights, `convu${j}.conv1`, y)));
+        if (j !== c.depth - 1) y = act(convIN(weights, `convu${j}.conv1`, y));
         const up = upsampleNearest2x(y);
-        const u = act(instanceNorm(convLayer(weights, `convu${j}.conv2`, up)));
+        const u = act(convIN(weights, `convu${j}.conv2`, up));
         y = tf.concat([skips[j - 1]!, u], 3);
-        y = act(instanceNorm(convLayer(weights, `convu${j}.conv3`, y)));
+        y = act(convIN(weights, `convu${j}.conv3`, y));
       }
       const logits = convLayer(weights, 'seg1', y);
       const probs = tf.sigmoid(logits);

@@ -4,7 +4,7 @@ import { tf } from '../tf/tf.js';
 import { createUNet } from '../models/unet.js';
 import { boundaryRegions } from '../losses/boundary-loss.js';
 import { diceLoss } from '../losses/dice-loss.js';
-import { computeStepGradients, metaObjective, trainStep, type StepInputs, type MetaStepOptions } from './episodic-step.js';
+import { computeStepGradients, metaObjective, trainStep, valueAndGradsAllowUnused, type StepInputs, type MetaStepOptions } from './episodic-step.js';
 import { Adam } from './adam.js';
 import { assertNoLeaks, useBackend, relError } from '../../test/helpers/leaks.js';
 import { createRng } from '../rng.js';
@@ -42,7 +42,8 @@ function inputs(size: number, views = 1, seed = 1): { inp: StepInputs; dispose: 
 
 const gradsOfDice = (net: ReturnType<typeof createUNet>, w: WeightMap, x: tf.Tensor4D, y: tf.Tensor4D): WeightMap => {
   const names = Object.keys(w);
-  const g = tf.grads((...ws: tf.Tensor[]) => diceLoss(net.forward(Object.fromEntries(names.map((n, i) => [n, ws[i]!])), x).probs, y))(names.map((n) => w[n]!));
+  const { value, grads: g } = valueAndGradsAllowUnused((...ws: tf.Tensor[]) => diceLoss(net.forward(Object.fromEntries(names.map((n, i) => [n, ws[i]!])), x).probs, y), names.map((n) => w[n]!));
+  value.dispose();
   return Object.fromEntries(names.map((n, i) => [n, g[i]!]));
 };
 

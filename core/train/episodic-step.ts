@@ -99,12 +99,21 @@ function resolve(o: MetaStepOptions): Resolved {
 
 const fromList = (names: string[], ts: tf.Tensor[]): WeightMap => Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
 
-/** Gradients of f wrt every weight; weights that do not reach the loss get zeros. Caller disposes. */
-function gradsOf(names: string[], xs: tf.Tensor[], f: (...ws: tf.Tensor[]) => tf.Scalar): { value: number; grads: tf.Tensor[] } {
-  const { value, grads } = tf.valueAndGrads(f)(xs);
+/**
+ * Value and gradients of f wrt every tensor in xs, as tf.valueAndGrads but weights that do not reach
+ * the loss (e.g. the U-Net's conv biases in front of instance norm) get zeros instead of an error.
+ * Nested calls record on the outer tape, so this composes for second order. Caller disposes.
+ */
+export function valueAndGradsAllowUnused(f: (...xs: tf.Tensor[]) => tf.Scalar, xs: tf.Tensor[]): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const { value, grads } = tf.engine().gradients(() => f(...xs), xs, undefined, true);
+  return { value: value as tf.Scalar, grads: grads.map((g, i) => g ?? tf.zerosLike(xs[i]!)) };
+}
+
+function gradsOf(_names: string[], xs: tf.Tensor[], f: (...ws: tf.Tensor[]) => tf.Scalar): { value: number; grads: tf.Tensor[] } {
+  const { value, grads } = valueAndGradsAllowUnused(f, xs);
   const v = value.dataSync()[0]!;
   value.dispose();
-  return { value: v, grads: grads.map((g, i) => g ?? tf.zerosLike(xs[i]!)) };
+  return { value: v, grads };
 }
 
 function checkInputs(model: SegModel, weights: WeightMap, inp: StepInputs, r: Resolved): void {
@@ -164,10 +173,9 @@ export function computeStepGradients(model: SegModel, weights: WeightMap, inp: S
   if (r.secondOrder === 'exact') {
     let innerV = 0;
     const { value, grads } = gradsOf(names, theta, (...th) => {
-      const inner = tf.valueAndGrads((...ws: tf.Tensor[]) => innerLoss(ws))(th);
+      const inner = valueAndGradsAllowUnused((...ws: tf.Tensor[]) => innerLoss(ws), th);
       innerV = inner.value.dataSync()[0]!;
-      const g = inner.grads.map((gi, i) => gi ?? tf.zerosLike(th[i]!));
-      return total(th, fastWeights(th, g));
+      return total(th, fastWeights(th, inner.grads));
     });
     return { grads: fromList(names, grads), losses: { inner: innerV, metaDice: metaDiceV, boundary: boundaryV, total: value } };
   }
@@ -223,7 +231,7 @@ export function metaObjective(model: SegModel, weights: WeightMap, inp: StepInpu
   const names = Object.keys(weights);
   const theta = names.map((n) => weights[n]!);
   return tf.tidy(() => {
-    const inner = tf.grads((...ws: tf.Tensor[]) => diceLoss(model.forward(fromList(names, ws), inp.x, { training: true }).probs, inp.y))(theta);
+    const inner = valueAndGradsAllowUnused((...ws: tf.Tensor[]) => diceLoss(model.forward(fromList(names, ws), inp.x, { training: true }).probs, inp.y), theta).grads;
     const outX = model.forward(weights, inp.x, { training: true });
     let total = diceLoss(outX.probs, inp.y);
     if (r.mode === 'fedavg') return total.dataSync()[0]!;
