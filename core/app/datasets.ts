@@ -1,51 +1,28 @@
 // Dataset handlers of the app API: list, statistics, built-in demo data, import (dry run + transactional
 // import with progress), rename, delete, paging and single samples for the viewer.
 // Data and storage are C's modules (core/store, core/data); this file only adapts them to the API.
-import type { AppHandlers, DatasetSummary } from '../contract/app-api.js';
+import type { AppHandlers } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
 import type { Sample } from '../contract/image.js';
-import type { DatasetInfo } from '../store/dataset-store.js';
 import { generateFundusSites } from '../data/synthetic/fundus.js';
 import { generateProstateSites } from '../data/synthetic/prostate.js';
+import { generateCellSites } from '../data/synthetic/cells.js';
 import { type EngineContext, requireDataset, uniqueDatasetName } from './context.js';
 import { imageToRaster, maskToView } from './raster.js';
 import { importHandlers } from './importing.js';
+import { datasetSummary } from './summaries.js';
 
 const FUNDUS_CLASSES = ['optic disc', 'optic cup'];
 
-export function datasetSummary(ctx: EngineContext, d: DatasetInfo): DatasetSummary {
-  const first = ctx.store.listSamples(d.id, { limit: 1 })[0];
-  return {
-    id: String(d.id),
-    name: d.name,
-    site: typeof d.meta.site === 'string' ? d.meta.site : 'local',
-    modality: d.kind,
-    count: d.sampleCount,
-    width: first?.width ?? 0,
-    height: first?.height ?? 0,
-    channels: d.channels,
-    classes: d.classes,
-    classNames: d.classNames,
-    createdAt: d.createdAt,
-  };
-}
-
-async function generatedSites(kind: 'fundus' | 'prostate' | 'cells', sites: number, perSite: number, size: number, seed: number): Promise<{ site: string; samples: Sample[]; classNames: string[]; channels: number; classes: number }[]> {
+function generatedSites(kind: 'fundus' | 'prostate' | 'cells', sites: number, perSite: number, size: number, seed: number): { site: string; samples: Sample[]; classNames: string[]; channels: number; classes: number }[] {
   if (kind === 'fundus')
     return generateFundusSites({ sites, perSite, size, seed }).map((s) => ({ site: s.site, samples: s.samples, classNames: FUNDUS_CLASSES, channels: 3, classes: 2 }));
   if (kind === 'prostate')
     return generateProstateSites({ sites, perSite, size, seed }).map((s) => ({ site: s.site, samples: s.samples, classNames: ['prostate'], channels: 1, classes: 1 }));
-  // Cell microscopy comes from E's generator (core/data/synthetic/cells.ts) when present.
-  let mod: Record<string, unknown>;
-  try {
-    const path = '../data/synthetic/cells.js';
-    mod = (await import(path)) as Record<string, unknown>;
-  } catch {
-    throw new FedSegError('UNSUPPORTED', 'cell demo data is not available in this build');
-  }
-  const gen = mod.generateCellSites as ((o: { sites: number; perSite: number; size: number; seed: number }) => { site: string; samples: Sample[] }[]) | undefined;
-  if (typeof gen !== 'function') throw new FedSegError('UNSUPPORTED', 'cell demo data is not available in this build');
-  return gen({ sites, perSite, size, seed }).map((s) => ({ site: s.site, samples: s.samples, classNames: ['cell'], channels: s.samples[0]?.image.channels ?? 1, classes: s.samples[0]?.mask.classes ?? 1 }));
+  // Cell microscopy (E's generator): two sites with different cell sizes, classes = nested labels.
+  return generateCellSites({ perSite, size, seed }).slice(0, sites).map((s) => ({
+    site: s.site, samples: s.samples, classNames: ['cell', 'nucleus'].slice(0, s.samples[0]?.mask.classes ?? 1), channels: s.samples[0]?.image.channels ?? 1, classes: s.samples[0]?.mask.classes ?? 1,
+  }));
 }
 
 export function datasetHandlers(ctx: EngineContext): Pick<AppHandlers,
@@ -94,7 +71,7 @@ export function datasetHandlers(ctx: EngineContext): Pick<AppHandlers,
     },
 
     async generateDemoData({ kind, sites, perSite, size, seed }) {
-      const made = await generatedSites(kind, sites, perSite, size, seed);
+      const made = generatedSites(kind, sites, perSite, size, seed);
       const created = store.transaction(() =>
         made.map((s) => {
           const d = store.createDataset({

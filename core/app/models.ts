@@ -6,6 +6,8 @@ import { FedSegError } from '../contract/errors.js';
 import { decodeWeights } from '../contract/weights.js';
 import type { SegModel, WeightMap } from '../models/seg-model.js';
 import { createUNet } from '../models/unet.js';
+import { createAscUNet } from '../models/asc-unet.js';
+import { createAscNet } from '../models/ascnet.js';
 import type { CheckpointInfo, DatasetStore } from '../store/dataset-store.js';
 import { tf } from '../tf/tf.js';
 import { parseId } from './context.js';
@@ -14,6 +16,7 @@ import { parseId } from './context.js';
 export interface ModelConfig {
   kind: string;
   inChannels: number;
+  /** Mask channels (for softmax kinds the network has one more output: background). */
   classes: number;
   baseWidth: number;
   depth: number;
@@ -39,13 +42,9 @@ export function modelConfigOf(info: CheckpointInfo, store: DatasetStore): ModelC
 
 export async function buildModel(cfg: ModelConfig): Promise<SegModel> {
   if (cfg.kind === 'unet') return createUNet({ inChannels: cfg.inChannels, classes: cfg.classes, baseWidth: cfg.baseWidth, depth: cfg.depth });
-  if (cfg.kind === 'asc-unet') {
-    const path = '../models/asc-unet.js';
-    const mod = (await import(path).catch(() => null)) as Record<string, unknown> | null;
-    const make = mod?.createAscUNet as ((c: Omit<ModelConfig, 'kind'>) => SegModel) | undefined;
-    if (!make) throw new FedSegError('UNSUPPORTED', 'the ASC U-Net model is not available in this build');
-    return make({ inChannels: cfg.inChannels, classes: cfg.classes, baseWidth: cfg.baseWidth, depth: cfg.depth });
-  }
+  if (cfg.kind === 'asc-unet') return createAscUNet({ inChannels: cfg.inChannels, classes: cfg.classes, baseWidth: cfg.baseWidth, depth: cfg.depth });
+  // ASCNet-N is a softmax network: background + one class per (nested) mask channel.
+  if (cfg.kind === 'ascnet-7') return createAscNet({ kind: 'ascnet-7', inChannels: cfg.inChannels, classes: cfg.classes + 1 });
   throw new FedSegError('UNSUPPORTED', `unknown model kind '${cfg.kind}'`);
 }
 
@@ -64,6 +63,11 @@ export function modelSummary(info: CheckpointInfo, store: DatasetStore): ModelSu
     runId: info.runId === null ? null : String(info.runId),
     round: info.round,
   };
+}
+
+/** Softmax models output background + classes; sigmoid models one probability per mask channel. */
+export function isSoftmaxKind(kind: string): boolean {
+  return kind.startsWith('ascnet');
 }
 
 /** Checkpoints that are usable models (app-trained, or the federation's global model), newest first. */

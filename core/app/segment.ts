@@ -8,7 +8,8 @@ import { evaluateMasks, postprocess } from '../metrics/evaluate.js';
 import { tf } from '../tf/tf.js';
 import { type EngineContext } from './context.js';
 import { loadSampleFull } from './samples.js';
-import type { ModelCache } from './models.js';
+import { isSoftmaxKind, type ModelCache } from './models.js';
+import { nestedFromSoftmax } from './softmax.js';
 import { cropHWC, inputTensor, paddedSize } from './preprocess.js';
 import { histogramOf, maskToView, toFloatField } from './raster.js';
 
@@ -37,8 +38,9 @@ export function segmentHandlers(ctx: EngineContext, cache: ModelCache): Pick<App
       } finally {
         x.dispose();
       }
-      const probs = cropHWC(probsData, W, img.height, img.width, config.classes);
-      const pred = postprocess(probs, img.height, img.width, config.classes, threshold);
+      const soft = isSoftmaxKind(config.kind);
+      const probs = cropHWC(probsData, W, img.height, img.width, soft ? config.classes + 1 : config.classes);
+      const pred = soft ? nestedFromSoftmax(probs, img.height, img.width, config.classes) : postprocess(probs, img.height, img.width, config.classes, threshold);
       let metrics = null;
       if (hasMask && sample.mask.classes === config.classes) {
         const ev = evaluateMasks(pred, sample.mask, sample.spacing ? { spacing: sample.spacing } : {});

@@ -9,13 +9,17 @@ import type { Sample } from '../contract/image.js';
 import { encodeWeights, decodeWeights, type NamedArray } from '../contract/weights.js';
 import type { TrainingConfig, TrainingProgress } from '../contract/app-api.js';
 import { extractAmplitudeWindow, presetAlpha } from '../freq/amplitude-interpolation.js';
-import type { WeightMap } from '../models/seg-model.js';
+import { evaluateMasks } from '../metrics/evaluate.js';
+import type { SegModel, WeightMap } from '../models/seg-model.js';
 import type { DatasetStore } from '../store/dataset-store.js';
 import { Adam } from '../train/adam.js';
+import { imagesToTensor } from '../train/batch.js';
 import { evaluateModel } from '../train/evaluate.js';
-import { trainLocal, type AmplitudeBankEntry } from '../train/local-training.js';
+import type { AmplitudeBankEntry } from '../train/local-training.js';
 import { tf } from '../tf/tf.js';
-import { buildModel, type ModelConfig } from './models.js';
+import { sigmoidRunner, softmaxRunner, type EpochRunner } from './epoch-runners.js';
+import { buildModel, isSoftmaxKind, type ModelConfig } from './models.js';
+import { nestedFromSoftmax } from './softmax.js';
 
 export interface TrainingJob {
   runId: number;
@@ -58,13 +62,26 @@ function fromNamed(arrays: NamedArray[]): WeightMap {
   return out;
 }
 
+/** Mean Dice per class of a softmax model on held-out samples (one image per forward pass). */
+async function evaluateSoftmax(model: SegModel, weights: WeightMap, val: Sample[], classes: number): Promise<number[]> {
+  const sums = new Array<number>(classes).fill(0);
+  for (const s of val) {
+    const x = imagesToTensor([s.image]);
+    const probs = tf.tidy(() => model.forward(weights, x, { training: false }).probs);
+    const data = (await probs.data()) as Float32Array;
+    tf.dispose([x, probs]);
+    const ev = evaluateMasks(nestedFromSoftmax(data, s.image.height, s.image.width, classes), s.mask);
+    ev.dice.forEach((d, c) => (sums[c]! += d));
+  }
+  return sums.map((v) => v / val.length);
+}
+
 export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hooks: JobHooks): Promise<JobOutcome> {
   const cfg = job.config;
   const base = { runId: String(job.runId), mode: 'local' as const, round: null, backend: hooks.backend, dice: null };
   const emit = (p: Partial<TrainingProgress> & Pick<TrainingProgress, 'phase' | 'message'>) =>
     hooks.progress({ epoch: 0, step: 0, totalSteps: 0, losses: {}, samplesPerSec: 0, etaSec: null, ...base, ...p });
-  let weights: WeightMap | null = null;
-  let adam: Adam | null = null;
+  let runner: EpochRunner | null = null;
   let modelId: number | null = null;
   let step = 0;
   let totalSteps = 0;
@@ -100,19 +117,28 @@ export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hook
     // ---- model + state ----
     const mcfg: ModelConfig = { kind: cfg.modelKind, inChannels: shape.c, classes: shape.k, baseWidth: cfg.baseWidth, depth: fitDepth(shape.h, shape.w, cfg.depth) };
     const model = await buildModel(mcfg);
+    let weights: WeightMap;
+    let adamState: NamedArray[] | null = null;
     if (job.resumeFromRunId !== null) {
       const ck = store.listCheckpoints({ runId: job.resumeFromRunId });
       const wck = [...ck].reverse().find((c) => (c.meta as { usable?: boolean }).usable === true);
       const ack = [...ck].reverse().find((c) => c.modelKind === 'adam-state');
       if (!wck) throw new FedSegError('NOT_FOUND', 'the run to resume has no checkpoint');
       weights = fromNamed(decodeWeights(store.loadCheckpoint(wck.id)).arrays);
-      adam = ack ? Adam.fromNamedArrays(decodeWeights(store.loadCheckpoint(ack.id)).arrays, { lr: cfg.learningRate }) : new Adam({ lr: cfg.learningRate });
+      adamState = ack ? decodeWeights(store.loadCheckpoint(ack.id)).arrays : null;
       epochsDone = Number((wck.meta as { epoch?: number }).epoch ?? 0);
       step = Number((wck.meta as { step?: number }).step ?? 0);
     } else {
       weights = model.init(cfg.seed);
-      adam = new Adam({ lr: cfg.learningRate });
     }
+    const soft = isSoftmaxKind(mcfg.kind);
+    runner = soft
+      ? softmaxRunner({ model, init: weights, samples: train, batchSize: cfg.batchSize, seed: cfg.seed, learningRate: cfg.learningRate })
+      : sigmoidRunner({
+        model, weights, samples: train, batchSize: cfg.batchSize, seed: cfg.seed, elcfs, bank,
+        adam: adamState ? Adam.fromNamedArrays(adamState, { lr: cfg.learningRate }) : new Adam({ lr: cfg.learningRate }),
+      });
+    const active = runner;
     const perEpoch = Math.ceil(train.length / cfg.batchSize);
     totalSteps = perEpoch * cfg.epochs;
     if (cfg.maxSteps > 0) totalSteps = Math.min(totalSteps, cfg.maxSteps);
@@ -122,10 +148,11 @@ export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hook
       const old = store.listCheckpoints({ runId: job.runId });
       const info = store.transaction(() => {
         const w = store.saveCheckpoint({
-          name, runId: job.runId, round: epoch, modelKind: mcfg.kind, blob: encodeWeights(toNamed(weights!)),
+          name, runId: job.runId, round: epoch, modelKind: mcfg.kind, blob: encodeWeights(toNamed(active.weights())),
           meta: { source: 'local', usable: true, model: mcfg, epoch, step, partial },
         });
-        store.saveCheckpoint({ name: `${cfg.name} · optimiser`, runId: job.runId, round: epoch, modelKind: 'adam-state', blob: encodeWeights(adam!.toNamedArrays()), meta: { usable: false } });
+        const opt = active.optimiserState();
+        if (opt) store.saveCheckpoint({ name: `${cfg.name} · optimiser`, runId: job.runId, round: epoch, modelKind: 'adam-state', blob: encodeWeights(opt), meta: { usable: false } });
         for (const c of old) store.deleteCheckpoint(c.id);
         return w;
       });
@@ -141,24 +168,19 @@ export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hook
       for (let epoch = epochsDone + 1; epoch <= cfg.epochs && step < totalSteps; epoch++) {
         const before = step;
         try {
-          await trainLocal({
-            model, weights, samples: train, adam, mode: elcfs ? 'elcfs' : 'fedavg', seed: cfg.seed * 1000 + epoch, epochs: 1, batchSize: cfg.batchSize,
-            amplitudeBank: bank, signal: inner.signal,
-            onProgress: (p) => {
-              step = before + p.step;
-              lastLoss = p.losses.total;
-              emit({
-                phase: 'training', epoch, step, totalSteps, samplesPerSec: p.samplesPerSec,
-                etaSec: p.samplesPerSec > 0 ? ((totalSteps - step) * cfg.batchSize) / p.samplesPerSec : null,
-                losses: elcfs ? { total: p.losses.total, dice: p.losses.inner, metaDice: p.losses.metaDice, boundary: p.losses.boundary } : { total: p.losses.total, dice: p.losses.inner },
-                message: `epoch ${epoch} of ${cfg.epochs}`,
-              });
-              if (step >= totalSteps && !inner.signal.aborted) {
-                stoppedByCap = true;
-                inner.abort();
-              }
-            },
-          });
+          await active.runEpoch(epoch, (p) => {
+            step = before + p.step;
+            lastLoss = p.losses.total ?? NaN;
+            emit({
+              phase: 'training', epoch, step, totalSteps, samplesPerSec: p.samplesPerSec, losses: p.losses,
+              etaSec: p.samplesPerSec > 0 ? ((totalSteps - step) * cfg.batchSize) / p.samplesPerSec : null,
+              message: `epoch ${epoch} of ${cfg.epochs}`,
+            });
+            if (step >= totalSteps && !inner.signal.aborted) {
+              stoppedByCap = true;
+              inner.abort();
+            }
+          }, inner.signal);
         } catch (e) {
           if (!(e instanceof FedSegError && e.code === 'CANCELLED')) throw e;
           if (!stoppedByCap) {
@@ -170,10 +192,9 @@ export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hook
         let dice: number[] | null = null;
         if (val.length > 0) {
           emit({ phase: 'evaluating', epoch, step, totalSteps, message: `checking ${val.length} held-out image(s)` });
-          const ev = await evaluateModel(model, weights, val, { signal: hooks.signal });
-          dice = ev.meanDice;
+          dice = soft ? await evaluateSoftmax(model, active.weights(), val, mcfg.classes) : (await evaluateModel(model, active.weights(), val, { signal: hooks.signal })).meanDice;
         }
-        epochsDone = stoppedByCap ? cfg.epochs : epoch;
+        epochsDone = epoch;
         save(epochsDone, false);
         const meanDice = dice ? dice.reduce((a, b) => a + b, 0) / dice.length : NaN;
         store.putRoundMetrics(job.runId, epoch, { step, ...(Number.isFinite(lastLoss) ? { loss: lastLoss } : {}), ...(dice ? { dice: meanDice, ...Object.fromEntries(dice.map((d, c) => [`dice_c${c}`, d])) } : {}) });
@@ -188,7 +209,6 @@ export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hook
     if (e instanceof FedSegError && e.code === 'CANCELLED') return { status: 'cancelled', modelId, message: e.message };
     return { status: 'failed', modelId, message: toErrorValue(e).message };
   } finally {
-    if (weights) tf.dispose(Object.values(weights));
-    adam?.dispose();
+    runner?.dispose();
   }
 }

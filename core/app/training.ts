@@ -16,6 +16,8 @@ interface Active {
   runId: number;
   worker: Worker;
   last: TrainingProgress | null;
+  /** The last step report (its losses and speed are what the final event shows). */
+  lastStep: TrainingProgress | null;
   finished: Promise<void>;
 }
 
@@ -31,7 +33,7 @@ export class TrainingManager {
     const worker = spawnJobWorker({ dbPath: this.ctx.dbPath, work: { kind: 'train', job } });
     let settle!: () => void;
     const finished = new Promise<void>((r) => (settle = r));
-    const a: Active = { runId: job.runId, worker, last: null, finished };
+    const a: Active = { runId: job.runId, worker, last: null, lastStep: null, finished };
     this.active = a;
     let done = false;
     const finish = (o: JobOutcome) => {
@@ -43,10 +45,11 @@ export class TrainingManager {
         /* the run may have been finished already */
       }
       const last = a.last;
+      const st = a.lastStep;
       const phase = o.status === 'finished' ? 'done' : o.status;
       this.ctx.emit('trainingProgress', {
         runId: String(job.runId), mode: 'local', phase, round: null, epoch: last?.epoch ?? 0, step: last?.step ?? 0, totalSteps: last?.totalSteps ?? 0,
-        losses: last?.losses ?? {}, samplesPerSec: last?.samplesPerSec ?? 0, etaSec: 0, backend: last?.backend ?? '', message: o.message, dice: last?.dice ?? null,
+        losses: st?.losses ?? {}, samplesPerSec: st?.samplesPerSec ?? 0, etaSec: 0, backend: last?.backend ?? '', message: o.message, dice: last?.dice ?? null,
       });
       if (this.active === a) this.active = null;
       void worker.terminate();
@@ -55,6 +58,7 @@ export class TrainingManager {
     worker.on('message', (m: JobMessage) => {
       if (m.t === 'progress') {
         a.last = m.p;
+        if (m.p.phase === 'training') a.lastStep = m.p;
         this.ctx.emit('trainingProgress', m.p);
       } else if (m.t === 'done') finish(m.outcome);
     });

@@ -72,7 +72,14 @@ export const DatasetStats = z.object({
 });
 export type DatasetStats = z.infer<typeof DatasetStats>;
 
-export const ImportConvention = z.enum(['auto', 'png-folders', 'suffix', 'feddg-npy', 'nifti']);
+/**
+ * How a folder is laid out. Folder kinds read PNG/JPEG images with masks matched by file name (in the
+ * same folder or in images/ + masks/ sub-folders): refuge = REFUGE grey levels (0 cup, 128 rim, 255
+ * background); labelmap = fundus labels (1 rim, 2 cup); mask = one structure, any non-zero pixel;
+ * binary = one file per structure (name-Disc-T.png, name-Cup-T.png). dofe = DomainK/{train,test}/ROIs
+ * (one dataset per domain). feddg-npy = FedDG .npy (H x W x 5). nifti = volumes + label volumes, sliced.
+ */
+export const ImportConvention = z.enum(['auto', 'dofe', 'folder-refuge', 'folder-labelmap', 'folder-mask', 'folder-binary', 'feddg-npy', 'nifti']);
 export type ImportConvention = z.infer<typeof ImportConvention>;
 
 export const ImportPreviewItem = z.object({
@@ -103,7 +110,8 @@ export const SegMetrics = z.object({
 });
 export type SegMetrics = z.infer<typeof SegMetrics>;
 
-export const ModelKind = z.enum(['unet', 'asc-unet']);
+/** unet / asc-unet: sigmoid multi-label (D's ELCFS learner); ascnet-7: ASCNet-7 softmax over nested labels (E). */
+export const ModelKind = z.enum(['unet', 'asc-unet', 'ascnet-7']);
 export type ModelKind = z.infer<typeof ModelKind>;
 
 export const TrainingConfig = z.object({
