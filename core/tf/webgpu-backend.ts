@@ -118,13 +118,21 @@ function describeAdapter(a: WebGpuAdapterSummary): string {
   return `adapter ${parts.join(' / ') || 'unknown'}${a.software ? ' (software)' : ''}`;
 }
 
+function webgpuPackageVersion(): string {
+  try {
+    return (require('@tensorflow/tfjs-backend-webgpu/package.json') as { version: string }).version;
+  } catch {
+    return tf.version_core; // bundled builds (bench/webgpu.bench.ts on a GPU box): the tfjs packages are version-locked
+  }
+}
+
 type DawnModule = { create: (opts: string[]) => GPU; globals: Record<string, unknown> };
 
 /** Called by core/backend.ts for the 'webgpu' entry. Throws an Error whose message says why webgpu cannot be used. */
 export async function initWebGpu(opts: WebGpuInitOptions = {}): Promise<{ version: string; detail?: string }> {
   const allowSoftware = opts.allowSoftware ?? (opts.explicit === true || process.env.FEDSEG_WEBGPU_ALLOW_SOFTWARE === '1');
   const wantKernels = opts.fedsegKernels ?? process.env.FEDSEG_WEBGPU_KERNELS !== 'stock';
-  const version = (require('@tensorflow/tfjs-backend-webgpu/package.json') as { version: string }).version;
+  const version = webgpuPackageVersion();
 
   // Already initialised in this process: just switch back to it.
   if (adapterSummary && tf.findBackend('webgpu')) {

@@ -4,7 +4,8 @@
 // cover (NCHW data, dilated gradients, dispatches beyond the WebGPU limits, non-float32) is passed to the
 // stock tfjs kernel, which is kept and can be restored with setFedSegWebGpuKernels(false)
 // (or FEDSEG_WEBGPU_KERNELS=stock before init) for before/after benchmarks.
-// PadV2 for rank 5-6 is a correctness fix (core/tf/webgpu-pad-program.ts) and stays installed.
+// PadV2 (rank 5-6), Cast (int/bool -> float) and Transpose (int/bool) are correctness fixes (core/tf/webgpu-fix-programs.ts)
+// and stay installed.
 import { tf } from './tf.js';
 import {
   conv2dBackpropFilterProgram,
@@ -15,20 +16,21 @@ import {
   type ConvGeometry,
   type WgslProgram,
 } from './webgpu-conv-programs.js';
-import { PadProgram } from './webgpu-pad-program.js';
+import { PadProgram, PermuteProgram, ToFloatProgram } from './webgpu-fix-programs.js';
 
 type TensorInfo = tf.TensorInfo;
 type UniformData = { type: string; data: number[] };
 interface WebGpuBackendLike {
+  tensorMap: { get(dataId: object): { values?: ArrayLike<number> | null; dtype: string } | undefined };
   runWebGPUProgram(program: WgslProgram, inputs: TensorInfo[], dtype: string, uniforms?: UniformData[], output?: TensorInfo): TensorInfo;
-  makeTensorInfo(shape: number[], dtype: string): TensorInfo;
+  makeTensorInfo(shape: number[], dtype: string, values?: Float32Array): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
 /** Speed kernels, switchable for before/after benchmarks. */
 const KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
 /** Correctness fixes, always installed on webgpu. */
-const FIXES = ['PadV2'] as const;
+const FIXES = ['PadV2', 'Cast', 'Transpose'] as const;
 type KName = (typeof KERNELS)[number] | (typeof FIXES)[number];
 const stock = new Map<KName, tf.KernelConfig>();
 let enabled = false;
@@ -123,7 +125,33 @@ function padV2(args: Parameters<tf.KernelFunc>[0]): TensorInfo | TensorInfo[] {
   return backend.runWebGPUProgram(program, [x], 'float32', [{ type: 'float32', data: [a.constantValue] }]);
 }
 
+/** Cast: int32/bool -> float32 gets its own f32 buffer (see core/tf/webgpu-fix-programs.ts); all else stock. */
+function cast(args: Parameters<tf.KernelFunc>[0]): TensorInfo | TensorInfo[] {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { dtype } = args.attrs as unknown as { dtype: string };
+  if (dtype !== 'float32' || (x.dtype !== 'int32' && x.dtype !== 'bool')) return fallback('Cast', args);
+  const backend = args.backend as unknown as WebGpuBackendLike;
+  const values = backend.tensorMap.get(x.dataId)?.values;
+  if (values != null) {
+    return backend.makeTensorInfo(x.shape, 'float32', Float32Array.from(values));
+  }
+  if (x.shape.some((d) => d === 0)) return backend.makeTensorInfo(x.shape, 'float32', new Float32Array(0));
+  return backend.runWebGPUProgram(new ToFloatProgram(x.shape), [x], 'float32');
+}
+
+/** Transpose: ours for int32/bool on the GPU; float32 and CPU-resident values stay stock. */
+function transpose(args: Parameters<tf.KernelFunc>[0]): TensorInfo | TensorInfo[] {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { perm } = args.attrs as unknown as { perm: number[] };
+  const backend = args.backend as unknown as WebGpuBackendLike;
+  if ((x.dtype !== 'int32' && x.dtype !== 'bool') || backend.tensorMap.get(x.dataId)?.values != null || x.shape.some((d) => d === 0))
+    return fallback('Transpose', args);
+  return backend.runWebGPUProgram(new PermuteProgram(x.shape, perm), [x], x.dtype);
+}
+
 const OURS: Record<KName, tf.KernelFunc> = {
+  Transpose: transpose,
+  Cast: cast,
   PadV2: padV2,
   Conv2D: conv2d,
   Conv2DBackpropInput: conv2dBackpropInput,

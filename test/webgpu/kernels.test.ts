@@ -58,6 +58,8 @@ before(async () => {
   assert.ok(haveSwiftShader, `CI must provide SwiftShader (${SWIFTSHADER_ICD}); .ci/run installs chromium`);
   useSwiftShader();
   const r = await initBackend({ backend: 'webgpu' });
+  // run every op on the GPU: tfjs-webgpu otherwise computes small ops with CPU-resident inputs on the CPU
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
   assert.equal(r.name, 'webgpu');
   assert.match(describeBackend(r), /swiftshader/i);
 });
@@ -191,9 +193,17 @@ test('Adam update (3 steps) matches cpu', { skip }, async () => {
   });
 });
 
+test('fixes for tfjs-backend-webgpu 4.22 bugs: rank-6 pad, cast(bool/int)->float then transpose, int32 transpose', { skip }, async () => {
+  await compare('pad rank 6', () => [tf.pad(tf.tensor(randn(2 * 3 * 2 * 3 * 1 * 2, 21), [2, 3, 2, 3, 1, 2]), [[0, 0], [1, 0], [0, 1], [0, 0], [0, 1], [1, 1]], 0.5)]);
+  await compare('cast then transpose', () => {
+    const m = tf.cast(tf.greater(tf.tensor4d(randn(2 * 6 * 5 * 3, 22), [2, 6, 5, 3]), 0), 'float32');
+    const i = tf.cast(tf.tensor4d(randn(2 * 6 * 5 * 3, 23, 50), [2, 6, 5, 3]), 'int32');
+    return [tf.transpose(m, [3, 1, 2, 0]), tf.cast(tf.transpose(i, [3, 1, 2, 0]), 'float32'), tf.transpose(tf.cast(i, 'float32'), [1, 2, 0, 3])];
+  });
+});
+
 test('sync reads of GPU tensors fail with a clear message; async reads work', { skip }, async () => {
   await tf.setBackend('webgpu');
-  // big enough that tfjs does not forward the op to the CPU (WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD)
   const y = tf.tidy(() => tf.add(tf.ones([1000]), 1));
   assert.throws(() => y.dataSync(), /await tensor\.data\(\)/);
   assert.ok((await y.data()).every((v) => v === 2));

@@ -1,0 +1,190 @@
+// GPU benchmark for the webgpu backend (issue #8): conv 3x3 forward and forward+backward with tfjs's
+// stock webgpu kernels vs FedSeg's WGSL kernels (core/tf/webgpu-kernels.ts), and the reference U-Net
+// train step (core/models/unet.ts, Dice loss, Adam), batch 5.
+//   npm run bench -- --backend webgpu [--only webgpu] [--runs 5] [--reps 10] [--full] [--unet 128,384]
+// On a software adapter (SwiftShader) it uses tiny shapes unless --full is given: the numbers then only
+// show that the path works. On a GPU box without Node/npm, see docs/gpu.md (one-file esbuild bundle;
+// FEDSEG_WEBGPU_BENCH_MAIN=1 makes the bundle run itself).
+// Timing: `reps` back-to-back iterations, then one 1-element readback (GPU work is asynchronous), over
+// reps; median over `runs` samples, after warm-up iterations that compile every pipeline.
+import { performance } from 'node:perf_hooks';
+import { tf } from '../core/tf/tf.js';
+import { initBackend, describeBackend } from '../core/backend.js';
+import { useSwiftShader, webGpuAdapter, webGpuDeviceErrors } from '../core/tf/webgpu-backend.js';
+import { setFedSegWebGpuKernels } from '../core/tf/webgpu-kernels.js';
+import { createUNet } from '../core/models/unet.js';
+import { diceLoss } from '../core/losses/dice-loss.js';
+import { fmt, renderTable, type BenchContext, type BenchTable } from './harness.js';
+
+type Conv = { b: number; h: number; ci: number; co: number };
+const FULL_CONVS: Conv[] = [
+  { b: 4, h: 128, ci: 32, co: 32 },
+  { b: 5, h: 384, ci: 16, co: 16 },
+  { b: 5, h: 48, ci: 256, co: 256 },
+];
+const SMALL_CONVS: Conv[] = [
+  { b: 1, h: 32, ci: 8, co: 8 },
+  { b: 2, h: 16, ci: 16, co: 16 },
+];
+
+/** Median ms per iteration of fn (which returns tensors it owns; they are disposed). */
+async function timeGpu(fn: () => tf.Tensor[], runs: number, reps: number, warmup = 2): Promise<number> {
+  const once = async (n: number) => {
+    let last: tf.Tensor | null = null;
+    for (let i = 0; i < n; i++) {
+      const outs = tf.tidy(fn);
+      if (i === n - 1) last = tf.tidy(() => tf.slice(tf.reshape(outs[outs.length - 1]!, [-1]), 0, 1));
+      tf.dispose(outs);
+    }
+    await last!.data();
+    last!.dispose();
+  };
+  await once(warmup);
+  const ts: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    await once(reps);
+    ts.push((performance.now() - t0) / reps);
+  }
+  ts.sort((a, b) => a - b);
+  return ts[ts.length >> 1]!;
+}
+
+function rnd(shape: number[], seed: number, scale = 1): tf.Tensor {
+  return tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale);
+}
+
+async function convRow(c: Conv, runs: number, reps: number): Promise<{ fwd: number; train: number; direct: number }> {
+  const x = rnd([c.b, c.h, c.h, c.ci], 1) as tf.Tensor4D;
+  const w = rnd([3, 3, c.ci, c.co], 2, Math.sqrt(2 / (9 * c.co))) as tf.Tensor4D;
+  const dy = rnd([c.b, c.h, c.h, c.co], 3) as tf.Tensor4D;
+  const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+  const train = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), dy)));
+  const fwd = await timeGpu(() => [tf.conv2d(x, w, 1, 'same')], runs, reps);
+  // what training runs: forward + FedSeg's conv gradients (core/tf/grad-overrides.ts: forward convs)
+  const tr = await timeGpu(() => train([x, w]), runs, reps);
+  // forward + the Conv2DBackpropInput / Conv2DBackpropFilter kernels directly (tfjs's stock gradient path)
+  const direct = await timeGpu(() => {
+    const y = tf.conv2d(x, w, 1, 'same');
+    const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
+    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;
+    return [y, dx, dw];
+  }, runs, reps);
+  tf.dispose([x, w, dy]);
+  return { fwd, train: tr, direct };
+}
+
+/** One reference U-Net ELCFS-style local step: forward, Dice loss, gradients of all weights, Adam. */
+async function unetStep(size: number, batch: number, runs: number, reps: number): Promise<{ ms: number; params: number }> {
+  const model = createUNet({ inChannels: 3, classes: 2 });
+  const weights = model.init(1);
+  const names = Object.keys(weights);
+  const x = rnd([batch, size, size, 3], 4) as tf.Tensor4D;
+  const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([batch, size, size, 2], 0, 1, 'float32', 5), 0.5), 'float32'));
+  const m = new Map<string, tf.Tensor>(names.map((n) => [n, tf.zerosLike(weights[n]!)]));
+  const v = new Map<string, tf.Tensor>(names.map((n) => [n, tf.zerosLike(weights[n]!)]));
+  const lossOf = (...ws: tf.Tensor[]) => {
+    const map = Object.fromEntries(names.map((n, i) => [n, ws[i]!]));
+    return diceLoss(model.forward(map, x, { training: true }).probs, y);
+  };
+  const grads = tf.grads(lossOf);
+  let t = 0;
+  const step = (): tf.Tensor[] => {
+    t++;
+    const gs = grads(names.map((n) => weights[n]!));
+    // Adam, torch defaults (the same update as core/train/adam.ts)
+    const b1 = 0.9, b2 = 0.999, lr = 1e-3, eps = 1e-8;
+    const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
+    names.forEach((n, i) => {
+      const g = gs[i]!;
+      const m1 = tf.keep(tf.add(tf.mul(m.get(n)!, b1), tf.mul(g, 1 - b1)));
+      const v1 = tf.keep(tf.add(tf.mul(v.get(n)!, b2), tf.mul(tf.square(g), 1 - b2)));
+      const w1 = tf.keep(tf.sub(weights[n]!, tf.mul(tf.div(tf.div(m1, bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), eps)), lr)));
+      tf.dispose([m.get(n)!, v.get(n)!, weights[n]!]);
+      m.set(n, m1);
+      v.set(n, v1);
+      weights[n] = w1;
+    });
+    return [tf.clone(weights[names[names.length - 1]!]!)];
+  };
+  const ms = await timeGpu(step, runs, reps, 2);
+  tf.dispose([x, y, ...Object.values(weights), ...m.values(), ...v.values()]);
+  return { ms, params: model.paramCount };
+}
+
+export default async function webgpuBench(ctx: BenchContext): Promise<BenchTable[]> {
+  if (!ctx.backends.includes('webgpu') && !ctx.backends.includes('all')) {
+    return [{ title: 'webgpu (skipped)', columns: ['note'], rows: [['run with --backend webgpu (see docs/gpu.md)']] }];
+  }
+  if (process.env.FEDSEG_WEBGPU_SWIFTSHADER === '1') useSwiftShader();
+  const report = await initBackend({ backend: 'webgpu' }); // forced: a software adapter is accepted, with small shapes
+  const adapter = webGpuAdapter();
+  const full = ctx.flags.full === 'true' || !adapter?.software;
+  const runs = ctx.runs;
+  const reps = Number(ctx.flags.reps ?? (full ? 10 : 1));
+  const convs = ctx.flags.unetOnly ? [] : full ? FULL_CONVS : SMALL_CONVS;
+  const device = describeBackend(report);
+
+  const rows: (string | number)[][] = [];
+  for (const c of convs) {
+    setFedSegWebGpuKernels(false);
+    const before = await convRow(c, runs, reps);
+    setFedSegWebGpuKernels(true);
+    const after = await convRow(c, runs, reps);
+    rows.push([
+      `b${c.b} ${c.h}x${c.h} ${c.ci}->${c.co}`,
+      fmt(before.fwd, 2), fmt(before.train, 2), fmt(before.direct, 2),
+      fmt(after.fwd, 2), fmt(after.train, 2), fmt(after.direct, 2),
+      `${fmt(before.train / after.train, 1)}x`, `${fmt(after.train / after.fwd, 1)}x`,
+    ]);
+  }
+  const tables: BenchTable[] = [{
+    title: `webgpu conv 3x3 same, ms (${device})`,
+    columns: ['shape', 'stock fwd', 'stock fwd+bwd', 'stock fwd+bwd (direct kernels)', 'FedSeg fwd', 'FedSeg fwd+bwd', 'FedSeg fwd+bwd (direct kernels)', 'fwd+bwd speed-up', 'FedSeg bwd/fwd'],
+    rows,
+    notes: [
+      'fwd+bwd = forward + dx + dW through FedSeg\'s conv gradients (forward convs, core/tf/conv-grad.ts): what training runs.',
+      '"direct kernels" = forward + the Conv2DBackpropInput/Conv2DBackpropFilter kernels (tfjs\'s own gradient path).',
+      'stock = @tensorflow/tfjs-backend-webgpu 4.22 kernels; FedSeg = core/tf/webgpu-conv-programs.ts (implicit GEMM, split-K).',
+      `median of ${runs} samples x ${reps} back-to-back iterations${full ? '' : ' (small shapes: software adapter; pass --full for the GPU shapes)'}`,
+    ],
+  }];
+
+  const unetSizes = (ctx.flags.unet ?? (full ? '128,384' : '32')).split(',').filter(Boolean).map(Number);
+  if (ctx.flags.unet !== 'none') {
+    const urows: (string | number)[][] = [];
+    const batch = Number(ctx.flags.batch ?? (full ? 5 : 1));
+    for (const s of unetSizes) {
+      setFedSegWebGpuKernels(false);
+      const b = await unetStep(s, batch, runs, Math.max(1, Math.round(reps / 5)));
+      setFedSegWebGpuKernels(true);
+      const a = await unetStep(s, batch, runs, Math.max(1, Math.round(reps / 5)));
+      urows.push([`b${batch} ${s}x${s}`, a.params, fmt(b.ms, 1), fmt(a.ms, 1), `${fmt(b.ms / a.ms, 1)}x`]);
+    }
+    tables.push({
+      title: `webgpu reference U-Net train step (fwd + Dice + grads + Adam), ms (${device})`,
+      columns: ['input', 'params', 'stock kernels', 'FedSeg kernels', 'speed-up'],
+      rows: urows,
+      notes: ['U-Net: core/models/unet.ts defaults (base 16, depth 5, instance norm); targets (issue #8): b5 384² ≤ 170 ms on an H100-class GPU.'],
+    });
+  }
+  const errs = webGpuDeviceErrors();
+  if (errs.length) tables[0]!.notes!.push(`WebGPU device errors: ${errs.length} (first: ${errs[0]!.split('\n')[0]})`);
+  return tables;
+}
+
+// Self-running mode for the one-file bundle used on GPU machines without Node tooling (docs/gpu.md).
+if (process.env.FEDSEG_WEBGPU_BENCH_MAIN === '1') {
+  const argv = process.argv.slice(2);
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) continue;
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith('--')) { flags[a.slice(2)] = next; i++; } else flags[a.slice(2)] = 'true';
+  }
+  const t0 = performance.now();
+  const tables = await webgpuBench({ backends: ['webgpu'], runs: Number(flags.runs ?? 5), flags });
+  for (const t of tables) console.log('\n' + renderTable(t));
+  console.log(`(webgpu bench: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
