@@ -10,6 +10,7 @@ import { postprocess, evaluateMasks, aggregateEvaluations } from '../metrics/eva
 import { Adam } from './adam.js';
 import { assertNoLeaks, useBackend } from '../../test/helpers/leaks.js';
 import { disposeWeights, cloneWeights, fedAvg } from './federated-simulation.js';
+import { createAscUNet } from '../models/asc-unet.js';
 
 before(async () => {
   await useBackend();
@@ -93,4 +94,16 @@ test('evaluateModel = postprocess + evaluateMasks + aggregate, per image; fedAvg
   assert.deepEqual(Array.from(avg.x!.dataSync()), [3.25, 6.5]);
   assert.throws(() => fedAvg([a, b], [1]), /2 weight maps but 1 counts/);
   [a, b, avg, w].forEach(disposeWeights);
+});
+
+test('any SegModel plugs in: ELCFS local training of the ASC U-Net (rate field + ASC convs)', async () => {
+  const asc = createAscUNet({ inChannels: 3, classes: 2, baseWidth: 4, depth: 3 });
+  const w = asc.init(1);
+  const adam = new Adam();
+  const run = () => trainLocal({ model: asc, weights: w, samples: own!.samples.slice(0, 2), adam, mode: 'elcfs', seed: 1, batchSize: 2, amplitudeBank: bank });
+  const r = await run();
+  assert.ok(r.meanLosses.boundary > 0 && Number.isFinite(r.meanLosses.total));
+  await assertNoLeaks(run, 'ASC U-Net ELCFS step');
+  disposeWeights(w);
+  adam.dispose();
 });
