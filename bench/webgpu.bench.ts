@@ -58,7 +58,7 @@ async function convRow(c: Conv, runs: number, reps: number): Promise<{ fwd: numb
   const x = rnd([c.b, c.h, c.h, c.ci], 1) as tf.Tensor4D;
   const w = rnd([3, 3, c.ci, c.co], 2, Math.sqrt(2 / (9 * c.co))) as tf.Tensor4D;
   const dy = rnd([c.b, c.h, c.h, c.co], 3) as tf.Tensor4D;
-  const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+  const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
   const train = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), dy)));
   const fwd = await timeGpu(() => [tf.conv2d(x, w, 1, 'same')], runs, reps);
   // what training runs: forward + FedSeg's conv gradients (core/tf/grad-overrides.ts: forward convs)

@@ -94,7 +94,7 @@ test('conv2d forward and both gradients (stride 1/2, same/valid, 1x1, split-K) w
       // FedSeg's conv gradients (core/tf/conv-grad.ts) are forward convs + pads/transposes
       const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), dy)))([x, w]);
       // the direct backprop kernels (FedSeg WGSL on webgpu, stock on cpu)
-      const attrs = { strides: [c.s, c.s], pad: c.p, dataFormat: 'NHWC', dimRoundingMode: undefined };
+      const attrs = { strides: [c.s, c.s], pad: c.p, dataFormat: 'NHWC' };
       const dW = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: c.w }) as tf.Tensor;
       const dX = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: c.x }) as tf.Tensor;
       return [y, gx!, gw!, dW, dX];
