@@ -48,6 +48,7 @@ export async function writeDofeLayout(sites: SiteSamples[], out: string, opts: {
   for (const { site, samples } of sites) {
     const cut = splitIndex(samples.length, opts.testFraction ?? 0.2);
     for (const split of ['train', 'test']) {
+      if (split === 'train' ? cut === 0 : cut === samples.length) continue;
       await mkdir(join(out, safeName(site, 'site'), split, 'ROIs', 'image'), { recursive: true });
       await mkdir(join(out, site, split, 'ROIs', 'mask'), { recursive: true });
     }

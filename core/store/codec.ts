@@ -1,7 +1,7 @@
 // Validation and blob encoding shared by both DatasetStore implementations, so the SQLite store and
 // its in-memory twin accept, reject and round-trip exactly the same values.
 // Image blobs: uint8 when every value is an integer in 0..255 (PNG/JPEG imports, fundus generator),
-// float32 little-endian otherwise (z-scored MRI). Mask blobs: raw uint8 HWC 0/1.
+// float32 little-endian otherwise (z-scored MRI). Mask blobs: HWC 0/1 values packed 8 per byte.
 import { createHash } from 'node:crypto';
 import { FedSegError } from '../contract/errors.js';
 import type { ImageF32, MaskU8 } from '../contract/image.js';
@@ -87,40 +87,80 @@ export interface EncodedSample {
 /** Encodes pixels and computes the per-sample summary; throws on NaN/Inf pixels. */
 export function encodeSample(s: NewSample, what: string): EncodedSample {
   const d = s.image.data;
+  const n = d.length || 1;
+  // Fast path: 8-bit images (PNG/JPEG imports, the fundus generator). Convert, verify exactly, and
+  // take the statistics from a 256-bin histogram.
+  const u8 = new Uint8Array(d);
   let integral = true;
-  let min = Infinity;
-  let max = -Infinity;
+  for (let i = 0; i < d.length; i++) {
+    if (u8[i] !== d[i]) {
+      integral = false;
+      break;
+    }
+  }
+  let min: number;
+  let max: number;
   let sum = 0;
   let ss = 0;
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i]!;
-    if (!Number.isFinite(v)) throw new FedSegError('INVALID_INPUT', `${what}: image has a non-finite value at index ${i}`);
-    if (v < min) min = v;
-    if (v > max) max = v;
-    sum += v;
-    ss += v * v;
-    if (integral && (v < 0 || v > 255 || v !== Math.round(v))) integral = false;
-  }
-  const n = d.length || 1;
-  const mean = sum / n;
-  const std = Math.sqrt(Math.max(0, ss / n - mean * mean));
   let image: Uint8Array;
   if (integral) {
-    image = new Uint8Array(d.length);
-    for (let i = 0; i < d.length; i++) image[i] = d[i]!;
+    const hist = new Float64Array(256);
+    for (let i = 0; i < u8.length; i++) hist[u8[i]!]!++;
+    min = 255;
+    max = 0;
+    for (let v = 0; v < 256; v++) {
+      const c = hist[v]!;
+      if (c === 0) continue;
+      if (v < min) min = v;
+      if (v > max) max = v;
+      sum += c * v;
+      ss += c * v * v;
+    }
+    if (d.length === 0) min = max = 0;
+    image = u8;
   } else {
+    min = Infinity;
+    max = -Infinity;
+    let bad = -1;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i]!;
+      if (v - v !== 0) {
+        bad = i; // NaN or +-Infinity
+        break;
+      }
+      if (v < min) min = v;
+      if (v > max) max = v;
+      sum += v;
+      ss += v * v;
+    }
+    if (bad >= 0) throw new FedSegError('INVALID_INPUT', `${what}: image has a non-finite value at index ${bad}`);
     image = new Uint8Array(d.byteLength);
     new Float32Array(image.buffer).set(d); // little-endian on every supported platform
   }
+  const mean = sum / n;
+  const std = Math.sqrt(Math.max(0, ss / n - mean * mean));
   const k = s.mask.classes;
-  const counts = new Array<number>(k).fill(0);
+  const counts = new Float64Array(k);
   const md = s.mask.data;
-  for (let i = 0; i < md.length; i++) if (md[i]) counts[i % k]!++;
-  const px = s.mask.width * s.mask.height || 1;
+  const px = s.mask.width * s.mask.height;
+  for (let p = 0, i = 0; p < px; p++) for (let c = 0; c < k; c++, i++) counts[c]! += md[i]!;
   return {
-    imageDtype: integral ? 'uint8' : 'float32', image, mask: md.slice(), min, max, mean, std,
-    foreground: counts.map((c) => c / px),
+    imageDtype: integral ? 'uint8' : 'float32', image, mask: packMask(md), min, max, mean, std,
+    foreground: Array.from(counts, (c) => c / (px || 1)),
   };
+}
+
+/** Packs a 0/1 mask (HWC) into bits, 8 values per byte, LSB first. */
+export function packMask(m: Uint8Array): Uint8Array {
+  const out = new Uint8Array((m.length + 7) >> 3);
+  for (let i = 0; i < m.length; i++) if (m[i]) out[i >> 3]! |= 1 << (i & 7);
+  return out;
+}
+
+export function unpackMask(b: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (b[i >> 3]! >> (i & 7)) & 1;
+  return out;
 }
 
 export function decodeImage(dtype: string, blob: Uint8Array, width: number, height: number, channels: number, what: string): ImageF32 {
@@ -138,10 +178,15 @@ export function decodeImage(dtype: string, blob: Uint8Array, width: number, heig
   return { width, height, channels, data };
 }
 
-export function decodeMask(blob: Uint8Array, width: number, height: number, classes: number, what: string): MaskU8 {
+/** Mask blobs: 'bits' (packed, schema >= 3) or 'u8' (one byte per value, rows written by schema < 3). */
+export function decodeMask(blob: Uint8Array, width: number, height: number, classes: number, what: string, encoding: 'bits' | 'u8' = 'bits'): MaskU8 {
   const n = width * height * classes;
-  if (blob.byteLength !== n) throw new FedSegError('CORRUPT_FILE', `${what}: mask blob has ${blob.byteLength} bytes, expected ${n}`);
-  return { width, height, classes, data: new Uint8Array(blob) };
+  if (encoding === 'u8') {
+    if (blob.byteLength !== n) throw new FedSegError('CORRUPT_FILE', `${what}: mask blob has ${blob.byteLength} bytes, expected ${n}`);
+    return { width, height, classes, data: new Uint8Array(blob) };
+  }
+  if (blob.byteLength !== (n + 7) >> 3) throw new FedSegError('CORRUPT_FILE', `${what}: packed mask blob has ${blob.byteLength} bytes, expected ${(n + 7) >> 3}`);
+  return { width, height, classes, data: unpackMask(blob, n) };
 }
 
 export function checkWindow(w: NewAmplitudeWindow): void {

@@ -117,6 +117,13 @@ CREATE INDEX checkpoints_by_run ON checkpoints (run_id, round);
 CREATE INDEX audit_by_kind ON audit_log (direction, kind, id);
 `,
   },
+  {
+    version: 3,
+    description: "bit-packed mask blobs for new rows (mask_encoding 'bits'); rows from earlier versions stay 'u8'",
+    sql: `
+ALTER TABLE samples ADD COLUMN mask_encoding TEXT NOT NULL DEFAULT 'u8' CHECK (mask_encoding IN ('u8', 'bits'));
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

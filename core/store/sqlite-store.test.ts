@@ -35,7 +35,7 @@ test('WAL mode, foreign keys, data persists across reopen', () => {
   s.close();
   const raw = new Database(path);
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(raw.pragma('user_version', { simple: true }), 2);
+  assert.equal(raw.pragma('user_version', { simple: true }), 3);
   raw.close();
   const s2 = openSqliteStore(path);
   assert.equal(storeFingerprint(s2), fp);
@@ -59,13 +59,19 @@ test('migrations: a version-1 database is migrated in place with its data', () =
   const fp = storeFingerprint(s);
   s.close();
   const s2 = openSqliteStore(path);
-  assert.equal(s2.schemaVersion(), 2);
+  assert.equal(s2.schemaVersion(), 3);
   assert.equal(storeFingerprint(s2), fp);
+  // Rows written after the migration use bit-packed masks; old and new rows read back the same way.
+  s2.addSamples(d.id, fundus.slice(1, 2));
+  const both = s2.loadSamples(d.id);
+  assert.deepEqual(both.map((x) => x.mask.data), [fundus[0]!.mask.data, fundus[1]!.mask.data]);
   s2.close();
   const raw = new Database(path);
   const idx = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'samples_by_dataset'").get();
+  const enc = raw.prepare('SELECT mask_encoding AS e, length(mask) AS n FROM samples ORDER BY id').all();
   raw.close();
   assert.ok(idx, 'migration 2 created its index');
+  assert.deepEqual(enc, [{ e: 'u8', n: 32 * 32 * 2 }, { e: 'bits', n: (32 * 32 * 2) / 8 }]);
 });
 
 test('a database from a newer FedSeg, a non-database file and a missing read-only file are refused by name', () => {

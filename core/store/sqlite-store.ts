@@ -28,7 +28,7 @@ export interface SqliteStoreOptions extends StoreOptions {
 
 type Row = Record<string, unknown>;
 
-const SAMPLE_COLS = `id, dataset_id, name, split, width, height, channels, classes, image_dtype, spacing_row, spacing_col,
+const SAMPLE_COLS_BASE = `id, dataset_id, name, split, width, height, channels, classes, image_dtype, spacing_row, spacing_col,
   img_min, img_max, img_mean, img_std, foreground, meta`;
 
 let stageCounter = 0;
@@ -91,6 +91,11 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
     throw wrap(e, 'open');
   }
 
+  // Schema >= 3 stores masks bit-packed (mask_encoding 'bits'); older schemas (only reachable with
+  // migrateTo) store one byte per value.
+  const maskBits = (db.pragma('user_version', { simple: true }) as number) >= 3;
+  const SAMPLE_COLS = `${SAMPLE_COLS_BASE}, ${maskBits ? 'mask_encoding' : "'u8' AS mask_encoding"}`;
+
   const guard = <T>(what: string, fn: () => T): T => {
     try {
       return fn();
@@ -142,7 +147,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
       split: s.split,
       spacing: s.spacing,
       image: decodeImage(s.imageDtype, r.image as Uint8Array, s.width, s.height, s.channels, what),
-      mask: decodeMask(r.mask as Uint8Array, s.width, s.height, s.classes, what),
+      mask: decodeMask(r.mask as Uint8Array, s.width, s.height, s.classes, what, r.mask_encoding as 'bits' | 'u8'),
     };
     if (Object.keys(s.meta).length) sample.meta = s.meta;
     return sample;
@@ -216,12 +221,15 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
   const sampleValues = (s: NewSample, ds: DatasetInfo): unknown[] => {
     checkSample(s, ds.channels, ds.classes, ds.name);
     const e = encodeSample(s, `sample '${s.name}' of dataset '${ds.name}'`);
-    return [s.name, checkSplit(s.split, s.name), s.image.width, s.image.height, s.image.channels, s.mask.classes, e.imageDtype, e.image, e.mask,
-      s.spacing ? s.spacing[0] : null, s.spacing ? s.spacing[1] : null, e.min, e.max, e.mean, e.std, JSON.stringify(e.foreground),
-      checkJson(s.meta ?? {}, `sample '${s.name}' meta`)];
+    const vals = [s.name, checkSplit(s.split, s.name), s.image.width, s.image.height, s.image.channels, s.mask.classes, e.imageDtype, e.image,
+      maskBits ? e.mask : s.mask.data.slice(), s.spacing ? s.spacing[0] : null, s.spacing ? s.spacing[1] : null, e.min, e.max, e.mean, e.std,
+      JSON.stringify(e.foreground), checkJson(s.meta ?? {}, `sample '${s.name}' meta`)];
+    if (maskBits) vals.push('bits');
+    return vals;
   };
   const SAMPLE_INSERT_COLS = `name, split, width, height, channels, classes, image_dtype, image, mask, spacing_row, spacing_col,
-    img_min, img_max, img_mean, img_std, foreground, meta`;
+    img_min, img_max, img_mean, img_std, foreground, meta${maskBits ? ', mask_encoding' : ''}`;
+  const NCOLS = maskBits ? 18 : 17;
 
   const sampleWhere = (datasetId: number, q: SampleQuery): { sql: string; args: unknown[] } => {
     const args: unknown[] = [datasetId];
@@ -303,7 +311,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
     addSamples: (datasetId, samples) => guard(`add samples to dataset ${datasetId}`, () => tx(() => {
       const ds = mustDataset(datasetId);
       const seen = new Set<string>();
-      const ins = st(`INSERT INTO samples (dataset_id, ${SAMPLE_INSERT_COLS}) VALUES (?${', ?'.repeat(17)})`);
+      const ins = st(`INSERT INTO samples (dataset_id, ${SAMPLE_INSERT_COLS}) VALUES (?${', ?'.repeat(NCOLS)})`);
       const exists = st('SELECT 1 FROM samples WHERE dataset_id = ? AND name = ?');
       const ids: number[] = [];
       for (const s of samples) {
@@ -330,7 +338,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
       const table = `import_stage_${process.pid}_${++stageCounter}`;
       db.exec(`CREATE TEMP TABLE ${table} (seq INTEGER PRIMARY KEY, ${SAMPLE_INSERT_COLS.replace('name,', 'name UNIQUE,')})`);
       stageTables.add(table);
-      const ins = db.prepare(`INSERT INTO temp.${table} (${SAMPLE_INSERT_COLS}) VALUES (?${', ?'.repeat(16)})`);
+      const ins = db.prepare(`INSERT INTO temp.${table} (${SAMPLE_INSERT_COLS}) VALUES (?${', ?'.repeat(NCOLS - 1)})`);
       const dup = db.prepare(`SELECT 1 FROM temp.${table} WHERE name = ?`);
       let state: 'open' | 'committed' | 'aborted' = 'open';
       let staged = 0;

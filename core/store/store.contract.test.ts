@@ -69,7 +69,7 @@ for (const [backend, make] of factories) {
     test('datasets: create, get, list with counts, rename, duplicate names, delete cascades', () => {
       const store = make();
       assert.equal(store.backend, backend);
-      assert.equal(store.schemaVersion(), 2);
+      assert.equal(store.schemaVersion(), 3);
       const a = store.createDataset({ name: 'A', kind: 'fundus', channels: 3, classes: 2, classNames: ['disc', 'cup'], meta: { x: 1 } });
       assert.deepEqual({ ...a, createdAt: '' }, { id: a.id, name: 'A', kind: 'fundus', source: '', channels: 3, classes: 2, classNames: ['disc', 'cup'], meta: { x: 1 }, createdAt: '', sampleCount: 0 });
       rejects(() => store.createDataset({ name: 'A', channels: 3, classes: 2 }), 'ALREADY_EXISTS', /'A' already exists/);

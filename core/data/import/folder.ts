@@ -6,12 +6,13 @@
 //  - binary: one file per structure, `stem<structure.suffix>.<ext>` (e.g. stem-Disc-T.png).
 // Images without masks and masks without images are skipped and reported; two images with the same
 // stem are an error. Every decode error names its file.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { FedSegError } from '../../contract/errors.js';
 import type { ImageF32 } from '../../contract/image.js';
 import type { NewSample, SampleSplit } from '../../store/dataset-store.js';
-import { decodeImageFile, type Raster } from '../codecs/image-file.js';
+import { createDecodePool, defaultDecodeWorkers, readRasterInline, type RasterReader } from '../codecs/decode-pool.js';
+import type { Raster } from '../codecs/image-file.js';
 import { conventionClasses, maskFromBinary, maskFromLabelmap, maskFromRefuge, type MaskConvention } from '../masks.js';
 import { runImport, type CommonImportOptions, type ImportPlan, type ImportReport, type PlanItem, type Skipped } from './runner.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
@@ -49,19 +50,10 @@ async function listDir(dir: string): Promise<string[]> {
   }
 }
 
-async function readRaster(file: string): Promise<Raster> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(file);
-  } catch (e) {
-    throw new FedSegError('IO_ERROR', `${file}: cannot read (${(e as Error).message})`);
-  }
-  return decodeImageFile(buf, file);
-}
 
 function toImage(r: Raster, channels: 1 | 3, file: string): ImageF32 {
   const n = r.width * r.height;
-  if (r.channels === channels) return { width: r.width, height: r.height, channels, data: Float32Array.from(r.data) };
+  if (r.channels === channels) return { width: r.width, height: r.height, channels, data: new Float32Array(r.data) };
   if (r.channels === 1 && channels === 3) {
     const data = new Float32Array(n * 3);
     for (let i = 0; i < n; i++) data[i * 3] = data[i * 3 + 1] = data[i * 3 + 2] = r.data[i]!;
@@ -140,12 +132,18 @@ export async function pairFolder(images: string, masks: string | undefined, conv
   return { pairs, skipped };
 }
 
-function loadPair(p: Pair, convention: MaskConvention, channels: 1 | 3, split: SampleSplit | null): PlanItem {
+/** Where pair items read their files: inline by default; importFolder/importDofe swap in a pool. */
+export interface ReaderRef {
+  reader: RasterReader | null;
+}
+
+function loadPair(p: Pair, convention: MaskConvention, channels: 1 | 3, split: SampleSplit | null, ref: ReaderRef): PlanItem {
   return {
     file: p.image,
     async load(): Promise<NewSample[]> {
-      const img = await readRaster(p.image);
-      const rs = await Promise.all(p.masks.map(readRaster));
+      const read = (f: string): Promise<Raster> => (ref.reader ? ref.reader.read(f) : readRasterInline(f));
+      const [img, ...rs] = await Promise.all([read(p.image), ...p.masks.map(read)]);
+      if (!img) throw new FedSegError('INTERNAL', 'no image');
       const r0 = rs[0]!;
       if (r0.width !== img.width || r0.height !== img.height) {
         throw new FedSegError('SHAPE_MISMATCH', `${p.masks[0]}: mask is ${r0.width}x${r0.height} but image ${p.image} is ${img.width}x${img.height}`);
@@ -159,25 +157,42 @@ function loadPair(p: Pair, convention: MaskConvention, channels: 1 | 3, split: S
 }
 
 async function detectChannels(file: string): Promise<1 | 3> {
-  return (await readRaster(file)).channels;
+  return (await readRasterInline(file)).channels;
 }
 
-export async function planFolderImport(o: FolderImportOptions): Promise<ImportPlan> {
+export async function planFolderImport(o: FolderImportOptions, ref: ReaderRef = { reader: null }): Promise<ImportPlan> {
   const { classes, classNames } = conventionClasses(o.convention);
   const { pairs, skipped } = await pairFolder(o.images, o.masks, o.convention, o.maskSuffixes);
   const channels = o.channels ?? (pairs[0] ? await detectChannels(pairs[0].image) : 3);
   return {
     datasets: [{
       dataset: { name: o.dataset, kind: o.kind ?? 'other', source: resolve(o.images), channels, classes, classNames, meta: { convention: o.convention.kind } },
-      items: pairs.map((p) => loadPair(p, o.convention, channels, o.split ?? null)),
+      items: pairs.map((p) => loadPair(p, o.convention, channels, o.split ?? null, ref)),
     }],
     skipped,
   };
 }
 
+/** Runs a plan of image pairs, decoding in worker threads when there are enough files. */
+async function runPairs(store: DatasetStore | null, plan: ImportPlan, ref: ReaderRef, o: CommonImportOptions): Promise<ImportReport> {
+  const files = plan.datasets.reduce((a, d) => a + d.items.length, 0);
+  const workers = o.decodeWorkers ?? (files >= 48 ? defaultDecodeWorkers() : 0);
+  if (workers > 0) {
+    ref.reader = createDecodePool(workers);
+    plan.prefetch = 2 * workers + 2;
+  }
+  try {
+    return await runImport(store, plan, o);
+  } finally {
+    await ref.reader?.close();
+    ref.reader = null;
+  }
+}
+
 /** Imports one folder of images + masks as one dataset (all-or-nothing). */
 export async function importFolder(store: DatasetStore | null, o: FolderImportOptions): Promise<ImportReport> {
-  return runImport(store, await planFolderImport(o), o);
+  const ref: ReaderRef = { reader: null };
+  return runPairs(store, await planFolderImport(o, ref), ref, o);
 }
 
 export interface DofeImportOptions extends CommonImportOptions {
@@ -190,7 +205,7 @@ export interface DofeImportOptions extends CommonImportOptions {
   tolerance?: number;
 }
 
-export async function planDofeImport(o: DofeImportOptions): Promise<ImportPlan> {
+export async function planDofeImport(o: DofeImportOptions, ref: ReaderRef = { reader: null }): Promise<ImportPlan> {
   const root = resolve(o.root);
   const entries = await listDir(root);
   const domains: string[] = [];
@@ -212,9 +227,15 @@ export async function planDofeImport(o: DofeImportOptions): Promise<ImportPlan> 
       const imgDir = join(root, dom, split, 'ROIs', 'image');
       const ok = await stat(imgDir).then((s) => s.isDirectory(), () => false);
       if (!ok) continue;
+      // An empty split folder (e.g. a domain released without test images) is not an error.
+      if (!(await listDir(imgDir)).some((f) => IMAGE_EXT.has(extname(f).toLowerCase()))) continue;
       const { pairs, skipped } = await pairFolder(imgDir, join(root, dom, split, 'ROIs', 'mask'), convention, ['']);
       plan.skipped.push(...skipped);
-      items.push(...pairs.map((p) => loadPair(p, convention, 3, split)));
+      items.push(...pairs.map((p) => loadPair(p, convention, 3, split, ref)));
+    }
+    if (items.length === 0) {
+      plan.skipped.push({ file: join(root, dom), reason: 'no images in train/ROIs/image or test/ROIs/image' });
+      continue;
     }
     plan.datasets.push({
       dataset: { name: `${o.prefix ?? ''}${dom}`, kind: 'fundus', source: join(root, dom), channels: 3, classes: 2, classNames: ['disc', 'cup'], meta: { convention: 'refuge', layout: 'dofe' } },
@@ -226,5 +247,6 @@ export async function planDofeImport(o: DofeImportOptions): Promise<ImportPlan> 
 
 /** Imports a DoFE-layout folder: one dataset per domain, train/test kept as splits (all-or-nothing). */
 export async function importDofe(store: DatasetStore | null, o: DofeImportOptions): Promise<ImportReport> {
-  return runImport(store, await planDofeImport(o), o);
+  const ref: ReaderRef = { reader: null };
+  return runPairs(store, await planDofeImport(o, ref), ref, o);
 }

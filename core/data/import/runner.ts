@@ -28,6 +28,8 @@ export interface CommonImportOptions {
   resize?: { width: number; height: number } | null;
   /** Validate and report only; write nothing. */
   dryRun?: boolean;
+  /** Image decode worker threads for PNG/JPEG imports (default: one per spare core for >= 48 files, else 0). */
+  decodeWorkers?: number;
 }
 
 export interface PlanItem {
@@ -49,6 +51,8 @@ export interface Skipped {
 export interface ImportPlan {
   datasets: PlannedDataset[];
   skipped: Skipped[];
+  /** Items loaded ahead of the one being staged (default 1: no read-ahead). */
+  prefetch?: number;
 }
 
 export interface DatasetReport {
@@ -101,52 +105,65 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
   const progress = (p: Omit<ImportProgress, 'done' | 'total' | 'samples'>): void => {
     opts.onProgress?.({ ...p, done, total, samples: staged });
   };
+  const flat = plan.datasets.flatMap((d, di) => d.items.map((item) => ({ di, item })));
+  const window = Math.max(1, Math.floor(plan.prefetch ?? 1));
+  const started: (Promise<NewSample[]> | undefined)[] = [];
+  const start = (j: number): void => {
+    if (j >= flat.length || started[j]) return;
+    const p = flat[j]!.item.load();
+    p.catch(() => undefined); // awaited in order below; avoid unhandled rejections of read-ahead
+    started[j] = p;
+  };
+  const seen = plan.datasets.map(() => new Map<string, string>());
   try {
-    for (const [di, d] of plan.datasets.entries()) {
+    for (const d of plan.datasets) {
       if (!dry) {
         sessions.push(store!.beginImport({ dataset: d.dataset }));
       } else if (store?.getDataset(d.dataset.name)) {
         problems.push({ file: d.dataset.name, message: `a dataset named '${d.dataset.name}' already exists` });
       }
-      const seen = new Map<string, string>();
+    }
+    for (let j = 0; j < flat.length; j++) {
+      const { di, item } = flat[j]!;
+      const d = plan.datasets[di]!;
       const rep = reports[di]!;
-      for (const item of d.items) {
-        if (opts.signal?.aborted) throw new FedSegError('CANCELLED', 'import cancelled; nothing was written');
-        let samples: NewSample[];
-        try {
-          samples = await item.load();
-          if (opts.resize) {
-            const { width, height } = opts.resize;
-            samples = samples.map((s) => ({
-              ...s,
-              image: resizeImageBilinear(s.image, width, height),
-              mask: resizeMaskNearest(s.mask, width, height),
-              spacing: s.spacing ? [(s.spacing[0] * s.image.height) / height, (s.spacing[1] * s.image.width) / width] : s.spacing,
-            }));
-          }
-          for (const s of samples) {
-            const prev = seen.get(s.name);
-            if (prev !== undefined) throw new FedSegError('INVALID_INPUT', `${item.file}: duplicate sample name '${s.name}' (also from ${prev})`);
-            seen.set(s.name, item.file);
-            if (dry) checkSample(s, d.dataset.channels, d.dataset.classes, d.dataset.name);
-          }
-          if (!dry) sessions[di]!.add(samples);
-        } catch (e) {
-          if (!dry || (e instanceof FedSegError && e.code === 'CANCELLED')) throw e;
-          problems.push({ file: item.file, message: message(e) });
-          samples = [];
+      if (opts.signal?.aborted) throw new FedSegError('CANCELLED', 'import cancelled; nothing was written');
+      for (let q = j; q < j + window; q++) start(q);
+      let samples: NewSample[];
+      try {
+        samples = await started[j]!;
+        started[j] = undefined;
+        if (opts.resize) {
+          const { width, height } = opts.resize;
+          samples = samples.map((s) => ({
+            ...s,
+            image: resizeImageBilinear(s.image, width, height),
+            mask: resizeMaskNearest(s.mask, width, height),
+            spacing: s.spacing ? [(s.spacing[0] * s.image.height) / height, (s.spacing[1] * s.image.width) / width] : s.spacing,
+          }));
         }
         for (const s of samples) {
-          const key = `${s.image.width}x${s.image.height}`;
-          rep.sizes[key] = (rep.sizes[key] ?? 0) + 1;
-          const sp = s.split ?? 'none';
-          rep.splits[sp] = (rep.splits[sp] ?? 0) + 1;
+          const prev = seen[di]!.get(s.name);
+          if (prev !== undefined) throw new FedSegError('INVALID_INPUT', `${item.file}: duplicate sample name '${s.name}' (also from ${prev})`);
+          seen[di]!.set(s.name, item.file);
+          if (dry) checkSample(s, d.dataset.channels, d.dataset.classes, d.dataset.name);
         }
-        rep.samples += samples.length;
-        staged += samples.length;
-        done++;
-        progress({ phase: 'read', file: item.file, dataset: d.dataset.name });
+        if (!dry) sessions[di]!.add(samples);
+      } catch (e) {
+        if (!dry || (e instanceof FedSegError && e.code === 'CANCELLED')) throw e;
+        problems.push({ file: item.file, message: message(e) });
+        samples = [];
       }
+      for (const s of samples) {
+        const key = `${s.image.width}x${s.image.height}`;
+        rep.sizes[key] = (rep.sizes[key] ?? 0) + 1;
+        const sp = s.split ?? 'none';
+        rep.splits[sp] = (rep.splits[sp] ?? 0) + 1;
+      }
+      rep.samples += samples.length;
+      staged += samples.length;
+      done++;
+      progress({ phase: 'read', file: item.file, dataset: d.dataset.name });
     }
     if (!dry) {
       if (opts.signal?.aborted) throw new FedSegError('CANCELLED', 'import cancelled; nothing was written');

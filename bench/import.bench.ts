@@ -1,0 +1,77 @@
+// Import throughput (issue 5 §6): 256x256 RGB PNG images with REFUGE grey-level PNG masks, imported
+// through importFolder (read, decode, validate, encode, stage, one-transaction commit) into a fresh
+// SQLite file. Target >= 200 images/s. Also reports the stages separately (PNG decode of a pair,
+// store-only insert of decoded samples) to show where the time goes, and a generate->write rate.
+// Flags: --count N (pairs, default 200), --size N (default 256).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { decodeImageFile } from '../core/data/codecs/image-file.js';
+import { writeDofeLayout } from '../core/data/export.js';
+import { importFolder } from '../core/data/import/folder.js';
+import { REFUGE } from '../core/data/masks.js';
+import { generateFundusSite } from '../core/data/synthetic/fundus.js';
+import { openSqliteStore } from '../core/store/sqlite-store.js';
+import { fmt, timeMedian, type BenchContext, type BenchTable } from './harness.js';
+
+export default async function importBench(ctx: BenchContext): Promise<BenchTable[]> {
+  const count = Number(ctx.flags.count ?? 200);
+  const size = Number(ctx.flags.size ?? 256);
+  const runs = Math.max(1, Math.min(ctx.runs, 3));
+  const dir = mkdtempSync(join(tmpdir(), 'fedseg-import-bench-'));
+  try {
+    const tg = performance.now();
+    const site = generateFundusSite(0, { perSite: count, size, seed: 0 });
+    const genMs = performance.now() - tg;
+    const tw = performance.now();
+    await writeDofeLayout([site], dir, { testFraction: 0 });
+    const writeMs = performance.now() - tw;
+    const imgDir = join(dir, site.site, 'train/ROIs/image');
+    const maskDir = join(dir, site.site, 'train/ROIs/mask');
+
+    let k = 0;
+    const importMs = await timeMedian(async () => {
+      const db = join(dir, `bench-${k++}.sqlite`);
+      const store = openSqliteStore(db);
+      const r = await importFolder(store, { images: imgDir, masks: maskDir, convention: REFUGE, dataset: 'bench' });
+      if (r.datasets[0]!.samples !== count) throw new Error(`imported ${r.datasets[0]!.samples} of ${count}`);
+      store.close();
+      for (const ext of ['', '-wal', '-shm']) rmSync(db + ext, { force: true });
+    }, runs, 1);
+
+    const first = site.samples[0]!.name;
+    const imgBuf = readFileSync(join(imgDir, `${first}.png`));
+    const maskBuf = readFileSync(join(maskDir, `${first}.png`));
+    const decodeMs = await timeMedian(() => {
+      decodeImageFile(imgBuf, 'img');
+      decodeImageFile(maskBuf, 'mask');
+    }, 20, 3);
+
+    let j = 0;
+    const storeMs = await timeMedian(() => {
+      const db = join(dir, `store-${j++}.sqlite`);
+      const store = openSqliteStore(db);
+      const d = store.createDataset({ name: 'bench', channels: 3, classes: 2 });
+      store.addSamples(d.id, site.samples);
+      store.close();
+      for (const ext of ['', '-wal', '-shm']) rmSync(db + ext, { force: true });
+    }, runs, 1);
+
+    const rate = (count * 1000) / importMs;
+    return [{
+      title: `Import throughput: ${count} ${size}x${size} PNG pairs (RGB image + REFUGE mask) into a file DB`,
+      columns: ['stage', 'time', 'per pair', 'pairs/s', 'target'],
+      rows: [
+        ['importFolder (read+decode+validate+stage+commit)', `${fmt(importMs)} ms`, `${fmt(importMs / count, 2)} ms`, fmt(rate), `>= 200/s ${rate >= 200 ? 'PASS' : 'MISS'}`],
+        ['  PNG decode of one pair', '', `${fmt(decodeMs, 2)} ms`, fmt(1000 / decodeMs), ''],
+        ['  store.addSamples only (decoded)', `${fmt(storeMs)} ms`, `${fmt(storeMs / count, 2)} ms`, fmt((count * 1000) / storeMs), ''],
+        ['generate fundus (not import)', `${fmt(genMs)} ms`, `${fmt(genMs / count, 2)} ms`, fmt((count * 1000) / genMs), ''],
+        ['write DoFE PNGs (not import)', `${fmt(writeMs)} ms`, `${fmt(writeMs / count, 2)} ms`, fmt((count * 1000) / writeMs), ''],
+      ],
+      notes: [`median of ${runs} import run(s); single-threaded Node ${process.version}; WAL, synchronous=NORMAL`],
+    }];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
