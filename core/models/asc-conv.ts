@@ -170,7 +170,10 @@ export function ascConv2dOps(x: tf.Tensor4D, rate: tf.Tensor4D, filter: tf.Tenso
       const s = tf.sum(tf.mul(g, tf.reshape(weights, [N, m, 1])), 1); // [N, C]
       outs.push(tf.matMul(s as tf.Tensor2D, tapW(t)));
     });
-    let y = tf.addN(outs);
+    // Pairwise adds, not addN: a 9-input addN needs 10 storage buffers in one WebGPU shader, over
+    // the default per-stage limit of 8 (the tfjs webgpu backend then silently returns garbage).
+    let y = outs[0]!;
+    for (let i = 1; i < outs.length; i++) y = tf.add(y, outs[i]!);
     if (bias) y = tf.add(y, bias);
     return tf.reshape(y, [B, H, W, Co]) as tf.Tensor4D;
   });
