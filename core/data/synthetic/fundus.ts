@@ -35,22 +35,26 @@ export interface FundusStyle {
   noise: number;
   /** Field-of-view radius relative to half the image size (> 1: the circle is clipped by the frame). */
   fovRadius: number;
+  /** Strength of a bright light-reflex arc near the field edge (a camera artefact; 0 = none). */
+  glare: number;
+  /** Direction of the reflex arc (radians, image coordinates). */
+  glareAngle: number;
 }
 
 /** The four fixed sites: clearly different styles (in the spirit of DoFE Domain1..4). */
 export const FUNDUS_SITE_STYLES: readonly FundusStyle[] = [
   // Warm, crisp, high contrast, light vignetting.
   { name: 'Domain1', cast: [1.05, 0.95, 0.85], gamma: 1.0, contrast: 1.15, brightness: 0, gradientAngle: 0, gradientStrength: 0.1,
-    vignette: 0.25, blur: 0.3, noise: 0.01, fovRadius: 0.98 },
+    vignette: 0.25, blur: 0.3, noise: 0.01, fovRadius: 0.98, glare: 0, glareAngle: 0 },
   // Dark, greenish, strong illumination gradient, blurry, field clipped by the frame.
-  { name: 'Domain2', cast: [0.85, 1.0, 0.9], gamma: 1.5, contrast: 0.9, brightness: -0.05, gradientAngle: 2.3, gradientStrength: 0.35,
-    vignette: 0.45, blur: 1.4, noise: 0.02, fovRadius: 1.15 },
-  // Pale, washed out, bluish, noisy, small field.
-  { name: 'Domain3', cast: [0.9, 0.95, 1.3], gamma: 0.8, contrast: 0.7, brightness: 0.08, gradientAngle: 4.0, gradientStrength: 0.15,
-    vignette: 0.1, blur: 0.6, noise: 0.05, fovRadius: 0.9 },
-  // Bright, saturated red, strong vignetting.
-  { name: 'Domain4', cast: [1.2, 0.8, 0.7], gamma: 0.7, contrast: 1.05, brightness: 0.05, gradientAngle: 1.0, gradientStrength: 0.2,
-    vignette: 0.6, blur: 0.9, noise: 0.025, fovRadius: 1.0 },
+  { name: 'Domain2', cast: [0.85, 1.0, 0.9], gamma: 1.5, contrast: 0.9, brightness: -0.05, gradientAngle: 2.3, gradientStrength: 0.45,
+    vignette: 0.45, blur: 1.8, noise: 0.02, fovRadius: 1.15, glare: 0, glareAngle: 0 },
+  // Pale, washed out, bluish, noisy, small field, a strong light reflex at the upper left.
+  { name: 'Domain3', cast: [0.9, 0.95, 1.3], gamma: 0.8, contrast: 0.6, brightness: 0.08, gradientAngle: 4.0, gradientStrength: 0.15,
+    vignette: 0.1, blur: 0.6, noise: 0.06, fovRadius: 0.9, glare: 0.45, glareAngle: 3.6 },
+  // Bright, saturated red, strong vignetting, a faint reflex at the lower right.
+  { name: 'Domain4', cast: [1.2, 0.8, 0.7], gamma: 0.65, contrast: 1.05, brightness: 0.05, gradientAngle: 1.0, gradientStrength: 0.2,
+    vignette: 0.7, blur: 0.9, noise: 0.025, fovRadius: 1.0, glare: 0.25, glareAngle: 0.7 },
 ];
 
 /** A random style within (and a little around) the span of the fixed ones. */
@@ -67,6 +71,8 @@ export function randomFundusStyle(rng: Rng, name: string): FundusStyle {
     blur: rng.uniform(0, 1.6),
     noise: rng.uniform(0.005, 0.06),
     fovRadius: rng.uniform(0.88, 1.18),
+    glare: rng.next() < 0.5 ? rng.uniform(0.15, 0.45) : 0,
+    glareAngle: rng.uniform(0, 2 * Math.PI),
   };
 }
 
@@ -249,6 +255,8 @@ export function generateFundusSample(style: FundusStyle, size: number, seed: num
   const gStr = style.gradientStrength * (1 + rng.normal() * 0.1);
   const gcos = Math.cos(gAng);
   const gsin = Math.sin(gAng);
+  const glAng = style.glareAngle + rng.normal() * 0.35;
+  const glStr = style.glare * (1 + rng.normal() * 0.1);
 
   const [cast0, cast1, cast2] = style.cast;
   const contrast = style.contrast;
@@ -304,6 +312,16 @@ export function generateFundusSample(style: FundusStyle, size: number, seed: num
         r *= 1 - 0.3 * vc;
         g *= 1 - 0.6 * vc;
         b *= 1 - 0.55 * vc;
+      }
+      // Light-reflex arc near the field edge (camera artefact), whitish.
+      if (glStr > 0) {
+        let da = Math.atan2(py - fcy, px - fcx) - glAng;
+        da -= 2 * Math.PI * Math.round(da / (2 * Math.PI));
+        const rr = (fr - 0.8) / 0.08;
+        const gl = glStr * Math.exp(-rr * rr - (da * da) / (2 * 0.45 * 0.45));
+        r += gl * 0.95;
+        g += gl * 0.9;
+        b += gl * 0.8;
       }
       // Field of view (soft edge).
       const fov = 1 - smoothstep(1 - 1.5 / fovR, 1 + 0.5 / fovR, fr);

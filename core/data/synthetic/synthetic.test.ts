@@ -122,5 +122,5 @@ test('prostate: deterministic, z-scored volumes, slices with and without gland',
   }
 });
 
-const FUNDUS_PIN = '9181c924c1eb176a';
+const FUNDUS_PIN = 'eef3573d09099a87';
 const PROSTATE_PIN = 'c8448d82c0e25d12';
