@@ -1,22 +1,30 @@
 // GPU benchmark for the webgpu backend (issue #8): conv 3x3 forward and forward+backward with tfjs's
 // stock webgpu kernels vs FedSeg's WGSL kernels (core/tf/webgpu-kernels.ts), and the reference U-Net
 // train step (core/models/unet.ts, Dice loss, Adam), batch 5.
-//   npm run bench -- --backend webgpu [--only webgpu] [--runs 5] [--reps 10] [--full] [--unet 128,384]
+//   npm run bench -- --backend webgpu [--only webgpu] [--runs 5] [--reps 10] [--full] [--unet 128,384|none]
+//     [--batch 5] [--unetStock false] [--unetOnly 1]
 // On a software adapter (SwiftShader) it uses tiny shapes unless --full is given: the numbers then only
 // show that the path works. On a GPU box without Node/npm, see docs/gpu.md (one-file esbuild bundle;
 // FEDSEG_WEBGPU_BENCH_MAIN=1 makes the bundle run itself).
 // Timing: `reps` back-to-back iterations, then one 1-element readback (GPU work is asynchronous), over
-// reps; median over `runs` samples, after warm-up iterations that compile every pipeline.
+// reps (fewer when an iteration is slow, --sampleMs); median over `runs` samples, after warm-up iterations
+// that compile every pipeline.
 import { performance } from 'node:perf_hooks';
 import { tf } from '../core/tf/tf.js';
 import { initBackend, describeBackend } from '../core/backend.js';
 import { useSwiftShader, webGpuAdapter, webGpuDeviceErrors } from '../core/tf/webgpu-backend.js';
 import { setFedSegWebGpuKernels } from '../core/tf/webgpu-kernels.js';
+import { setConvGradMode } from '../core/tf/grad-overrides.js';
 import { createUNet } from '../core/models/unet.js';
 import { diceLoss } from '../core/losses/dice-loss.js';
 import { fmt, renderTable, type BenchContext, type BenchTable } from './harness.js';
 
 type Conv = { b: number; h: number; ci: number; co: number };
+/** Progress lines (the self-running GPU bundle prints them so a timed-out run still reports). */
+const progress = (msg: string) => {
+  if (process.env.FEDSEG_WEBGPU_BENCH_MAIN === '1') console.log(`# ${msg}`);
+};
+
 const FULL_CONVS: Conv[] = [
   { b: 4, h: 128, ci: 32, co: 32 },
   { b: 5, h: 384, ci: 16, co: 16 },
@@ -26,6 +34,8 @@ const SMALL_CONVS: Conv[] = [
   { b: 1, h: 32, ci: 8, co: 8 },
   { b: 2, h: 16, ci: 16, co: 16 },
 ];
+
+let sampleMs = 1000;
 
 /** Median ms per iteration of fn (which returns tensors it owns; they are disposed). */
 async function timeGpu(fn: () => tf.Tensor[], runs: number, reps: number, warmup = 2): Promise<number> {
@@ -39,7 +49,10 @@ async function timeGpu(fn: () => tf.Tensor[], runs: number, reps: number, warmup
     await last!.data();
     last!.dispose();
   };
+  const w0 = performance.now();
   await once(warmup);
+  // slow cases (stock kernels at 384²) get fewer back-to-back reps: a sample is at most ~sampleMs
+  reps = Math.max(1, Math.min(reps, Math.round(sampleMs / ((performance.now() - w0) / warmup))));
   const ts: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
@@ -54,24 +67,21 @@ function rnd(shape: number[], seed: number, scale = 1): tf.Tensor {
   return tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale);
 }
 
-async function convRow(c: Conv, runs: number, reps: number): Promise<{ fwd: number; train: number; direct: number }> {
+async function convRow(c: Conv, runs: number, reps: number): Promise<{ fwd: number; train: number; composite: number }> {
   const x = rnd([c.b, c.h, c.h, c.ci], 1) as tf.Tensor4D;
   const w = rnd([3, 3, c.ci, c.co], 2, Math.sqrt(2 / (9 * c.co))) as tf.Tensor4D;
   const dy = rnd([c.b, c.h, c.h, c.co], 3) as tf.Tensor4D;
-  const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
   const train = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), dy)));
   const fwd = await timeGpu(() => [tf.conv2d(x, w, 1, 'same')], runs, reps);
-  // what training runs: forward + FedSeg's conv gradients (core/tf/grad-overrides.ts: forward convs)
+  // forward + dx + dW as training runs them on webgpu: the Conv2DBackpropInput/Filter kernels
+  const prev = setConvGradMode('kernels');
   const tr = await timeGpu(() => train([x, w]), runs, reps);
-  // forward + the Conv2DBackpropInput / Conv2DBackpropFilter kernels directly (tfjs's stock gradient path)
-  const direct = await timeGpu(() => {
-    const y = tf.conv2d(x, w, 1, 'same');
-    const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
-    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;
-    return [y, dx, dw];
-  }, runs, reps);
+  // the same through FedSeg's forward-conv composites (core/tf/conv-grad.ts; what wasm/cpu use)
+  setConvGradMode('composite');
+  const composite = await timeGpu(() => train([x, w]), runs, reps);
+  setConvGradMode(prev);
   tf.dispose([x, w, dy]);
-  return { fwd, train: tr, direct };
+  return { fwd, train: tr, composite };
 }
 
 /** One reference U-Net ELCFS-style local step: forward, Dice loss, gradients of all weights, Adam. */
@@ -83,19 +93,20 @@ async function unetStep(size: number, batch: number, runs: number, reps: number)
   const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([batch, size, size, 2], 0, 1, 'float32', 5), 0.5), 'float32'));
   const m = new Map<string, tf.Tensor>(names.map((n) => [n, tf.zerosLike(weights[n]!)]));
   const v = new Map<string, tf.Tensor>(names.map((n) => [n, tf.zerosLike(weights[n]!)]));
-  const lossOf = (...ws: tf.Tensor[]) => {
-    const map = Object.fromEntries(names.map((n, i) => [n, ws[i]!]));
-    return diceLoss(model.forward(map, x, { training: true }).probs, y);
-  };
-  const grads = tf.grads(lossOf);
+  // D's U-Net skips conv biases that instance norm cancels: differentiate only the weights in use
+  const lossWith = (map: Record<string, tf.Tensor>) => diceLoss(model.forward(map, x, { training: true }).probs, y);
+  const probe = tf.engine().gradients(() => lossWith(weights), names.map((n) => weights[n]!), undefined, true);
+  const used = names.filter((_, i) => probe.grads[i] != null);
+  tf.dispose([probe.value, ...probe.grads.filter((g): g is tf.Tensor => g != null)]);
+  const grads = tf.grads((...ws: tf.Tensor[]) => lossWith({ ...weights, ...Object.fromEntries(used.map((n, i) => [n, ws[i]!])) }));
   let t = 0;
   const step = (): tf.Tensor[] => {
     t++;
-    const gs = grads(names.map((n) => weights[n]!));
+    const gs = grads(used.map((n) => weights[n]!));
     // Adam, torch defaults (the same update as core/train/adam.ts)
     const b1 = 0.9, b2 = 0.999, lr = 1e-3, eps = 1e-8;
     const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
-    names.forEach((n, i) => {
+    used.forEach((n, i) => {
       const g = gs[i]!;
       const m1 = tf.keep(tf.add(tf.mul(m.get(n)!, b1), tf.mul(g, 1 - b1)));
       const v1 = tf.keep(tf.add(tf.mul(v.get(n)!, b2), tf.mul(tf.square(g), 1 - b2)));
@@ -121,30 +132,34 @@ export default async function webgpuBench(ctx: BenchContext): Promise<BenchTable
   const adapter = webGpuAdapter();
   const full = ctx.flags.full === 'true' || !adapter?.software;
   const runs = ctx.runs;
+  sampleMs = Number(ctx.flags.sampleMs ?? 1000);
   const reps = Number(ctx.flags.reps ?? (full ? 10 : 1));
   const convs = ctx.flags.unetOnly ? [] : full ? FULL_CONVS : SMALL_CONVS;
   const device = describeBackend(report);
+  progress(device);
 
   const rows: (string | number)[][] = [];
   for (const c of convs) {
     setFedSegWebGpuKernels(false);
     const before = await convRow(c, runs, reps);
     setFedSegWebGpuKernels(true);
+    progress(`conv b${c.b} ${c.h}² ${c.ci}->${c.co} stock: ${JSON.stringify(before)}`);
     const after = await convRow(c, runs, reps);
+    progress(`conv b${c.b} ${c.h}² ${c.ci}->${c.co} FedSeg: ${JSON.stringify(after)}`);
     rows.push([
       `b${c.b} ${c.h}x${c.h} ${c.ci}->${c.co}`,
-      fmt(before.fwd, 2), fmt(before.train, 2), fmt(before.direct, 2),
-      fmt(after.fwd, 2), fmt(after.train, 2), fmt(after.direct, 2),
+      fmt(before.fwd, 2), fmt(before.train, 2), fmt(before.composite, 2),
+      fmt(after.fwd, 2), fmt(after.train, 2), fmt(after.composite, 2),
       `${fmt(before.train / after.train, 1)}x`, `${fmt(after.train / after.fwd, 1)}x`,
     ]);
   }
   const tables: BenchTable[] = [{
     title: `webgpu conv 3x3 same, ms (${device})`,
-    columns: ['shape', 'stock fwd', 'stock fwd+bwd', 'stock fwd+bwd (direct kernels)', 'FedSeg fwd', 'FedSeg fwd+bwd', 'FedSeg fwd+bwd (direct kernels)', 'fwd+bwd speed-up', 'FedSeg bwd/fwd'],
+    columns: ['shape', 'stock fwd', 'stock fwd+bwd', 'stock fwd+bwd (composite)', 'FedSeg fwd', 'FedSeg fwd+bwd', 'FedSeg fwd+bwd (composite)', 'fwd+bwd speed-up', 'FedSeg (fwd+bwd)/fwd'],
     rows,
     notes: [
-      'fwd+bwd = forward + dx + dW through FedSeg\'s conv gradients (forward convs, core/tf/conv-grad.ts): what training runs.',
-      '"direct kernels" = forward + the Conv2DBackpropInput/Conv2DBackpropFilter kernels (tfjs\'s own gradient path).',
+      'fwd+bwd = forward + dx + dW through the Conv2DBackpropInput/Filter kernels (what webgpu training runs, setConvGradMode auto).',
+      '(composite) = the same gradients as forward convs + pads/transposes (core/tf/conv-grad.ts, what wasm/cpu run).',
       'stock = @tensorflow/tfjs-backend-webgpu 4.22 kernels; FedSeg = core/tf/webgpu-conv-programs.ts (implicit GEMM, split-K).',
       `median of ${runs} samples x ${reps} back-to-back iterations${full ? '' : ' (small shapes: software adapter; pass --full for the GPU shapes)'}`,
     ],
@@ -156,9 +171,11 @@ export default async function webgpuBench(ctx: BenchContext): Promise<BenchTable
     const batch = Number(ctx.flags.batch ?? (full ? 5 : 1));
     for (const s of unetSizes) {
       setFedSegWebGpuKernels(false);
-      const b = await unetStep(s, batch, runs, Math.max(1, Math.round(reps / 5)));
+      const b = ctx.flags.unetStock === 'false' ? { ms: NaN } : await unetStep(s, batch, runs, Math.max(1, Math.round(reps / 5)));
+      progress(`U-Net b${batch} ${s}² stock kernels: ${b.ms.toFixed(1)} ms`);
       setFedSegWebGpuKernels(true);
       const a = await unetStep(s, batch, runs, Math.max(1, Math.round(reps / 5)));
+      progress(`U-Net b${batch} ${s}² FedSeg kernels: ${a.ms.toFixed(1)} ms`);
       urows.push([`b${batch} ${s}x${s}`, a.params, fmt(b.ms, 1), fmt(a.ms, 1), `${fmt(b.ms / a.ms, 1)}x`]);
     }
     tables.push({
