@@ -231,7 +231,7 @@ class SiteClient {
       if (code === CLOSE.versionMismatch) return this.fail(new FedSegError('VERSION_MISMATCH', reason || 'protocol version mismatch'));
       if (code === CLOSE.duplicate) return this.fail(new FedSegError('ALREADY_EXISTS', reason || 'duplicate site name'));
       if (code === CLOSE.finished) return this.finish();
-      if (!this.everConnected && this.attempts >= (this.o.firstAttempts ?? 5))
+      if (!this.everConnected && this.attempts >= (this.o.firstAttempts ?? 3))
         return this.fail(new FedSegError('CONNECTION_FAILED', `cannot reach hub at ${this.o.hubUrl}: ${explain(lastError)}`));
       if (this.everConnected && Date.now() - this.lastConnectedAt > (this.o.giveUpAfterMs ?? 15 * 60_000))
         return this.fail(new FedSegError('CONNECTION_FAILED', `lost the hub at ${this.o.hubUrl} and could not reconnect: ${explain(lastError)}`));

@@ -22,7 +22,7 @@ function raw(url: string) {
 const hello = (site: string, token: string, protocol = PROTOCOL_VERSION) =>
   encodeMessage({ kind: 'hello', protocol, site, token, capabilities: { backend: 'raw', modes: ['elcfs', 'fedavg'], float16: false, role: 'train' } }).data as string;
 
-test('wrong token, wrong version, duplicate name, malformed, oversized and NaN updates are rejected; the run finishes', async () => {
+test('wrong token, wrong version, duplicate name, malformed, oversized and NaN updates are rejected; the run finishes', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const { hub, url, tokens } = await startHub(dir, { mode: 'elcfs', rounds: 3, minSites: 3, maxPayload: 32 * 1024, roundTimeoutMs: 4000 },
@@ -89,7 +89,7 @@ test('wrong token, wrong version, duplicate name, malformed, oversized and NaN u
   }
 });
 
-test('a site whose weights exceed the hub maxPayload fails with MESSAGE_TOO_LARGE before sending', async () => {
+test('a site whose weights exceed the hub maxPayload fails with MESSAGE_TOO_LARGE before sending', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     // 20000 float32 = 80 KB of weights (here the initial model the hub asks for) vs a 60 KiB maxPayload.

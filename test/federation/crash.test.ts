@@ -27,7 +27,7 @@ function enrol(dir: string, names: string[]): Record<string, string> {
   return t;
 }
 
-test('hub SIGKILLed mid-round and restarted: resumes at the last completed round, sites rejoin, run finishes', async () => {
+test('hub SIGKILLed mid-round and restarted: resumes at the last completed round, sites rejoin, run finishes', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   let hub: Awaited<ReturnType<typeof spawnHub>> | undefined;
   try {
@@ -66,7 +66,7 @@ test('hub SIGKILLed mid-round and restarted: resumes at the last completed round
   }
 });
 
-test('site SIGKILLed after persisting its update resends it on restart; a site killed mid-round is excluded', async () => {
+test('site SIGKILLed after persisting its update resends it on restart; a site killed mid-round is excluded', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   let hub: Awaited<ReturnType<typeof spawnHub>> | undefined;
   const kids: { proc: { kill: (s: NodeJS.Signals) => boolean } }[] = [];

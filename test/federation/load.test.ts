@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { FakeTrainer } from './helpers/fake-trainer.js';
 import { site, startHub, tempDir, within } from './helpers/hub-harness.js';
 
-test('50 simulated sites on one hub', async () => {
+test('50 simulated sites on one hub', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const N = 50;

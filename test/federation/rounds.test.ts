@@ -6,7 +6,7 @@ import { decodeWeights } from '../../core/contract/weights.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
 import { site, startHub, tempDir, within } from './helpers/hub-harness.js';
 
-test('ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank excludes own and eval windows', async () => {
+test('ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank excludes own and eval windows', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const { hub, url, tokens } = await startHub(dir, { mode: 'elcfs', rounds: 3, minSites: 3 },
@@ -54,7 +54,7 @@ test('ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank exclu
   }
 });
 
-test('FedAvg mode sends no spectra at all', async () => {
+test('FedAvg mode sends no spectra at all', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 2, minSites: 2, evaluate: 'none' }, [{ name: 'A' }, { name: 'B' }]);

@@ -17,7 +17,7 @@ function haveOpenssl(): boolean {
   }
 }
 
-test('wss:// with a self-signed certificate', { skip: haveOpenssl() ? false : 'openssl not installed' }, async () => {
+test('wss:// with a self-signed certificate', { timeout: 60_000, skip: haveOpenssl() ? false : 'openssl not installed' }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const cert = join(dir, 'hub.crt');

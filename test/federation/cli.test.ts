@@ -1,0 +1,103 @@
+// The CLIs as users run them (child processes): `fedseg-hub add-site/status/evaluations`, and
+// `fedseg site` failing with one-line errors and distinct exit codes (hub unreachable 3, bad token 4,
+// version mismatch 5).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { WebSocketServer } from 'ws';
+import { CLOSE, encodeMessage } from '../../core/contract/hub-protocol.js';
+import { generateFundusSites } from '../../core/data/synthetic/fundus.js';
+import { openSqliteStore } from '../../core/store/sqlite-store.js';
+import { startHub, tempDir } from './helpers/hub-harness.js';
+
+const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
+
+function cli(bin: 'fedseg' | 'fedseg-hub', args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [join(root, 'bin', `${bin}.mjs`), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.on('exit', (code) => { clearTimeout(t); resolve({ code, out, err }); });
+  });
+}
+
+async function listening(host = '127.0.0.1'): Promise<{ wss: WebSocketServer; port: number }> {
+  const wss = new WebSocketServer({ host, port: 0 });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  return { wss, port: (wss.address() as { port: number }).port };
+}
+
+function siteStore(path: string): void {
+  const s = openSqliteStore(path);
+  const ds = s.createDataset({ name: 'tiny', channels: 3, classes: 2 });
+  s.addSamples(ds.id, generateFundusSites({ sites: 1, perSite: 2, size: 16, seed: 1 })[0]!.samples);
+  s.close();
+}
+
+test('fedseg-hub: add-site prints a token once, refuses duplicates, status reads the state file', { timeout: 120_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = join(dir, 'hub.db');
+    const a = await cli('fedseg-hub', ['add-site', 'A', 'B', '--db', db, '--json']);
+    assert.equal(a.code, 0, a.err);
+    const toks = a.out.trim().split('\n').map((l) => JSON.parse(l) as { site: string; token: string });
+    assert.deepEqual(toks.map((t) => t.site), ['A', 'B']);
+    assert.match(toks[0]!.token, /^fst_[A-Za-z0-9_-]{43}$/);
+    const dup = await cli('fedseg-hub', ['add-site', 'A', '--db', db]);
+    assert.equal(dup.code, 1);
+    assert.match(dup.err.trim(), /^fedseg-hub: site 'A' is already enrolled/);
+    assert.equal(dup.err.trim().split('\n').length, 1, 'one-line error');
+    const st = await cli('fedseg-hub', ['status', '--db', db]);
+    assert.equal(st.code, 0, st.err);
+    assert.match(st.out, /A\s+train\s+offline/);
+    const bad = await cli('fedseg-hub', ['start', '--db', db, '--mode', 'nope']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /hub config: mode/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('fedseg site: unreachable hub -> 3, wrong token -> 4, version mismatch -> 5 (one-line errors)', { timeout: 120_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const { wss, port: futurePort } = await listening();
+  try {
+    const db = join(dir, 'site.db');
+    siteStore(db);
+    const base = ['site', '--name', 'A', '--db', db, '--backend', 'cpu', '--quiet'];
+    // Unreachable: nothing listens on the port of a server we just closed.
+    const { wss: probe, port: deadPort } = await listening();
+    await new Promise<void>((r) => probe.close(() => r()));
+    const [unreach, badTok, oldVer] = await Promise.all([
+      cli('fedseg', [...base, '--hub', `ws://127.0.0.1:${deadPort}`, '--token', 'x']),
+      (async () => {
+        const { hub, url } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1 }, [{ name: 'A' }]);
+        const r = await cli('fedseg', [...base, '--hub', url], { FEDSEG_TOKEN: 'fst_wrong' });
+        await hub.stop();
+        return r;
+      })(),
+      (async () => {
+        // A hub from the future: answers every hello with VERSION_MISMATCH.
+        wss.on('connection', (ws) => ws.once('message', () => {
+          ws.send(encodeMessage({ kind: 'error', code: 'VERSION_MISMATCH', message: 'protocol version mismatch: site speaks 1, hub speaks 2; update the older one' }).data,
+            () => ws.close(CLOSE.versionMismatch));
+        }));
+        return cli('fedseg', [...base, '--hub', `ws://127.0.0.1:${futurePort}`, '--token', 'x']);
+      })(),
+    ]);
+    assert.equal(unreach.code, 3, unreach.err);
+    assert.match(unreach.err.trim(), /^fedseg site \[A\]: cannot reach hub at ws:\/\/127\.0\.0\.1:\d+: connection refused/);
+    assert.equal(badTok.code, 4, badTok.err);
+    assert.match(badTok.err.trim(), /^fedseg site \[A\]: authentication failed for site 'A'/);
+    assert.equal(oldVer.code, 5, oldVer.err);
+    assert.match(oldVer.err.trim(), /^fedseg site \[A\]: protocol version mismatch/);
+    for (const r of [unreach, badTok, oldVer]) assert.equal(r.err.trim().split('\n').length, 1, r.err);
+  } finally {
+    await new Promise<void>((r) => wss.close(() => r()));
+    cleanup();
+  }
+});
