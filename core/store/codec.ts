@@ -88,15 +88,20 @@ export interface EncodedSample {
 export function encodeSample(s: NewSample, what: string): EncodedSample {
   const d = s.image.data;
   const n = d.length || 1;
-  // Fast path: 8-bit images (PNG/JPEG imports, the fundus generator). Convert, verify exactly, and
-  // take the statistics from a 256-bin histogram.
-  const u8 = new Uint8Array(d);
+  // Fast path: 8-bit images (PNG/JPEG imports, the fundus generator). One pass converts, verifies
+  // exactness (v & 255 === v only for integers 0..255) and builds a 256-bin histogram for the stats.
+  const u8 = new Uint8Array(d.length);
+  const hist = new Int32Array(256);
   let integral = true;
   for (let i = 0; i < d.length; i++) {
-    if (u8[i] !== d[i]) {
+    const v = d[i]!;
+    const b = v & 255;
+    if (b !== v) {
       integral = false;
       break;
     }
+    u8[i] = b;
+    hist[b]!++;
   }
   let min: number;
   let max: number;
@@ -104,8 +109,6 @@ export function encodeSample(s: NewSample, what: string): EncodedSample {
   let ss = 0;
   let image: Uint8Array;
   if (integral) {
-    const hist = new Float64Array(256);
-    for (let i = 0; i < u8.length; i++) hist[u8[i]!]!++;
     min = 255;
     max = 0;
     for (let v = 0; v < 256; v++) {
@@ -143,9 +146,17 @@ export function encodeSample(s: NewSample, what: string): EncodedSample {
   const counts = new Float64Array(k);
   const md = s.mask.data;
   const px = s.mask.width * s.mask.height;
-  for (let p = 0, i = 0; p < px; p++) for (let c = 0; c < k; c++, i++) counts[c]! += md[i]!;
+  const packed = new Uint8Array((md.length + 7) >> 3);
+  for (let p = 0, i = 0; p < px; p++) {
+    for (let c = 0; c < k; c++, i++) {
+      if (md[i]) {
+        counts[c]!++;
+        packed[i >> 3]! |= 1 << (i & 7);
+      }
+    }
+  }
   return {
-    imageDtype: integral ? 'uint8' : 'float32', image, mask: packMask(md), min, max, mean, std,
+    imageDtype: integral ? 'uint8' : 'float32', image, mask: packed, min, max, mean, std,
     foreground: Array.from(counts, (c) => c / (px || 1)),
   };
 }
