@@ -75,7 +75,7 @@ export class FederationManager {
     const round = this.status.round;
     switch (e.type) {
       case 'connecting':
-        return this.update({ state: this.status.state === 'idle' ? 'connecting' : 'reconnecting', message: `connecting (attempt ${e.attempt})` });
+        return this.update({ state: this.status.state === 'reconnecting' || this.status.state === 'connected' || this.status.state === 'training' ? 'reconnecting' : 'connecting', message: `connecting to the hub (attempt ${e.attempt})` });
       case 'connected':
         this.ctx.store.setSetting(MODEL_SPEC_KEY, e.welcome.model);
         return this.update({ state: 'connected', message: `connected to ${e.welcome.hub} (${e.welcome.mode})`, round: { number: e.welcome.round, phase: 'waiting', deadline: null, quorum: null } });
@@ -113,7 +113,7 @@ export class FederationManager {
       const s = (await res.json()) as { phase?: string; currentRound?: number | null; sites?: { name: string; connected: boolean; lastSeen: number | null; role: string }[] };
       const sites = (s.sites ?? []).map((x) => ({ name: x.name, state: x.connected ? 'connected' : 'offline', lastSeen: x.lastSeen ? new Date(x.lastSeen).toISOString() : null }));
       const round = s.currentRound ? { number: s.currentRound, phase: s.phase ?? '', deadline: null, quorum: null } : this.status.round;
-      if (this.worker) this.update({ sites, round });
+      if (this.worker && JSON.stringify({ sites, round }) !== JSON.stringify({ sites: this.status.sites, round: this.status.round })) this.update({ sites, round });
     } catch {
       /* the status page is optional (TLS with a private CA, proxies); the site client reports the rest */
     }

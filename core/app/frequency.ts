@@ -8,6 +8,7 @@ import { FedSegError } from '../contract/errors.js';
 import type { ImageF32 } from '../contract/image.js';
 import { extractAmplitudeWindow, interpolateAmplitude, windowHalfWidth } from '../freq/amplitude-interpolation.js';
 import { logAmplitudeSpectrum } from '../freq/spectrum.js';
+import { effectiveAlpha } from '../federation/learner-trainer.js';
 import type { AmplitudeWindowRecord, NewAmplitudeWindow } from '../store/dataset-store.js';
 import { type EngineContext, parseId, requireDataset } from './context.js';
 import { displayRange, imageToRaster, toFloatField, windowToField } from './raster.js';
@@ -78,7 +79,8 @@ export function frequencyHandlers(ctx: EngineContext): Pick<AppHandlers,
       const out: { name: string; spectrum: ReturnType<typeof windowToField> }[] = [];
       let bytesEach = 0;
       for (const s of store.iterateSamples(d.id, { limit })) {
-        const w = extractAmplitudeWindow(s.image, alpha);
+        // The site client shares windows of at least 3x3 (F's effectiveAlpha, ALGORITHMS.md §2).
+        const w = extractAmplitudeWindow(s.image, effectiveAlpha(s.image.height, s.image.width, alpha));
         bytesEach = w.data.byteLength;
         out.push({ name: s.name, spectrum: windowToField(w.channels, w.halfWidth, w.data) });
       }

@@ -288,7 +288,7 @@ export const appMethods = {
 
   listAudit: method(z.object({ offset: NonNegInt.default(0), limit: z.number().int().min(1).max(1000).default(200), direction: z.enum(['out', 'in']).optional() }),
     z.object({ total: NonNegInt, totalBytesOut: NonNegInt, totalBytesIn: NonNegInt, entries: z.array(AuditEntry) }), 'The audit log of everything that left or reached this site.'),
-  previewOutgoingWindows: method(z.object({ datasetId: Id, alpha: z.number().min(0).max(1).default(0.01), limit: z.number().int().min(1).max(32).default(8) }),
+  previewOutgoingWindows: method(z.object({ datasetId: Id, alpha: z.number().min(0).max(0.5).default(0.003), limit: z.number().int().min(1).max(32).default(8) }),
     z.object({ windows: z.array(z.object({ name: z.string(), spectrum: FloatField })), bytesEach: NonNegInt, totalCount: NonNegInt }),
     'The amplitude-spectrum windows that joining would share, as images, with their size.'),
 } as const;

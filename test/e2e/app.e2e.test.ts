@@ -15,24 +15,31 @@ import { generateFundusSites } from '../../core/data/synthetic/fundus.js';
 import { writeBinaryMaskFolder } from '../../core/data/export.js';
 import { parseHubConfig } from '../../federation-hub/config.js';
 import { Hub } from '../../federation-hub/hub.js';
-import { DIST, ensureRendererBuilt, launchChromium, shot, watchPage } from './harness.js';
+import { DIST, ensureRendererBuilt, launchChromium, SHOTS, shot, watchPage } from './harness.js';
 
 let dir: string;
 let app: BrowserApp;
 let hub: Hub;
 let hubUrl: string;
 let token: string;
+let runHub: Hub;
 let browser: Browser;
 let page: Page;
 let problems: string[];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fedseg-e2e-'));
+  rmSync(SHOTS, { recursive: true, force: true });
   await ensureRendererBuilt();
   app = await startBrowserApp({ dbPath: join(dir, 'site.sqlite'), staticDir: DIST });
   hub = new Hub(parseHubConfig({ host: '127.0.0.1', port: 0, db: join(dir, 'hub.db'), minSites: 2, exitWhenDone: false, name: 'e2e-hub' }));
   token = hub.state.addSite('site-a', 'train');
   hubUrl = `ws://127.0.0.1:${await hub.listen()}`;
+  // A second hub that runs a real (tiny) FedAvg federation with this site alone.
+  runHub = new Hub(parseHubConfig({
+    host: '127.0.0.1', port: 0, db: join(dir, 'run-hub.db'), name: 'e2e-run-hub', minSites: 1, rounds: 2, mode: 'fedavg', evaluate: 'none', exitWhenDone: false,
+    model: { kind: 'unet', inChannels: 3, classes: 2, baseWidth: 4, seed: 1 }, train: { localEpochs: 1, batchSize: 2, lr: 1e-3, alpha: 0.1, maxStepsPerEpoch: 2 },
+  }));
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   problems = watchPage(page);
@@ -42,6 +49,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await hub?.stop();
+  await runHub?.stop();
   await app?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -180,13 +188,28 @@ test('federation: test connection against a loopback hub (ok, bad token, refused
   await page.locator('[data-testid=fed-report][data-problem=refused]').waitFor({ timeout: 15_000 });
 });
 
-test('outbox: audit log state and preview of shared windows', async () => {
+test('federation: join a running federation, follow its rounds, receive the global model', async () => {
+  const runToken = runHub.state.addSite('site-a', 'train');
+  const url = `ws://127.0.0.1:${await runHub.listen()}`;
+  void runHub.run();
+  await byTest('fed-url').fill(url);
+  await byTest('fed-token').fill(runToken);
+  await byTest('fed-join').click();
+  await byTest('fed-status').getByText('finished', { exact: true }).waitFor({ timeout: 90_000 });
+  await byTest('fed-sites').getByText('site-a').waitFor();
+  await shot(page, '10-federation-finished');
+  await byTest('nav-segment').click();
+  await byTest('model-select').locator('option', { hasText: 'Global model' }).first().waitFor({ state: 'attached' });
+});
+
+test('outbox: audit log of the federation and preview of shared windows', async () => {
   await byTest('nav-outbox').click();
   await byTest('page-outbox').waitFor();
   await byTest('outbox-preview-run').click();
   await byTest('outbox-preview').locator('canvas').first().waitFor();
   await page.getByText(/window\(s\) of .* each/).waitFor();
-  await shot(page, '10-outbox');
+  await byTest('audit-table').getByText('weights-update').first().waitFor();
+  await shot(page, '11-outbox');
 });
 
 test('the page raised no errors and no CSP violations', () => {
