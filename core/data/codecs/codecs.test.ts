@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
 import { FedSegError } from '../../contract/errors.js';
 import { decodeImageFile, encodePng } from './image-file.js';
 import { readNifti, writeNifti } from './nifti.js';
@@ -65,6 +66,12 @@ test('PNG/JPEG: decode grey/colour, corrupt and unsupported files named', () => 
   const g = decodeImageFile(encodePng(4, 3, 1, rgb.subarray(0, 12)), 'g.png');
   assert.equal(g.channels, 1);
   assert.deepEqual(Array.from(g.data), Array.from(rgb.subarray(0, 12)));
+  // 16-bit grey PNG keeps its full range.
+  const p16 = new PNG({ width: 2, height: 2, bitDepth: 16, colorType: 0, inputColorType: 0, inputHasAlpha: false } as ConstructorParameters<typeof PNG>[0]);
+  (p16 as unknown as { data: Uint16Array }).data = new Uint16Array([0, 1000, 40000, 65535]);
+  const w16 = PNG.sync.write(p16, { bitDepth: 16, colorType: 0, inputColorType: 0, inputHasAlpha: false } as Parameters<typeof PNG.sync.write>[1]);
+  const d16 = decodeImageFile(w16, 'deep.png');
+  assert.deepEqual([d16.bitDepth, d16.channels, Array.from(d16.data)], [16, 1, [0, 1000, 40000, 65535]]);
   const jpg = jpeg.encode({ width: 8, height: 8, data: Buffer.alloc(8 * 8 * 4, 200) }, 95).data;
   const j = decodeImageFile(jpg, 'a.jpg');
   assert.deepEqual([j.width, j.height, j.channels], [8, 8, 1]);
