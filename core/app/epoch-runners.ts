@@ -41,7 +41,7 @@ export function sigmoidRunner(o: {
         onProgress: (p) =>
           onStep({
             step: p.step, samplesPerSec: p.samplesPerSec,
-            losses: o.elcfs ? { total: p.losses.total, dice: p.losses.inner, metaDice: p.losses.metaDice, boundary: p.losses.boundary } : { total: p.losses.total, dice: p.losses.inner },
+            losses: o.elcfs ? { total: p.losses.total, diceLoss: p.losses.inner, metaDiceLoss: p.losses.metaDice, boundary: p.losses.boundary } : { total: p.losses.total, diceLoss: p.losses.inner },
           }),
       });
     },

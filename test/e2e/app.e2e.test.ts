@@ -198,8 +198,18 @@ test('federation: join a running federation, follow its rounds, receive the glob
   await byTest('fed-status').getByText('finished', { exact: true }).waitFor({ timeout: 90_000 });
   await byTest('fed-sites').getByText('site-a').waitFor();
   await shot(page, '10-federation-finished');
+  // Side-by-side: the local model against the federation's global model, with per-model Dice.
   await byTest('nav-segment').click();
-  await byTest('model-select').locator('option', { hasText: 'Global model' }).first().waitFor({ state: 'attached' });
+  await byTest('dataset-select').selectOption({ label: 'Demo fundus Domain1 (5)' });
+  const models = byTest('model-select');
+  await models.locator('option', { hasText: 'e2e U-Net' }).waitFor({ state: 'attached' });
+  await models.selectOption({ label: (await models.locator('option', { hasText: 'e2e U-Net' }).textContent()) ?? '' });
+  const other = byTest('model-compare');
+  await other.selectOption({ label: (await other.locator('option', { hasText: 'Global model' }).first().textContent()) ?? '' });
+  await byTest('segment-run').click();
+  await byTest('metrics-b').waitFor({ timeout: 60_000 });
+  await byTest('segment-viewer-b').waitFor();
+  await shot(page, '12-segment-compare');
 });
 
 test('outbox: audit log of the federation and preview of shared windows', async () => {
