@@ -71,6 +71,20 @@ function corrPadded(x: T4, w: T4, top: number, bottom: number, left: number, rig
   return tf.conv2d(padOrCrop(x, top, bottom, left, right), w, 1, 'valid');
 }
 
+/**
+ * rot180 of the filter's spatial taps (= tf.reverse(w, [0, 1])) as a [kh·kw]² permutation matMul:
+ * exact for finite weights and ~40× faster than the wasm Reverse kernel (1 ms vs 45–55 ms for
+ * 3×3×256×256), which dominated dx for wide layers.
+ */
+function flipTaps(w: T4): T4 {
+  const [kh, kw, ci, co] = w.shape;
+  const n = kh * kw;
+  if (n === 1) return w;
+  const p = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) p[i * n + (n - 1 - i)] = 1;
+  return tf.reshape(tf.matMul(tf.tensor2d(p, [n, n]), tf.reshape(w, [n, ci * co])), w.shape) as T4;
+}
+
 function convInfo(xShape: [number, number, number, number], wShape: [number, number, number, number], a: Conv2DAttrs) {
   return tf.backend_util.computeConv2DInfo(xShape, wShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
 }
@@ -84,7 +98,7 @@ export function convInputGrad(xShape: [number, number, number, number], dy: T4, 
     const [, H, W] = xShape;
     const dyz = zeroInsert(dy, info.strideHeight, info.strideWidth);
     const [, hz, wz] = dyz.shape;
-    const wf = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as T4;
+    const wf = tf.transpose(flipTaps(w), [0, 1, 3, 2]) as T4;
     const top = kh - 1 - info.padInfo.top;
     const left = kw - 1 - info.padInfo.left;
     return corrPadded(dyz, wf, top, H + info.padInfo.top - hz, left, W + info.padInfo.left - wz);
