@@ -16,7 +16,8 @@ test('asc experiment runs end to end on tiny data and reports per-site metrics',
   for (const r of res.rows) {
     for (const v of [r.cellDice, r.cellPrecision, r.cellRecall, r.nucleusDice]) assert.ok(v >= 0 && v <= 1, `${r.model} ${r.site}: ${v}`);
     assert.equal(r.medianRate !== null, r.model === 'ascnet-7');
-    if (r.medianRate !== null) assert.ok(r.medianRate >= 0);
+    assert.equal(r.medianRateCell !== null, r.model === 'ascnet-7');
+    if (r.medianRate !== null) assert.ok(r.medianRate >= 0 && r.medianRateCell! >= 0);
   }
   assert.ok(lines.some((l) => l.startsWith('ascnet-7: step 3/3 loss')));
   const table = formatAscTable(res);
