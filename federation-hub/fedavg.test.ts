@@ -46,6 +46,7 @@ test('bad updates are rejected with a reason and leave the sum untouched', () =>
   const bad: [NamedArray[], RegExp][] = [
     [model([[1, NaN], [1]]), /non-finite/],
     [model([[1, Infinity], [1]]), /non-finite/],
+    [model([[3, 5], [NaN]]), /weight 'w1' holds a non-finite/], // the first array is folded in, then rolled back
     [model([[1, 1, 1], [1]]), /shape/],
     [model([[1, 1]]), /lacks weight 'w1'/],
     [[...model([[1, 1], [1]]), { name: 'extra', shape: [1], data: new Float32Array(1) }], /unknown weight 'extra'/],
@@ -55,6 +56,12 @@ test('bad updates are rejected with a reason and leave the sum untouched', () =>
   assert.equal(acc.count, 0);
   acc.add(model([[2, 4], [6]]), 1);
   assert.deepEqual([...acc.result()[0]!.data], [2, 4]);
+  assert.deepEqual([...acc.result()[1]!.data], [6]);
+  // Same with clipping (two-pass path).
+  const clipped = new FedAvgAccumulator(g, 100);
+  assert.throws(() => clipped.add(model([[3, 5], [NaN]]), 2), /non-finite/);
+  clipped.add(model([[2, 4], [6]]), 1);
+  assert.deepEqual([...clipped.result()[0]!.data], [2, 4]);
   assert.throws(() => new FedAvgAccumulator(g).result(), /zero updates/);
   assert.equal(checkUpdate(g, model([[1, 2], [3]])).size, 2);
 });

@@ -18,24 +18,32 @@ function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Checks names/shapes/finiteness against the global model; returns the update keyed by name. */
-export function checkUpdate(global: NamedArray[], update: NamedArray[]): Map<string, NamedArray> {
+/** Checks that the update has exactly the global model's names with the same shapes; returns it keyed by name. */
+export function checkNamesAndShapes(global: NamedArray[], update: NamedArray[]): Map<string, NamedArray> {
   const byName = new Map<string, NamedArray>();
   for (const u of update) byName.set(u.name, u);
   if (byName.size !== update.length) throw new FedSegError('BAD_UPDATE', 'update has duplicate weight names');
   for (const g of global) {
     const u = byName.get(g.name);
     if (!u) throw new FedSegError('BAD_UPDATE', `update lacks weight '${g.name}'`);
-    if (!sameShape(u.shape, g.shape)) throw new FedSegError('BAD_UPDATE', `weight '${g.name}' has shape [${u.shape}], expected [${g.shape}]`);
-    const d = u.data;
-    for (let i = 0; i < d.length; i++) {
-      if (!Number.isFinite(d[i]!)) throw new FedSegError('BAD_UPDATE', `weight '${g.name}' holds a non-finite value (${d[i]}) at index ${i}`);
-    }
+    if (!sameShape(u.shape, g.shape) || u.data.length !== g.data.length) throw new FedSegError('BAD_UPDATE', `weight '${g.name}' has shape [${u.shape}], expected [${g.shape}]`);
   }
   if (byName.size !== global.length) {
     const known = new Set(global.map((g) => g.name));
     const extra = update.find((u) => !known.has(u.name));
     throw new FedSegError('BAD_UPDATE', `update has unknown weight '${extra?.name}'`);
+  }
+  return byName;
+}
+
+/** Full check: names, shapes and every value finite. */
+export function checkUpdate(global: NamedArray[], update: NamedArray[]): Map<string, NamedArray> {
+  const byName = checkNamesAndShapes(global, update);
+  for (const g of global) {
+    const d = byName.get(g.name)!.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]!)) throw new FedSegError('BAD_UPDATE', `weight '${g.name}' holds a non-finite value (${d[i]}) at index ${i}`);
+    }
   }
   return byName;
 }
@@ -62,30 +70,60 @@ export class FedAvgAccumulator {
   /** Validates and folds one update in; throws FedSegError('BAD_UPDATE') and leaves the sum untouched. */
   add(update: NamedArray[], numSamples: number): UpdateVerdict {
     if (!Number.isInteger(numSamples) || numSamples < 1) throw new FedSegError('BAD_UPDATE', `sample count must be a positive integer, got ${numSamples}`);
-    const byName = checkUpdate(this.global, update);
+    const byName = checkNamesAndShapes(this.global, update);
+    const us = this.global.map((g) => byName.get(g.name)!.data);
+    const w = numSamples;
     let sq = 0;
-    for (const g of this.global) {
-      const u = byName.get(g.name)!.data;
-      const gd = g.data;
+    if (this.clipNorm === undefined) {
+      // Cache-blocked single sweep: per weight array, check (squared delta; NaN/Inf make it non-finite) then fold
+      // in while the array is still in cache. A bad array rolls back the arrays already folded in (float64
+      // subtraction of exact products w*u: error <= 1 ulp of float64, far below float32 precision).
+      for (let k = 0; k < us.length; k++) {
+        const u = us[k]!;
+        const gd = this.global[k]!.data;
+        const s = this.sums[k]!;
+        let part = 0;
+        for (let i = 0; i < gd.length; i++) {
+          const t = u[i]! - gd[i]!;
+          part += t * t;
+        }
+        if (!Number.isFinite(part) || !Number.isFinite(sq + part)) {
+          for (let j = 0; j < k; j++) {
+            const sj = this.sums[j]!;
+            const uj = us[j]!;
+            for (let i = 0; i < sj.length; i++) sj[i] = sj[i]! - w * uj[i]!;
+          }
+          checkUpdate(this.global, update); // throws naming the non-finite weight and index
+          throw new FedSegError('BAD_UPDATE', 'update delta norm overflows');
+        }
+        sq += part;
+        for (let i = 0; i < s.length; i++) s[i] = s[i]! + w * u[i]!;
+      }
+      this.samples += w;
+      this.updates++;
+      return { deltaNorm: Math.sqrt(sq), scale: 1 };
+    }
+    // With clipping the global norm is needed first: pass 1 = norm (and finiteness), pass 2 = fold in.
+    for (let k = 0; k < us.length; k++) {
+      const u = us[k]!;
+      const gd = this.global[k]!.data;
       for (let i = 0; i < gd.length; i++) {
         const t = u[i]! - gd[i]!;
         sq += t * t;
       }
     }
+    if (!Number.isFinite(sq)) {
+      checkUpdate(this.global, update);
+      throw new FedSegError('BAD_UPDATE', 'update delta norm overflows');
+    }
     const deltaNorm = Math.sqrt(sq);
-    if (!Number.isFinite(deltaNorm)) throw new FedSegError('BAD_UPDATE', 'update delta norm overflows');
-    const scale = this.clipNorm !== undefined && deltaNorm > this.clipNorm ? this.clipNorm / deltaNorm : 1;
-    const w = numSamples;
-    this.global.forEach((g, k) => {
+    const scale = deltaNorm > this.clipNorm ? this.clipNorm / deltaNorm : 1;
+    for (let k = 0; k < us.length; k++) {
       const s = this.sums[k]!;
-      const u = byName.get(g.name)!.data;
-      if (scale === 1) {
-        for (let i = 0; i < s.length; i++) s[i]! += w * u[i]!;
-      } else {
-        const gd = g.data;
-        for (let i = 0; i < s.length; i++) s[i]! += w * (gd[i]! + scale * (u[i]! - gd[i]!));
-      }
-    });
+      const u = us[k]!;
+      const gd = this.global[k]!.data;
+      for (let i = 0; i < s.length; i++) s[i] = s[i]! + w * (gd[i]! + scale * (u[i]! - gd[i]!));
+    }
     this.samples += w;
     this.updates++;
     return { deltaNorm, scale };

@@ -37,6 +37,8 @@ function numel(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** On little-endian hosts (all mainstream CPUs) float32 data is copied as raw bytes instead of per value. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -102,7 +104,9 @@ export function encodeWeights(arrays: NamedArray[], opts: { dtype?: WireDtype; m
   arrays.forEach((a, i) => {
     const e = entries[i]!;
     const base = head + e.offset;
-    if (dtype === 'float32') {
+    if (dtype === 'float32' && LITTLE_ENDIAN_HOST) {
+      out.set(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength), base); // raw LE bytes: a memcpy
+    } else if (dtype === 'float32') {
       for (let j = 0; j < a.data.length; j++) dv.setFloat32(base + 4 * j, a.data[j]!, true);
     } else {
       for (let j = 0; j < a.data.length; j++) dv.setUint16(base + 2 * j, toHalf(a.data[j]!), true);
@@ -150,7 +154,8 @@ export function decodeWeights(buf: Uint8Array, limits: DecodeLimits = {}): { arr
     const base = head + e.offset;
     if (base + e.byteLength > buf.byteLength) throw bad(`entry '${e.name}' runs past the end of the frame`);
     const data = new Float32Array(n);
-    if (width === 4) for (let j = 0; j < n; j++) data[j] = dv.getFloat32(base + 4 * j, true);
+    if (width === 4 && LITTLE_ENDIAN_HOST) new Uint8Array(data.buffer).set(buf.subarray(base, base + e.byteLength));
+    else if (width === 4) for (let j = 0; j < n; j++) data[j] = dv.getFloat32(base + 4 * j, true);
     else for (let j = 0; j < n; j++) data[j] = fromHalf(dv.getUint16(base + 2 * j, true));
     arrays.push({ name: e.name, shape: e.shape, data });
   }
