@@ -68,3 +68,24 @@ test('rescaleRate: level 2 averages 4x4 blocks and divides by 4', async () => {
   assert.throws(() => rescaleRate(r, 4), /not divisible by 16/);
   tf.dispose([r, r2]);
 });
+
+test('the ELCFS learner step (core/train) trains the ASC U-Net: gradients for every trainable weight, none for running stats', async () => {
+  await useBackend('wasm');
+  const { computeStepGradients } = await import('../train/episodic-step.js');
+  const model = createAscUNet({ inChannels: 3, classes: 2, baseWidth: 4, depth: 3 });
+  const w = model.init(5);
+  const x = tf.randomUniform([2, 16, 16, 3], 0, 255, 'float32', 2) as tf.Tensor4D;
+  const y = tf.tidy(() => tf.cast(tf.greater(tf.slice(x, [0, 0, 0, 0], [2, 16, 16, 2]), 100), 'float32')) as tf.Tensor4D;
+  const t = tf.tidy(() => tf.add(x, tf.randomNormal(x.shape, 0, 5, 'float32', 3))) as tf.Tensor4D;
+  await assertNoLeaks(() => {
+    const { grads, losses } = computeStepGradients(model, w, { x, y, meta: [t] }, { mode: 'elcfs', gamma: 0 });
+    assert.ok(Number.isFinite(losses.total) && losses.metaDice > 0);
+    for (const k of Object.keys(w)) {
+      const a = tf.tidy(() => tf.max(tf.abs(grads[k]!)).dataSync()[0]!);
+      if (isTrainableWeight(k)) assert.ok(Number.isFinite(a) && (a > 0 || k.endsWith('.bias')), `${k}: ${a}`);
+      else assert.equal(a, 0, `${k} is a running statistic: no gradient`);
+    }
+    tf.dispose(Object.values(grads));
+  }, 'elcfs step');
+  tf.dispose([x, y, t, ...Object.values(w)]);
+});
