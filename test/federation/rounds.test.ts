@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeWeights } from '../../core/contract/weights.js';
+import { formatStatus, type HubStatus } from '../../federation-hub/status.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
 import { site, startHub, tempDir, within } from './helpers/hub-harness.js';
 
@@ -48,6 +49,15 @@ test('ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank exclu
     assert.equal(u.ledger.listAudit({ kind: 'amplitude-window' }).length, 0, 'an eval site never sends windows');
     assert.ok(u.ledger.listCheckpoints().some((c) => c.name === 'federation-global' && c.round === 3));
     assert.ok(st.listAudit({ event: 'round_done' }).length === 3);
+    // Status endpoint: sites, rounds, last metrics.
+    const status = (await (await fetch(`${url.replace('ws:', 'http:')}/status`)).json()) as HubStatus;
+    assert.equal(status.phase, 'finished');
+    assert.equal(status.lastCompletedRound, 3);
+    assert.deepEqual(status.sites.map((x) => [x.name, x.role]), [['A', 'train'], ['B', 'train'], ['C', 'train'], ['U', 'eval']]);
+    assert.equal(status.sites.find((x) => x.name === 'B')!.numSamples, 20);
+    assert.deepEqual(status.rounds.map((r) => r.accepted.length), [3, 3, 3]);
+    assert.equal(status.evaluations.at(-1)!.round, 3);
+    assert.match(formatStatus(status), /3\/3 done/);
     await hub.stop();
   } finally {
     cleanup();
