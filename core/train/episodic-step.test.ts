@@ -134,6 +134,14 @@ test('K-1 meta views average their losses; bad inputs are clear errors', () => {
   disposeMap(r.grads);
   assert.ok(r.losses.metaDice > 0 && r.losses.boundary > 0);
   assert.ok(Math.abs(r.losses.total - (r.losses.inner + r.losses.metaDice + 0.1 * r.losses.boundary)) < 1e-5);
+  // A batch without any structure (e.g. prostate slices without prostate): every region is empty and dropped.
+  const empty = boundaryRegions(masks(8, [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]));
+  const y0 = tf.zerosLike(inp.y);
+  const e = computeStepGradients(net, w, { ...inp, y: y0, regions: empty }, { mode: 'elcfs' });
+  assert.equal(e.losses.boundary, 0);
+  assert.ok(Object.values(e.grads).every((g) => (g.dataSync() as Float32Array).every(Number.isFinite)));
+  disposeMap(e.grads);
+  y0.dispose();
   assert.throws(() => computeStepGradients(net, w, { x: inp.x, y: inp.y }, { mode: 'elcfs' }), /meta-test/);
   assert.throws(() => computeStepGradients(net, w, { ...inp, regions: undefined }, { mode: 'elcfs' }), /boundary regions/);
   assert.throws(() => computeStepGradients(net, w, inp, { mode: 'maml' as 'elcfs' }), /mode must be/);
