@@ -15,7 +15,8 @@
 //     `window` is NOT needed and is deliberately not defined (it would make other libraries think
 //     they run in a browser). We register the 'webgpu' backend factory ourselves with the adapter
 //     chosen here, so the import-time registration does not matter.
-//  5. FedSeg's WGSL training kernels (core/tf/webgpu-kernels.ts) are registered for 'webgpu'.
+//  5. FedSeg's WGSL training kernels (core/tf/webgpu-kernels.ts) are registered for 'webgpu', and Sum/Mean
+//     gradients that broadcast on the GPU instead of uploading ones(x.shape) (core/tf/webgpu-grads.ts).
 //
 // Reading tensors: the tfjs webgpu backend implements dataSync()/arraySync() with OffscreenCanvas,
 // which Node lacks, and Dawn has no blocking map. Callers on webgpu must use `await t.data()` /

@@ -16,6 +16,7 @@ import {
   type ConvGeometry,
   type WgslProgram,
 } from './webgpu-conv-programs.js';
+import { installWebGpuReductionGradients, setGpuReductionGradients } from './webgpu-grads.js';
 import { PadProgram, PermuteProgram, ToFloatProgram } from './webgpu-fix-programs.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -158,7 +159,10 @@ const OURS: Record<KName, tf.KernelFunc> = {
   Conv2DBackpropFilter: conv2dBackpropFilter,
 };
 
-/** Swap FedSeg's WGSL conv kernels in (true) or restore tfjs's stock webgpu kernels (false). Idempotent. */
+/**
+ * Swap FedSeg's WGSL conv kernels and GPU-side Sum/Mean gradients (core/tf/webgpu-grads.ts) in (true), or
+ * restore tfjs's stock webgpu kernels and gradients (false). Idempotent.
+ */
 export function setFedSegWebGpuKernels(on: boolean): void {
   for (const name of [...KERNELS, ...FIXES]) {
     if (!stock.has(name)) {
@@ -174,6 +178,8 @@ export function setFedSegWebGpuKernels(on: boolean): void {
     }
     fixesInstalled = true;
   }
+  installWebGpuReductionGradients();
+  setGpuReductionGradients(on);
   if (on === enabled) return;
   for (const name of KERNELS) {
     tf.unregisterKernel(name, 'webgpu');
