@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../tf/tf.js';
 import { assertNoLeaks, relError, useBackend } from '../../test/helpers/leaks.js';
 import { createRng, type Rng } from '../rng.js';
-import { ascConv2d, dilatedConv2d, type AscImpl } from './asc-conv.js';
+import { ascConv2d, dilatedConv2d, setAscCornerCacheLimit, type AscImpl } from './asc-conv.js';
 
 /** Plain float64 reference of Eq. 3-5 with zero padding (independent of both implementations). */
 function refAsc(x: Float64Array, r: Float64Array, w: Float64Array, b: Float64Array, B: number, H: number, W: number, C: number, Co: number): Float64Array {
@@ -206,4 +206,28 @@ test('bad shapes raise FedSegError', async () => {
   assert.throws(() => dilatedConv2d(x, f, undefined, -1), /dilation must be/);
   tf.disposeVariables();
   tf.dispose([x, r, f]);
+});
+
+test('fused op: the uncached (large-map) path gives the same values and gradients as the cached one', async () => {
+  await useBackend('cpu');
+  const rng = createRng(6);
+  const [B, H, W, C, Co] = [2, 7, 6, 3, 2];
+  const x = tf.tensor4d(Float32Array.from(randArr(rng, B * H * W * C)), [B, H, W, C]);
+  const r = tf.tensor4d(Float32Array.from(randRates(rng, B * H * W)), [B, H, W, 1]);
+  const w = tf.tensor4d(Float32Array.from(randArr(rng, 9 * C * Co)), [3, 3, C, Co]);
+  const run = () => tf.tidy(() => {
+    const rr = tf.add(r, 0); // a fresh buffer, so no corners cached from an earlier call
+    const y = ascConv2d(x, rr as tf.Tensor4D, w, undefined, { impl: 'fused' });
+    const gs = tf.grads((a: tf.Tensor, q: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(ascConv2d(a as tf.Tensor4D, q as tf.Tensor4D, b as tf.Tensor4D, undefined, { impl: 'fused' }))))([x, rr, w]);
+    return [y, ...gs].map((t) => Array.from(t.dataSync()));
+  });
+  const cached = run();
+  const prev = setAscCornerCacheLimit(0);
+  try {
+    const uncached = await assertNoLeaks(run, 'uncached');
+    for (let k = 0; k < 4; k++) assert.deepEqual(uncached[k], cached[k], `output ${k}`);
+  } finally {
+    setAscCornerCacheLimit(prev);
+  }
+  tf.dispose([x, r, w]);
 });

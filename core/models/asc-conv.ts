@@ -76,6 +76,8 @@ export function dilatedConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tens
   if (!Number.isFinite(dilation) || dilation < 0) throw new FedSegError('INVALID_ARGUMENT', `dilatedConv2d: dilation must be a finite number >= 0, got ${dilation}`);
   const [b, h, w] = x.shape;
   if (resolveImpl(opts.impl) === 'fused') {
+    const be = tf.getBackend();
+    if (be !== 'wasm' && be !== 'cpu') throw new FedSegError('UNSUPPORTED', `dilatedConv2d impl 'fused' needs a synchronous backend (wasm or cpu), not '${be}'; use impl 'ops'`);
     checkShapes(x, { rank: 4, shape: [b, h, w, 1], dtype: 'float32' }, filter, bias);
     return fusedOp(x, null, dilation, filter, bias);
   }
@@ -123,6 +125,9 @@ export function ascConv2dOps(x: tf.Tensor4D, rate: tf.Tensor4D, filter: tf.Tenso
     const N = B * H * W;
     const Hp = H + 3;
     const Wp = W + 3;
+    if (B * Hp * Wp > 1 << 24) {
+      throw new FedSegError('UNSUPPORTED', `ascConv2d 'ops': ${B}x${H}x${W} is too large (flat float32 gather indices are exact only below 2^24 padded pixels); split the batch`);
+    }
     const xp = tf.reshape(tf.pad(x, [[0, 0], [1, 2], [1, 2], [0, 0]]), [B * Hp * Wp, C]);
     const ii = tf.reshape(tf.range(0, H, 1, 'float32'), [1, H, 1, 1]);
     const jj = tf.reshape(tf.range(0, W, 1, 'float32'), [1, 1, W, 1]);
@@ -250,30 +255,38 @@ function tapCorners(rd: Float32Array | null, rConst: number, g: Geo, ky: number,
  * so the corners are computed once per forward+backward instead of twice per layer. Only caches when
  * the maps are small (N <= CACHE_MAX_PIXELS, ~37 MB); larger inputs recompute per layer.
  */
-const CACHE_MAX_PIXELS = 1 << 17;
+let CACHE_MAX_PIXELS = 1 << 17;
+
+/** Sets the largest B*H*W whose corners are cached (default 2^17); returns the previous value. For tests/benchmarks. */
+export function setAscCornerCacheLimit(pixels: number): number {
+  const prev = CACHE_MAX_PIXELS;
+  CACHE_MAX_PIXELS = Math.max(0, Math.floor(pixels));
+  return prev;
+}
 const cornerCache = new WeakMap<object, { key: string; corners: (Corners | null)[] }>();
 const constCache = new Map<string, (Corners | null)[]>();
 
-function allCorners(rate: tf.Tensor | null, rConst: number, g: Geo): (Corners | null)[] {
+function allCorners(rate: tf.Tensor | null, rConst: number, g: Geo): (t: number) => Corners {
   const N = g.B * g.H * g.W;
   const key = `${g.B}x${g.H}x${g.W}:${rConst}`;
-  const cacheable = N <= CACHE_MAX_PIXELS;
-  if (cacheable) {
-    const hit = rate ? cornerCache.get(rate.dataId) : undefined;
-    if (hit && hit.key === key) return hit.corners;
-    const chit = rate ? undefined : constCache.get(key);
-    if (chit) return chit;
+  const rd = (): Float32Array | null => (rate ? readF32(rate) : null);
+  if (N > CACHE_MAX_PIXELS) {
+    // Large maps: one tap's corners alive at a time (a diagonal tap needs 12 bytes x 4 per pixel).
+    const r = rd();
+    return (t) => tapCorners(r, rConst, g, ASC_TAPS[t]![0], ASC_TAPS[t]![1]);
   }
-  const rd = rate ? readF32(rate) : null;
-  const corners = ASC_TAPS.map(([ky, kx]) => (ky === 0 && kx === 0 ? null : tapCorners(rd, rConst, g, ky, kx)));
-  if (cacheable) {
+  let corners = rate ? cornerCache.get(rate.dataId)?.key === key ? cornerCache.get(rate.dataId)!.corners : undefined : constCache.get(key);
+  if (!corners) {
+    const r = rd();
+    corners = ASC_TAPS.map(([ky, kx]) => (ky === 0 && kx === 0 ? null : tapCorners(r, rConst, g, ky, kx)));
     if (rate) cornerCache.set(rate.dataId, { key, corners });
     else {
       if (constCache.size >= 16) constCache.clear();
       constCache.set(key, corners);
     }
   }
-  return corners;
+  const c = corners;
+  return (t) => c[t]!;
 }
 
 /** S[p, :] = sum_k f_k x[q_k, :] (layout [N, C]). */
@@ -387,7 +400,7 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
         outs.push(tf.matMul(tf.reshape(xT, [N, C]) as tf.Tensor2D, tapW(t)));
         return;
       }
-      sampleWith(xd, corners[t]!, N, C, s);
+      sampleWith(xd, corners(t), N, C, s);
       outs.push(tf.matMul(tf.tensor2d(s, [N, C]), tapW(t)));
     });
     let y = tf.addN(outs);
@@ -417,7 +430,7 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
           return;
         }
         const gS = readF32(tf.matMul(dy2, twT(t)));
-        backWith(xd2, corners2[t]!, N, C, gS, dxAcc, drAcc, sT);
+        backWith(xd2, corners2(t), N, C, gS, dxAcc, drAcc, sT);
         dWs.push(tf.matMul(tf.tensor2d(sT, [C, N]), dy2));
       });
       const dx = tf.reshape(tf.add(tf.tensor2d(dxAcc, [N, C]), dxCentre!), [B, H, W, C]);
