@@ -398,9 +398,16 @@ export class Hub {
     }
     const existing = this.sessions.get(m.site);
     if (existing && existing.ws.readyState === existing.ws.OPEN) {
-      this.state.audit('rejected', m.site, 'in', bytes, `duplicate connection from ${addr}: '${m.site}' is already connected`);
-      this.reject(ws, null, 'ALREADY_EXISTS', `site '${m.site}' is already connected (duplicate site name)`, CLOSE.duplicate);
-      return undefined;
+      // A live session with this name wins (a second instance is refused). A stale one (no pong or message
+      // for 2 heartbeats: typically a half-open socket after a network drop) is replaced by the newcomer.
+      if (Date.now() - existing.lastSeen < Math.max(2 * this.config.heartbeatMs, 1000)) {
+        this.state.audit('rejected', m.site, 'in', bytes, `duplicate connection from ${addr}: '${m.site}' is already connected`);
+        this.reject(ws, null, 'ALREADY_EXISTS', `site '${m.site}' is already connected (duplicate site name)`, CLOSE.duplicate);
+        return undefined;
+      }
+      this.state.audit('replaced', m.site, 'in', bytes, `stale session (silent ${Date.now() - existing.lastSeen} ms) replaced by a new connection from ${addr}`);
+      this.sessions.delete(m.site);
+      existing.ws.terminate();
     }
     if (role === 'train' && !m.capabilities.modes.includes(this.config.mode)) {
       this.reject(ws, null, 'UNSUPPORTED', `site '${m.site}' cannot train in ${this.config.mode} mode`, CLOSE.protocolError);

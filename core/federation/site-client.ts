@@ -210,7 +210,10 @@ class SiteClient {
         return;
       }
       this.audit('in', auditKind[f.msg.kind], f.bytes, describe(f.msg));
-      if (f.msg.kind === 'error' && !this.welcome && FATAL.has(f.msg.code)) fatal = errorFromMessage(f.msg);
+      // Fatal before a welcome; but a site that was connected before retries a duplicate-name refusal (the
+      // hub replaces its own stale session of a dropped connection after 2 heartbeats).
+      if (f.msg.kind === 'error' && !this.welcome && FATAL.has(f.msg.code) && !(this.everConnected && f.msg.code === 'ALREADY_EXISTS'))
+        fatal = errorFromMessage(f.msg);
       void this.handle(f).catch((e: unknown) => {
         const v = toErrorValue(e);
         this.send({ kind: 'error', code: v.code, message: v.message });
@@ -229,7 +232,7 @@ class SiteClient {
       if (code === CLOSE.tooLarge) return this.fail(new FedSegError('MESSAGE_TOO_LARGE', `the hub refused a message as too large: ${reason || 'max payload exceeded'}`));
       if (code === CLOSE.authFailed) return this.fail(new FedSegError('AUTH_FAILED', reason || 'authentication failed'));
       if (code === CLOSE.versionMismatch) return this.fail(new FedSegError('VERSION_MISMATCH', reason || 'protocol version mismatch'));
-      if (code === CLOSE.duplicate) return this.fail(new FedSegError('ALREADY_EXISTS', reason || 'duplicate site name'));
+      if (code === CLOSE.duplicate && !this.everConnected) return this.fail(new FedSegError('ALREADY_EXISTS', reason || 'duplicate site name'));
       if (code === CLOSE.finished) return this.finish();
       if (!this.everConnected && this.attempts >= (this.o.firstAttempts ?? 3))
         return this.fail(new FedSegError('CONNECTION_FAILED', `cannot reach hub at ${this.o.hubUrl}: ${explain(lastError)}`));

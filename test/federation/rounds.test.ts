@@ -2,6 +2,8 @@
 // FedAvg by sample count, evaluation by an eval (unseen) site, checkpoints and audit on both sides.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import WebSocket from 'ws';
+import { encodeMessage, PROTOCOL_VERSION } from '../../core/contract/hub-protocol.js';
 import { decodeWeights } from '../../core/contract/weights.js';
 import { formatStatus, type HubStatus } from '../../federation-hub/status.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
@@ -77,6 +79,28 @@ test('FedAvg mode sends no spectra at all', { timeout: 120_000 }, async () => {
       assert.ok(!kinds.has('amplitude-window') && !kinds.has('spectrum-bank'), [...kinds].join(','));
     }
     assert.equal(hub.state.lastCompletedRound(), 2);
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
+
+test('a stale session (half-open socket, no pongs) is replaced when its site reconnects', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none' }, [{ name: 'S' }]);
+    // A connection that authenticates and then goes silent (does not answer pings), like a dropped network path.
+    const stale = new WebSocket(url, { autoPong: false });
+    await new Promise<void>((r) => stale.once('open', () => r()));
+    stale.send(encodeMessage({ kind: 'hello', protocol: PROTOCOL_VERSION, site: 'S', token: tokens.S!, capabilities: { backend: 'x', modes: ['fedavg'], float16: false, role: 'train' } }).data);
+    await new Promise((r) => setTimeout(r, 1300));
+    const run = hub.run();
+    const s = site(url, 'S', tokens.S!, new FakeTrainer({ target: 1, samples: 2 }));
+    const r = await within(s.promise, 20_000, 'site');
+    await within(run, 10_000, 'run');
+    assert.equal(r.roundsTrained, 1);
+    assert.ok(hub.state.listAudit({ event: 'replaced' }).length === 1);
+    stale.terminate();
     await hub.stop();
   } finally {
     cleanup();
