@@ -16,7 +16,7 @@ const contractOnly = (who) =>
 export default tseslint.config(
   {
     ignores: ['node_modules/**', 'dist/**', 'dist-electron/**', 'dist-renderer/**', 'release/**', 'test-output/**',
-      'bench-output/**', 'demo-output/**', '**/*.svelte', 'test/fixtures/lint/**', '.gl/**', '.whl/**'],
+      'bench-output/**', 'demo-output/**', '**/*.svelte', 'test/fixtures/lint/**', '.gl/**', '.whl/**', '.device/**', '.edev/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
