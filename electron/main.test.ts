@@ -66,9 +66,10 @@ test('startShell wires a locked-down window to the engine utility process', asyn
   assert.equal(forkPath, '/app/dist-electron/engine-host.mjs');
   assert.equal(forkEnv?.FEDSEG_DB, '/home/op/.config/FedSeg/site.sqlite');
   assert.equal(forkEnv?.FEDSEG_JOB_WORKER, '/app/dist-electron/job-worker.mjs');
-  assert.ok(prefs);
-  assert.equal(prefs!.contextIsolation && prefs!.sandbox && !prefs!.nodeIntegration, true);
-  assert.equal(prefs!.preload, '/app/dist-electron/preload.cjs');
+  const wp = prefs as WebPreferencesLike | null;
+  assert.ok(wp);
+  assert.equal(wp.contextIsolation && wp.sandbox && !wp.nodeIntegration, true);
+  assert.equal(wp.preload, '/app/dist-electron/preload.cjs');
   assert.ok(ipcHandlers.has(IPC_INVOKE));
   let headers: Record<string, string[]> = {};
   headersHook!({ url: 'file:///app/dist-renderer/index.html', responseHeaders: {} }, (r) => (headers = r.responseHeaders));
