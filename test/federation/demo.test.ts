@@ -9,7 +9,7 @@ import { tempDir } from './helpers/hub-harness.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
-test('fedseg demo (toy scale) prints the table and writes the report', { timeout: 240_000 }, async () => {
+test('fedseg demo (toy scale) prints the table and writes the report', { timeout: 420_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const out = join(dir, 'demo-output');
@@ -20,7 +20,7 @@ test('fedseg demo (toy scale) prints the table and writes the report', { timeout
       let stderr = '';
       p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const t = setTimeout(() => p.kill('SIGKILL'), 230_000);
+      const t = setTimeout(() => p.kill('SIGKILL'), 400_000);
       p.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
     });
     assert.equal(r.code, 0, r.stdout + r.stderr);
