@@ -11,6 +11,8 @@ import { initBackend, describeBackend } from '../../core/backend.js';
 import { SWIFTSHADER_ICD, initWebGpu, isSoftwareAdapter, useSwiftShader, webGpuAdapter, webGpuDeviceErrors } from '../../core/tf/webgpu-backend.js';
 import { fedSegWebGpuKernelsEnabled, setFedSegWebGpuKernels } from '../../core/tf/webgpu-kernels.js';
 import { createRng } from '../../core/rng.js';
+import { createUNet } from '../../core/models/unet.js';
+import { diceLoss } from '../../core/losses/dice-loss.js';
 import { relError } from '../helpers/leaks.js';
 
 const haveSwiftShader = existsSync(SWIFTSHADER_ICD);
@@ -200,6 +202,19 @@ test('fixes for tfjs-backend-webgpu 4.22 bugs: rank-6 pad, cast(bool/int)->float
     const i = tf.cast(tf.tensor4d(randn(2 * 6 * 5 * 3, 23, 50), [2, 6, 5, 3]), 'int32');
     return [tf.transpose(m, [3, 1, 2, 0]), tf.cast(tf.transpose(i, [3, 1, 2, 0]), 'float32'), tf.transpose(tf.cast(i, 'float32'), [1, 2, 0, 3])];
   });
+});
+
+test('reference U-Net (small) Dice-loss gradients of every weight match cpu', { skip }, async () => {
+  const model = createUNet({ inChannels: 3, classes: 2, baseWidth: 4, depth: 2 });
+  await compare('unet grads', () => {
+    const weights = model.init(3);
+    const names = Object.keys(weights);
+    const x = tf.tensor4d(randn(16 * 16 * 3, 24), [1, 16, 16, 3]);
+    const y = tf.cast(tf.greater(tf.tensor4d(randn(16 * 16 * 2, 25), [1, 16, 16, 2]), 0), 'float32');
+    const lossWith = (m: Record<string, tf.Tensor>) => diceLoss(model.forward(m, x, { training: true }).probs, y);
+    const { value, grads } = tf.engine().gradients(() => lossWith(weights), names.map((n) => weights[n]!), undefined, true);
+    return [value, ...grads.filter((g): g is tf.Tensor => g != null)];
+  }, 2e-3);
 });
 
 test('sync reads of GPU tensors fail with a clear message; async reads work', { skip }, async () => {
