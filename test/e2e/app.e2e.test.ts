@@ -101,13 +101,16 @@ test('train: short local runs with live progress and curves', async () => {
   await byTest('page-train').waitFor();
   await byTest('train-name').fill('e2e U-Net');
   await byTest('train-epochs').fill('1');
+  await byTest('train-elcfs').check();
   await page.getByText('more options').click();
   await byTest('train-maxsteps').fill('4');
   await byTest('train-start').click();
   await byTest('train-step').getByText(/^[1-4] \/ 4$/).waitFor({ timeout: 60_000 });
   await byTest('runs').getByText('done').waitFor({ timeout: 90_000 });
   await byTest('loss-chart').locator('canvas').first().waitFor();
-  assert.match((await byTest('train-progress').textContent())!, /wasm|cpu|tensorflow|webgpu/);
+  const text = (await byTest('train-progress').textContent())!;
+  assert.match(text, /wasm|cpu|tensorflow|webgpu/);
+  assert.match(text, /metaDiceLoss \d\.\d{4}.*boundary \d/, 'ELCFS loss terms are shown');
   await shot(page, '04-train');
   // A second run: ASCNet-7 on cell images, for the rate-field view (2 steps keep it short).
   await page.evaluate(() => (window.location.hash = '#/datasets'));
@@ -123,6 +126,7 @@ test('train: short local runs with live progress and curves', async () => {
   await byTest('train-ds-Demo fundus Domain1').uncheck();
   await byTest('train-ds-Demo fundus Domain2').uncheck();
   await byTest('train-ds-Demo cells large').check();
+  await byTest('train-elcfs').uncheck();
   await byTest('train-name').fill('e2e ASCNet');
   await byTest('train-model').selectOption('ascnet-7');
   await page.getByText('more options').click();
