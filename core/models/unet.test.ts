@@ -1,8 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../tf/tf.js';
-import { createUNet, unetWeightShapes, countParams, instanceNorm, upsampleNearest2x } from './unet.js';
-import { assertNoLeaks, useBackend } from '../../test/helpers/leaks.js';
+import { createUNet, unetWeightShapes, countParams, instanceNorm, upsampleNearest2x, withFusedNormGradient } from './unet.js';
+import { assertNoLeaks, useBackend, relError } from '../../test/helpers/leaks.js';
 import { createRng } from '../rng.js';
 import { randomDirection, directionalFD, disposeMap, dotMaps } from '../train/finite-diff.js';
 import { valueAndGradsAllowUnused } from '../train/episodic-step.js';
@@ -72,6 +72,22 @@ test('instance norm: zero mean, unit (biased) variance per sample and channel', 
     mean.dataSync().forEach((v) => assert.ok(Math.abs(v) < 1e-5));
     variance.dataSync().forEach((v) => assert.ok(Math.abs(v - 1) < 1e-3));
   });
+});
+
+test('instance norm: the closed-form (fused) backward equals autodiff, and leaks nothing', async () => {
+  const x = tf.randomNormal([2, 6, 5, 3], 2, 3, 'float32', 4);
+  const dy = tf.randomNormal([2, 6, 5, 3], 0, 1, 'float32', 5);
+  const f = (t: tf.Tensor) => tf.sum(tf.mul(instanceNorm(t as tf.Tensor4D), dy));
+  const a = tf.grad(f)(x);
+  const b = await assertNoLeaks(() => {
+    const g = withFusedNormGradient(() => tf.grad(f)(x));
+    const v = g.dataSync().slice();
+    g.dispose();
+    return v;
+  }, 'fused IN grad');
+  assert.ok(relError(b, a.dataSync()) < 1e-5);
+  assert.deepEqual(withFusedNormGradient(() => tf.tidy(() => instanceNorm(x as tf.Tensor4D).dataSync())), tf.tidy(() => instanceNorm(x as tf.Tensor4D).dataSync()));
+  tf.dispose([x, dy, a]);
 });
 
 test('nearest x2 upsampling equals resizeNearestNeighbor; its gradient sums 2x2 blocks', async () => {

@@ -97,8 +97,44 @@ export function countParams(shapes: { shape: number[] }[]): number {
   return shapes.reduce((s, e) => s + e.shape.reduce((a, b) => a * b, 1), 0);
 }
 
+let fusedNormGrad = false;
+
+/**
+ * Runs fn with instance norm using its closed-form backward
+ *   dx = r * (dy - mean(dy) - y * mean(dy * y)),   r = 1/sqrt(var + eps)
+ * (one custom-gradient node instead of autodiff through moments: fewer full-size ops). First-order
+ * only (the saved y and r are constants to an outer tape), so the exact second-order meta step and
+ * any nested differentiation must not use it; the default everywhere else is plain autodiff.
+ */
+export function withFusedNormGradient<T>(fn: () => T): T {
+  const prev = fusedNormGrad;
+  fusedNormGrad = true;
+  try {
+    return fn();
+  } finally {
+    fusedNormGrad = prev;
+  }
+}
+
+const fusedInstanceNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  const save = args[1] as tf.GradSaveFunc;
+  const { mean, variance } = tf.moments(x, [1, 2], true);
+  const r = tf.rsqrt(tf.add(variance, IN_EPS));
+  const y = tf.mul(tf.sub(x, mean), r);
+  save([y, r]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [ys, rs] = saved as [tf.Tensor, tf.Tensor];
+      return tf.mul(rs, tf.sub(tf.sub(dy, tf.mean(dy, [1, 2], true)), tf.mul(ys, tf.mean(tf.mul(dy, ys), [1, 2], true))));
+    },
+  };
+});
+
 /** Instance norm without affine parameters: per sample and channel over H, W; biased variance. */
 export function instanceNorm(x: tf.Tensor4D, eps = IN_EPS): tf.Tensor4D {
+  if (fusedNormGrad && eps === IN_EPS) return fusedInstanceNorm(x) as tf.Tensor4D;
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, [1, 2], true);
     return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))) as tf.Tensor4D;

@@ -19,6 +19,7 @@
 import { tf } from '../tf/tf.js';
 import { FedSegError } from '../contract/errors.js';
 import type { SegModel, WeightMap } from '../models/seg-model.js';
+import { withFusedNormGradient } from '../models/unet.js';
 import { diceLoss } from '../losses/dice-loss.js';
 import { boundaryLoss, BOUNDARY_GAMMA, NTXENT_TAU, type BoundaryRegions } from '../losses/boundary-loss.js';
 import type { Adam } from './adam.js';
@@ -129,10 +130,18 @@ function checkInputs(model: SegModel, weights: WeightMap, inp: StepInputs, r: Re
   }
 }
 
-/** Computes the step's gradients (the caller disposes result.grads) and its loss terms. */
+/**
+ * Computes the step's gradients (the caller disposes result.grads) and its loss terms. Every mode but
+ * 'exact' needs first-order gradients only, so they run with instance norm's closed-form backward
+ * (withFusedNormGradient); 'exact' differentiates through gradients and uses plain autodiff.
+ */
 export function computeStepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, opts: MetaStepOptions): StepGradients {
   const r = resolve(opts);
   checkInputs(model, weights, inp, r);
+  return r.secondOrder === 'exact' ? stepGradients(model, weights, inp, r) : withFusedNormGradient(() => stepGradients(model, weights, inp, r));
+}
+
+function stepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, r: Resolved): StepGradients {
   const names = Object.keys(weights);
   const theta = names.map((n) => weights[n]!);
   const innerLoss = (ws: tf.Tensor[]) => tf.tidy(() => diceLoss(model.forward(fromList(names, ws), inp.x, { training: true }).probs, inp.y));
