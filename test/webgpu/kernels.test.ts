@@ -10,6 +10,7 @@ import { tf } from '../../core/tf/tf.js';
 import { initBackend, describeBackend } from '../../core/backend.js';
 import { SWIFTSHADER_ICD, initWebGpu, isSoftwareAdapter, useSwiftShader, webGpuAdapter, webGpuDeviceErrors } from '../../core/tf/webgpu-backend.js';
 import { fedSegWebGpuKernelsEnabled, setFedSegWebGpuKernels } from '../../core/tf/webgpu-kernels.js';
+import { fusedAdamStep } from '../../core/tf/webgpu-fused.js';
 import { createRng } from '../../core/rng.js';
 import { createUNet } from '../../core/models/unet.js';
 import { diceLoss } from '../../core/losses/dice-loss.js';
@@ -215,6 +216,19 @@ test('reference U-Net (small) Dice-loss gradients of every weight match cpu', { 
     const { value, grads } = tf.engine().gradients(() => lossWith(weights), names.map((n) => weights[n]!), undefined, true);
     return [value, ...grads.filter((g): g is tf.Tensor => g != null)];
   }, 2e-3);
+});
+
+test('fused Adam step (3 WGSL programs) equals the tf-ops Adam on cpu over 3 steps', { skip }, async () => {
+  await compare('fused adam', () => {
+    let w: tf.Tensor = tf.tensor2d(randn(40 * 30, 26), [40, 30]);
+    let m: tf.Tensor | null = null, v: tf.Tensor | null = null;
+    for (let t = 1; t <= 3; t++) {
+      const g = tf.tensor2d(randn(40 * 30, 27 + t), [40, 30]);
+      const r = fusedAdamStep(w, g, m, v, { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, t);
+      w = r.w; m = r.m; v = r.v;
+    }
+    return [w, m!, v!];
+  });
 });
 
 test('sync reads of GPU tensors fail with a clear message; async reads work', { skip }, async () => {
