@@ -18,7 +18,7 @@
 // FedAvg: plain Dice step, loss = Dice(net(x; theta), y).
 import { tf } from '../tf/tf.js';
 import { FedSegError } from '../contract/errors.js';
-import type { SegModel, WeightMap } from '../models/seg-model.js';
+import type { ForwardOutput, SegModel, WeightMap } from '../models/seg-model.js';
 import { withFusedNormGradient } from '../models/unet.js';
 import { diceLoss } from '../losses/dice-loss.js';
 import { boundaryLoss, BOUNDARY_GAMMA, NTXENT_TAU, type BoundaryRegions } from '../losses/boundary-loss.js';
@@ -153,81 +153,93 @@ function stepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, r: 
 
   const views = inp.meta!;
   const nv = views.length;
+  const n = names.length;
+  let innerV = 0;
   let metaDiceV = 0;
   let boundaryV = 0;
-  /** L_inner(theta) + L_meta(theta, theta'); records the meta terms' values. */
-  const total = (th: tf.Tensor[], thp: tf.Tensor[]): tf.Scalar =>
-    tf.tidy(() => {
+  /** L_meta(theta', Z_x) = mean_j Dice(net(t_j; theta')) + gamma * mean_j L_boundary(Z_x, Z_tj); records the values. */
+  const metaTerms = (outX: ForwardOutput, thp: tf.Tensor[]): tf.Scalar => {
+    let md: tf.Scalar = tf.scalar(0);
+    let bl: tf.Scalar = tf.scalar(0);
+    for (const t of views) {
+      const outT = model.forward(fromList(names, thp), t, { training: true });
+      md = tf.add(md, diceLoss(outT.probs, inp.y));
+      if (r.gamma > 0) {
+        if (!outX.features || !outT.features) throw new FedSegError('UNSUPPORTED', `ELCFS step: model '${model.kind}' returns no features Z for the boundary loss (set gamma 0)`);
+        bl = tf.add(bl, boundaryLoss(outX.features, outT.features, inp.regions!, r.tau));
+      }
+    }
+    md = tf.div(md, nv);
+    bl = tf.div(bl, nv);
+    metaDiceV = (md.dataSync() as Float32Array)[0]!;
+    boundaryV = (bl.dataSync() as Float32Array)[0]!;
+    return tf.add(md, tf.mul(bl, r.gamma)) as tf.Scalar;
+  };
+
+  // One recorded forward pass of x serves both the inner gradient and the final backward: the inner
+  // gradient is a nested backward over the tape recorded so far (no second forward of x, like the
+  // reference's retain_graph). First order: g is copied off the tape (a constant), so
+  // theta' = theta - beta*clip(g) has dtheta'/dtheta = I and the one outer backward over
+  // L_inner(theta) + L_meta(theta, theta') gives the whole first-order gradient. 'exact' keeps g on the
+  // tape, so the outer backward also differentiates through the inner gradient (second order).
+  // 'fd-hvp' adds zero tensors delta to theta' to read v = dL_meta/dtheta' off the same backward.
+  const exact = r.secondOrder === 'exact';
+  const withDelta = r.secondOrder === 'fd-hvp';
+  const deltas = withDelta ? theta.map((t) => tf.zerosLike(t)) : [];
+  let gConst: tf.Tensor[] = [];
+  let out: { value: number; grads: tf.Tensor[] };
+  try {
+    out = gradsOf(names, [...theta, ...deltas], (...ws) => {
+      const th = ws.slice(0, n);
       const outX = model.forward(fromList(names, th), inp.x, { training: true });
       const li = diceLoss(outX.probs, inp.y);
-      let md: tf.Scalar = tf.scalar(0);
-      let bl: tf.Scalar = tf.scalar(0);
-      for (const t of views) {
-        const outT = model.forward(fromList(names, thp), t, { training: true });
-        md = tf.add(md, diceLoss(outT.probs, inp.y));
-        if (r.gamma > 0) {
-          if (!outX.features || !outT.features) throw new FedSegError('UNSUPPORTED', `ELCFS step: model '${model.kind}' returns no features Z for the boundary loss (set gamma 0)`);
-          bl = tf.add(bl, boundaryLoss(outX.features, outT.features, inp.regions!, r.tau));
-        }
+      innerV = (li.dataSync() as Float32Array)[0]!;
+      const g = tf.engine().gradients(() => li, th, undefined, true).grads.map((gi, i) => gi ?? tf.zerosLike(th[i]!));
+      let gUse = g;
+      if (!exact) {
+        gConst = g.map((gi) => tf.keep(tf.tensor(gi.dataSync() as Float32Array, gi.shape, 'float32')));
+        gUse = gConst;
       }
-      md = tf.div(md, nv);
-      bl = tf.div(bl, nv);
-      metaDiceV = (md.dataSync() as Float32Array)[0]!;
-      boundaryV = (bl.dataSync() as Float32Array)[0]!;
-      return tf.add(li, tf.add(md, tf.mul(bl, r.gamma))) as tf.Scalar;
+      const thp = th.map((w, i) => {
+        const p = tf.sub(w, tf.mul(tf.clipByValue(gUse[i]!, -r.clip, r.clip), r.beta));
+        return withDelta ? tf.add(p, ws[n + i]!) : p;
+      });
+      return tf.add(li, metaTerms(outX, thp)) as tf.Scalar;
     });
-  /** theta' = theta - beta * clip(g). */
-  const fastWeights = (th: tf.Tensor[], g: tf.Tensor[]) => th.map((w, i) => tf.sub(w, tf.mul(tf.clipByValue(g[i]!, -r.clip, r.clip), r.beta)));
-
-  if (r.secondOrder === 'exact') {
-    let innerV = 0;
-    const { value, grads } = gradsOf(names, theta, (...th) => {
-      const inner = valueAndGradsAllowUnused((...ws: tf.Tensor[]) => innerLoss(ws), th);
-      innerV = inner.value.dataSync()[0]!;
-      return total(th, fastWeights(th, inner.grads));
-    });
-    return { grads: fromList(names, grads), losses: { inner: innerV, metaDice: metaDiceV, boundary: boundaryV, total: value } };
+  } finally {
+    tf.dispose(deltas);
   }
-
-  // Inner gradient g (a constant from here on) and the fast weights.
-  const inner = gradsOf(names, theta, (...ws) => innerLoss(ws));
-  const thetaP = tf.tidy(() => fastWeights(theta, inner.grads));
-  // One backward pass for both paths: d/dtheta (inner + direct Z_x path) and d/dtheta'.
-  const n = names.length;
-  const both = gradsOf(names, [...theta, ...thetaP], (...ws) => total(ws.slice(0, n), ws.slice(n)));
-  tf.dispose(thetaP);
-  const gTheta = both.grads.slice(0, n);
-  const gThetaP = both.grads.slice(n);
+  const losses: StepLosses = { inner: innerV, metaDice: metaDiceV, boundary: boundaryV, total: out.value };
+  if (!withDelta) {
+    tf.dispose(gConst);
+    return { grads: fromList(names, out.grads), losses };
+  }
+  // fd-hvp: result = (first-order gradient) - beta * H (D v), v = dL_meta/dtheta', D = [|g| <= clip],
+  // H u by central differences of inner gradients.
+  const first = out.grads.slice(0, n);
+  const v = out.grads.slice(n);
   let result: tf.Tensor[];
-  if (r.secondOrder === 'none') {
-    result = gTheta.map((g, i) => tf.add(g, gThetaP[i]!));
+  const u = tf.tidy(() => v.map((vi, i) => tf.mul(vi, tf.cast(tf.lessEqual(tf.abs(gConst[i]!), r.clip), 'float32'))));
+  tf.dispose([...v, ...gConst]);
+  const norm = (ts: tf.Tensor[]) => Math.sqrt(ts.reduce((acc, t) => acc + tf.tidy(() => tf.sum(tf.square(t)).dataSync()[0]!), 0));
+  const uNorm = norm(u);
+  if (uNorm === 0) {
+    result = first;
   } else {
-    // u = D v (clip derivative), H u by central differences of inner gradients.
-    const u = tf.tidy(() => gThetaP.map((v, i) => tf.mul(v, tf.cast(tf.lessEqual(tf.abs(inner.grads[i]!), r.clip), 'float32'))));
-    const norm = (ts: tf.Tensor[]) => Math.sqrt(ts.reduce((s, t) => s + tf.tidy(() => tf.sum(tf.square(t)).dataSync()[0]!), 0));
-    const uNorm = norm(u);
-    if (uNorm === 0) {
-      result = gTheta.map((g, i) => tf.add(g, gThetaP[i]!));
-    } else {
-      const eps = (r.hvpRelStep * Math.max(norm(theta), 1)) / uNorm;
-      const shifted = (s: number) => {
-        const th = tf.tidy(() => theta.map((w, i) => tf.add(w, tf.mul(u[i]!, s))));
-        const out = gradsOf(names, th, (...ws) => innerLoss(ws)).grads;
-        tf.dispose(th);
-        return out;
-      };
-      const gp = shifted(eps);
-      const gm = shifted(-eps);
-      result = tf.tidy(() => gTheta.map((g, i) => tf.sub(tf.add(g, gThetaP[i]!), tf.mul(tf.sub(gp[i]!, gm[i]!), r.beta / (2 * eps)))));
-      tf.dispose([...gp, ...gm]);
-    }
-    tf.dispose(u);
+    const eps = (r.hvpRelStep * Math.max(norm(theta), 1)) / uNorm;
+    const shifted = (sgn: number) => {
+      const th = tf.tidy(() => theta.map((w, i) => tf.add(w, tf.mul(u[i]!, sgn))));
+      const gs = gradsOf(names, th, (...ws) => innerLoss(ws)).grads;
+      tf.dispose(th);
+      return gs;
+    };
+    const gp = shifted(eps);
+    const gm = shifted(-eps);
+    result = tf.tidy(() => first.map((f, i) => tf.sub(f, tf.mul(tf.sub(gp[i]!, gm[i]!), r.beta / (2 * eps)))));
+    tf.dispose([...gp, ...gm, ...first]);
   }
-  tf.dispose([...inner.grads, ...both.grads]);
-  return {
-    grads: fromList(names, result),
-    losses: { inner: inner.value, metaDice: metaDiceV, boundary: boundaryV, total: both.value },
-  };
+  tf.dispose(u);
+  return { grads: fromList(names, result), losses };
 }
 
 /**
