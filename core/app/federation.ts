@@ -78,6 +78,7 @@ export class FederationManager {
         return this.update({ state: this.status.state === 'reconnecting' || this.status.state === 'connected' || this.status.state === 'training' ? 'reconnecting' : 'connecting', message: `connecting to the hub (attempt ${e.attempt})` });
       case 'connected':
         this.ctx.store.setSetting(MODEL_SPEC_KEY, e.welcome.model);
+        void this.pollHub();
         return this.update({ state: 'connected', message: `connected to ${e.welcome.hub} (${e.welcome.mode})`, round: { number: e.welcome.round, phase: 'waiting', deadline: null, quorum: null } });
       case 'disconnected':
         return this.update({ state: 'reconnecting', message: `connection lost (${e.reason || e.code}); retrying in ${Math.round(e.retryInMs / 1000)} s` });
@@ -102,7 +103,8 @@ export class FederationManager {
     }
   }
 
-  private async pollHub(): Promise<void> {
+  /** Reads the hub's public status page (sites, round); `always` also after the site stopped. */
+  private async pollHub(always = false): Promise<void> {
     const u = normaliseHubUrl(this.status.hubUrl);
     if (!u) return;
     u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
@@ -113,7 +115,7 @@ export class FederationManager {
       const s = (await res.json()) as { phase?: string; currentRound?: number | null; sites?: { name: string; connected: boolean; lastSeen: number | null; role: string }[] };
       const sites = (s.sites ?? []).map((x) => ({ name: x.name, state: x.connected ? 'connected' : 'offline', lastSeen: x.lastSeen ? new Date(x.lastSeen).toISOString() : null }));
       const round = s.currentRound ? { number: s.currentRound, phase: s.phase ?? '', deadline: null, quorum: null } : this.status.round;
-      if (this.worker && JSON.stringify({ sites, round }) !== JSON.stringify({ sites: this.status.sites, round: this.status.round })) this.update({ sites, round });
+      if ((always || this.worker) && JSON.stringify({ sites, round }) !== JSON.stringify({ sites: this.status.sites, round: this.status.round })) this.update({ sites, round });
     } catch {
       /* the status page is optional (TLS with a private CA, proxies); the site client reports the rest */
     }
@@ -148,6 +150,7 @@ export class FederationManager {
         /* already finished */
       }
       this.update({ state: o.status === 'failed' ? 'error' : o.status === 'finished' ? 'finished' : 'idle', message: o.status === 'cancelled' ? 'left the federation' : o.message });
+      void this.pollHub(true);
       void worker.terminate();
     };
     worker.on('message', (m: FedMessage) => {

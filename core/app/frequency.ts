@@ -35,6 +35,13 @@ function is8bit(img: ImageF32): boolean {
 export function frequencyHandlers(ctx: EngineContext): Pick<AppHandlers,
   'getSpectrum' | 'listAmplitudeBank' | 'buildAmplitudeBank' | 'previewInterpolation' | 'previewOutgoingWindows'> {
   const { store } = ctx;
+  // The λ slider asks for previews many times a second: keep windows by id, reload on a miss (the
+  // federation worker adds received windows through its own connection).
+  let cache = new Map<number, AmplitudeWindowRecord>();
+  const windowById = (id: number): AmplitudeWindowRecord | undefined => {
+    if (!cache.has(id)) cache = new Map(store.listAmplitudeWindows().map((r) => [r.id, r]));
+    return cache.get(id);
+  };
   return {
     async getSpectrum({ datasetId, index, alpha }) {
       const { image } = loadImage(ctx, datasetId, index);
@@ -62,7 +69,7 @@ export function frequencyHandlers(ctx: EngineContext): Pick<AppHandlers,
     async previewInterpolation({ datasetId, index, bankId, lambda }) {
       const { image } = loadImage(ctx, datasetId, index);
       const id = parseId(bankId, 'amplitude window id');
-      const rec = store.listAmplitudeWindows().find((r) => r.id === id);
+      const rec = windowById(id);
       if (!rec) throw new FedSegError('NOT_FOUND', `amplitude window ${bankId} is no longer in the bank`);
       if (rec.window.channels !== image.channels)
         throw new FedSegError('SHAPE_MISMATCH', `this window has ${rec.window.channels} channel(s) but the image has ${image.channels}; choose a window from the same kind of images`);

@@ -2,7 +2,7 @@
 // problem the real import would hit, files skipped) and the transactional import with progress events.
 // The importers and the all-or-nothing runner are C's (core/data/import); this file chooses the plan.
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import type { AppHandlers, ImportConvention } from '../contract/app-api.js';
 import { FedSegError, toErrorValue } from '../contract/errors.js';
 import { decodeImageFile } from '../data/codecs/image-file.js';
@@ -65,8 +65,30 @@ async function planFor(path: string, convention: Exclude<ImportConvention, 'auto
   });
 }
 
-export function importHandlers(ctx: EngineContext): Pick<AppHandlers, 'previewImport' | 'importDataset'> {
+export function importHandlers(ctx: EngineContext): Pick<AppHandlers, 'previewImport' | 'importDataset' | 'openImageFile'> {
   return {
+    async openImageFile({ path }) {
+      const file = resolve(path);
+      let buf: Buffer;
+      try {
+        buf = await readFile(file);
+      } catch (e) {
+        throw new FedSegError('IO_ERROR', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (e as Error).message}`);
+      }
+      const r = decodeImageFile(buf, file);
+      const store = ctx.store;
+      const name = `Opened images (${r.channels === 3 ? 'colour' : 'grey'})`;
+      const d = store.getDataset(name) ?? store.createDataset({ name, kind: 'opened', source: 'single files', channels: r.channels, classes: 1, classNames: ['(no mask)'], meta: { site: 'local', opened: true } });
+      const base = basename(file);
+      let sampleName = base;
+      for (let i = 2; store.getSampleByName(d.id, sampleName); i++) sampleName = `${base} (${i})`;
+      store.addSamples(d.id, [{
+        name: sampleName, image: { width: r.width, height: r.height, channels: r.channels, data: Float32Array.from(r.data) },
+        mask: { width: r.width, height: r.height, classes: 1, data: new Uint8Array(r.width * r.height) }, meta: { hasMask: false, path: file },
+      }]);
+      return { datasetId: String(d.id), index: store.countSamples(d.id) - 1 };
+    },
+
     async previewImport({ path, convention }) {
       const conv = convention === 'auto' ? await detectConvention(path) : convention;
       const plan = await planFor(path, conv, 'preview');

@@ -247,6 +247,8 @@ export const appMethods = {
     path: z.string().min(1).max(4096), convention: ImportConvention.default('auto'), name: z.string().min(1).max(120),
     site: z.string().max(120).default('local'), jobId: z.string().max(64).default('import'),
   }), z.object({ dataset: DatasetSummary, skipped: z.array(z.string()) }), 'Import a folder/file (transactional); progress via importProgress.'),
+  openImageFile: method(z.object({ path: z.string().min(1).max(4096) }), z.object({ datasetId: Id, index: NonNegInt }),
+    'Open one PNG/JPEG file for viewing and segmentation (kept, without a mask, in an "Opened images" dataset).'),
   renameDataset: method(z.object({ datasetId: Id, name: z.string().min(1).max(120) }), Empty, 'Rename a dataset.'),
   deleteDataset: method(z.object({ datasetId: Id }), Empty, 'Delete a dataset and its samples.'),
   listSamples: method(z.object({ datasetId: Id, offset: NonNegInt.default(0), limit: z.number().int().min(1).max(500).default(100) }),

@@ -153,6 +153,12 @@ test('segment: run a model, metrics, opacity, outline, zoom; ASCNet rate field',
   await page.keyboard.press('+');
   await page.getByText('125%').waitFor();
   await shot(page, '05-segment-unet');
+  // An image from a file (no mask): segmentation runs, scores are explained as unavailable.
+  await byTest('open-path').fill(join(dir, 'hospital-x', 'orphan.png'));
+  await byTest('open-file').click();
+  await page.locator('[data-testid=dataset-select] option:checked', { hasText: 'Opened images (colour)' }).waitFor({ state: 'attached' });
+  await byTest('segment-run').click();
+  await page.getByText('No reference mask for this image, so no scores.').waitFor({ timeout: 30_000 });
   await byTest('dataset-select').selectOption({ label: 'Demo cells large (4)' });
   await pick(models, 'e2e ASCNet');
   await byTest('mode-fill').click();
