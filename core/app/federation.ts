@@ -99,7 +99,7 @@ export class FederationManager {
       case 'hub-error':
         return this.update({ message: `hub: ${e.message}` });
       case 'finished':
-        return this.update({ state: 'finished', message: `the federation finished after ${e.rounds} round(s)`, round });
+        return this.update({ state: 'finished', message: `the federation finished after ${e.rounds} round(s)`, round: round ? { ...round, phase: 'finished' } : null });
     }
   }
 
@@ -149,7 +149,8 @@ export class FederationManager {
       } catch {
         /* already finished */
       }
-      this.update({ state: o.status === 'failed' ? 'error' : o.status === 'finished' ? 'finished' : 'idle', message: o.status === 'cancelled' ? 'left the federation' : o.message });
+      const round = this.status.round && o.status === 'finished' ? { ...this.status.round, phase: 'finished' } : this.status.round;
+      this.update({ state: o.status === 'failed' ? 'error' : o.status === 'finished' ? 'finished' : 'idle', message: o.status === 'cancelled' ? 'left the federation' : o.message, round });
       void this.pollHub(true);
       void worker.terminate();
     };
