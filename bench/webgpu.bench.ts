@@ -127,7 +127,15 @@ export default async function webgpuBench(ctx: BenchContext): Promise<BenchTable
     return [{ title: 'webgpu (skipped)', columns: ['note'], rows: [['run with --backend webgpu (see docs/gpu.md)']] }];
   }
   if (process.env.FEDSEG_WEBGPU_SWIFTSHADER === '1') useSwiftShader();
-  const report = await initBackend({ backend: 'webgpu' }); // forced: a software adapter is accepted, with small shapes
+  // forced: a software adapter is accepted (small shapes). No GPU at all: fall back to chromium's SwiftShader.
+  let report;
+  try {
+    report = await initBackend({ backend: 'webgpu' });
+  } catch (e) {
+    if (!useSwiftShader()) throw e;
+    progress(`no GPU adapter (${(e as Error).message.split('\n')[0]}); using SwiftShader`);
+    report = await initBackend({ backend: 'webgpu' });
+  }
   const adapter = webGpuAdapter();
   const full = ctx.flags.full === 'true' || !adapter?.software;
   const runs = ctx.runs;
