@@ -69,6 +69,7 @@ export class Hub {
   private waiters: (() => void)[] = [];
   private heartbeat?: ReturnType<typeof setInterval>;
   private stopped = false;
+  private stopping?: Promise<void>;
   private finished = false;
   private phase: 'starting' | 'init' | 'waiting' | 'round' | 'evaluating' | 'finished' | 'stopped' = 'starting';
   port = 0;
@@ -162,8 +163,13 @@ export class Hub {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** Stops the hub (idempotent: every caller gets the same promise). */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
     this.stopped = true;
     this.phase = 'stopped';
     this.notify();
