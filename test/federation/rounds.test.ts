@@ -106,3 +106,25 @@ test('a stale session (half-open socket, no pongs) is replaced when its site rec
     cleanup();
   }
 });
+
+test('a dropped connection mid-round: the site reconnects, rejoins the open round and its update counts', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 2, minSites: 2, evaluate: 'none', roundTimeoutMs: 10_000 }, [{ name: 'A' }, { name: 'B' }]);
+    const run = hub.run();
+    const sessions = (hub as unknown as { sessions: Map<string, { ws: { terminate(): void } }> }).sessions;
+    let dropped = false;
+    const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 2, workMs: 300, onTrain: (r) => {
+      if (r.round === 1 && !dropped) { dropped = true; sessions.get('A')!.ws.terminate(); } // the network path dies while A trains
+    } }));
+    const b = site(url, 'B', tokens.B!, new FakeTrainer({ target: 3, samples: 2, workMs: 50 }));
+    const [ra] = await within(Promise.all([a.promise, b.promise, run]), 30_000, 'run');
+    assert.ok(ra.reconnects >= 1);
+    assert.deepEqual((a.trainer as FakeTrainer).trained, [1, 2], 'round 1 was trained once, not restarted');
+    assert.deepEqual(hub.state.listRounds().map((r) => r.accepted.sort()), [['A', 'B'], ['A', 'B']]);
+    assert.ok(a.events.some((e) => e.type === 'disconnected'));
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
