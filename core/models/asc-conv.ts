@@ -388,7 +388,9 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
     const rT = rate ? (xs[1] as tf.Tensor4D) : null;
     const fT = xs[rate ? 2 : 1] as tf.Tensor4D;
     const bT = bias ? (xs[rate ? 3 : 2] as tf.Tensor1D) : undefined;
-    save(rT ? [xT, rT, fT] : [xT, fT]);
+    // Only the filter is saved as a tensor: x's values and the rate's bilinear corners are kept by this
+    // closure (on wasm a saved tensor is a copy, whose new buffer would miss the corner cache).
+    save([fT]);
     const xd = readF32(xT);
     const corners = allCorners(rT, rConst, geo);
     const w9 = tf.reshape(fT, [9, C, Co]);
@@ -407,17 +409,15 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
     if (bT) y = tf.add(y, bT);
     const value = tf.reshape(y, [B, H, W, Co]) as tf.Tensor4D;
     const gradFunc = (dy: tf.Tensor4D, saved: tf.Tensor[]): tf.Tensor[] => {
-      const sx = saved[0] as tf.Tensor4D;
-      const sr = rate ? (saved[1] as tf.Tensor4D) : null;
-      const sf = saved[rate ? 2 : 1] as tf.Tensor4D;
-      const xd2 = readF32(sx);
-      const corners2 = allCorners(sr, rConst, geo);
+      const sf = saved[0] as tf.Tensor4D;
+      const xd2 = xd;
+      const corners2 = corners;
       const dy2 = tf.reshape(dy, [N, Co]) as tf.Tensor2D;
       // W_t^T for every tap, [9, Co, C] (tiny; wasm matMul with transposeB is ~7x slower than a plain one).
       const wT = tf.transpose(tf.reshape(sf, [9, C, Co]), [0, 2, 1]);
       const twT = (t: number) => tf.reshape(tf.slice(wT, [t, 0, 0], [1, Co, C]), [Co, C]) as tf.Tensor2D;
       const dxAcc = new Float32Array(N * C);
-      const drAcc = sr ? new Float32Array(N) : null;
+      const drAcc = rate ? new Float32Array(N) : null;
       const sT = new Float32Array(N * C);
       const dWs: tf.Tensor[] = [];
       let dxCentre: tf.Tensor | null = null;
