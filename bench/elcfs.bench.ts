@@ -71,8 +71,8 @@ export default async function elcfsBench(ctx: BenchContext): Promise<BenchTable[
     const y = masksToTensor(samples.map((s) => s.mask));
     const meta = [imagesToTensor(views)];
     const inp: StepInputs = { x, y, meta, regions };
-    const step = (o: MetaStepOptions) => () => {
-      trainStep(model, weights, adam, inp, o);
+    const step = (o: MetaStepOptions) => async () => {
+      await trainStep(model, weights, adam, inp, o);
     };
     const row = (label: string, t: { wall: number; cpu: number }, anchor?: readonly [number, number]) =>
       rows.push([name, label, fmt(t.wall), fmt(t.cpu), anchor ? `${anchor[0]}-${anchor[1]}` : '-', anchor ? fmt(t.wall / mid(anchor), 2) : '-', anchor ? fmt(t.cpu / mid(anchor), 2) : '-']);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../tf/tf.js';
 import { createUNet } from './unet.js';
-import { encodeModel, decodeModel, loadModel, saveModelFile, loadModelFile, modelSpecOf, weightsToNamedArrays, namedArraysToWeights } from './model-io.js';
+import { encodeModel, decodeModel, loadModel, saveModelFile, loadModelFile, modelSpecOf, weightsToNamedArrays, weightsToNamedArraysAsync, encodeModelAsync, namedArraysToWeights } from './model-io.js';
 import { assertNoLeaks, useBackend } from '../../test/helpers/leaks.js';
 import { encodeWeights } from '../contract/weights.js';
 
@@ -55,6 +55,8 @@ test('float16 option, named-array helpers, and clear errors for bad files', asyn
   const w = model.init(6);
   const arrays = weightsToNamedArrays(w);
   assert.equal(arrays[0]!.name, 'convd1.conv1.weight');
+  assert.deepEqual(await weightsToNamedArraysAsync(w), arrays);
+  assert.deepEqual(await encodeModelAsync(modelSpecOf(model), w), encodeModel(modelSpecOf(model), arrays));
   const half = decodeModel(encodeModel(modelSpecOf(model), arrays, { dtype: 'float16' }));
   const a0 = arrays[0]!.data;
   half.arrays[0]!.data.forEach((v, i) => assert.ok(Math.abs(v - a0[i]!) <= 1e-3 * Math.abs(a0[i]!) + 1e-7));

@@ -37,12 +37,26 @@ export function modelFromSpec(spec: ModelSpec): SegModel {
   return f.create(spec.config ?? {});
 }
 
-/** Copies tensors out to plain arrays (insertion order of the map). */
-export function weightsToNamedArrays(w: WeightMap): NamedArray[] {
-  return Object.entries(w).map(([name, t]) => {
+function checkFloat32(w: WeightMap): void {
+  for (const [name, t] of Object.entries(w))
     if (t.dtype !== 'float32') throw new FedSegError('INVALID_ARGUMENT', `weight '${name}' has dtype ${t.dtype}; only float32 weights are stored`);
-    return { name, shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) };
-  });
+}
+
+/**
+ * Copies tensors out to plain arrays (insertion order of the map). Synchronous readback: not on webgpu
+ * in Node (throws FedSegError UNSUPPORTED there); use weightsToNamedArraysAsync, which works everywhere.
+ */
+export function weightsToNamedArrays(w: WeightMap): NamedArray[] {
+  checkFloat32(w);
+  return Object.entries(w).map(([name, t]) => ({ name, shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) }));
+}
+
+/** weightsToNamedArrays with awaited readbacks (every backend, webgpu included). Same result. */
+export async function weightsToNamedArraysAsync(w: WeightMap): Promise<NamedArray[]> {
+  checkFloat32(w);
+  const entries = Object.entries(w);
+  const data = await Promise.all(entries.map(([, t]) => t.data() as Promise<Float32Array>));
+  return entries.map(([name, t], i) => ({ name, shape: [...t.shape], data: Float32Array.from(data[i]!) }));
 }
 
 /** Plain arrays -> fresh tensors (caller disposes). With `expected`, names and shapes must match exactly. */
@@ -74,11 +88,16 @@ export interface SaveOptions {
   meta?: Record<string, unknown>;
 }
 
-/** One binary frame with weights and `meta.model = spec`. */
+/** One binary frame with weights and `meta.model = spec`. A WeightMap is read synchronously (see weightsToNamedArrays; encodeModelAsync for webgpu). */
 export function encodeModel(spec: ModelSpec, weights: WeightMap | NamedArray[], opts: SaveOptions = {}): Uint8Array {
   if (!spec || typeof spec.kind !== 'string' || !spec.kind) throw new FedSegError('INVALID_ARGUMENT', 'encodeModel: model spec needs a kind');
   const arrays = Array.isArray(weights) ? weights : weightsToNamedArrays(weights);
   return encodeWeights(arrays, { dtype: opts.dtype ?? 'float32', meta: { ...(opts.meta ?? {}), model: { kind: spec.kind, config: spec.config ?? {} } } });
+}
+
+/** encodeModel with awaited readbacks of a WeightMap (every backend, webgpu included). */
+export async function encodeModelAsync(spec: ModelSpec, weights: WeightMap | NamedArray[], opts: SaveOptions = {}): Promise<Uint8Array> {
+  return encodeModel(spec, Array.isArray(weights) ? weights : await weightsToNamedArraysAsync(weights), opts);
 }
 
 export interface DecodedModel {
@@ -122,7 +141,7 @@ export function loadModel(buf: Uint8Array, limits?: DecodeLimits): { model: SegM
 export async function saveModelFile(path: string, spec: ModelSpec, weights: WeightMap | NamedArray[], opts: SaveOptions = {}): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    await writeFile(tmp, encodeModel(spec, weights, opts));
+    await writeFile(tmp, await encodeModelAsync(spec, weights, opts));
     await rename(tmp, path);
   } catch (e) {
     if (e instanceof FedSegError) throw e;

@@ -126,7 +126,7 @@ test('small U-Net gradient matches central finite differences (smooth variant)',
   const x = tf.randomNormal([2, 8, 8, 2], 0, 1, 'float32', 5) as tf.Tensor4D;
   const y = tf.randomUniform([2, 8, 8, 2], 0, 1, 'float32', 6);
   const loss = (m: Record<string, tf.Tensor>) => tf.tidy(() => tf.mean(tf.square(tf.sub(net.forward(m, x).probs, y))) as tf.Scalar);
-  await assertNoLeaks(() => {
+  await assertNoLeaks(async () => {
     const { value, grads } = valueAndGradsAllowUnused((...ws: tf.Tensor[]) => loss(Object.fromEntries(names.map((n, i) => [n, ws[i]!]))), names.map((n) => w[n]!));
     value.dispose();
     const g = Object.fromEntries(names.map((n, i) => [n, grads[i]!]));
@@ -136,8 +136,8 @@ test('small U-Net gradient matches central finite differences (smooth variant)',
     const rng = createRng(11);
     for (let k = 0; k < 3; k++) {
       const d = randomDirection(w, rng);
-      const analytic = dotMaps(g, d);
-      const fd = directionalFD((m) => tf.tidy(() => loss(m).dataSync()[0]!), w, d, 1e-2);
+      const analytic = await dotMaps(g, d);
+      const fd = await directionalFD((m) => tf.tidy(() => loss(m).dataSync()[0]!), w, d, 1e-2);
       disposeMap(d);
       assert.ok(Math.abs(analytic - fd) <= 2e-2 * Math.abs(analytic) + 1e-6, `direction ${k}: analytic ${analytic} vs fd ${fd}`);
     }

@@ -30,7 +30,9 @@ class AdamProgram implements WgslProgram {
   variableNames: string[];
   workgroupSize: [number, number, number] = [64, 1, 1];
   size = true;
-  uniforms = 'b1 : f32, b2 : f32, lr : f32, bc1 : f32, bc2 : f32, eps : f32,';
+  // 1 - β1 and 1 - β2 travel as their own uniforms: computing 1.0 - f32(0.999) on the GPU is off by
+  // 1.3e-5 relative from torch's (float64-derived) 1 - β2.
+  uniforms = 'b1 : f32, b2 : f32, omb1 : f32, omb2 : f32, lr : f32, bc1 : f32, bc2 : f32, eps : f32,';
 
   constructor(private readonly which: 'm' | 'v' | 'w', n: number) {
     this.outputShape = [n];
@@ -43,9 +45,9 @@ class AdamProgram implements WgslProgram {
   getUserCode(): string {
     const body =
       this.which === 'm'
-        ? 'uniforms.b1 * aIn[index] + (1.0 - uniforms.b1) * gIn[index]'
+        ? 'uniforms.b1 * aIn[index] + uniforms.omb1 * gIn[index]'
         : this.which === 'v'
-          ? 'uniforms.b2 * aIn[index] + (1.0 - uniforms.b2) * gIn[index] * gIn[index]'
+          ? 'uniforms.b2 * aIn[index] + uniforms.omb2 * gIn[index] * gIn[index]'
           : 'wIn[index] - uniforms.lr * (mIn[index] / uniforms.bc1) / (sqrt(vIn[index] / uniforms.bc2) + uniforms.eps)';
     return `
 fn main(index: i32) {
@@ -74,7 +76,7 @@ export function fusedAdamStep(w: tf.Tensor, g: tf.Tensor, m: tf.Tensor | null, v
       return { w: w1, m: m1, v: v1 };
     }
     const backend = tf.backend() as unknown as Backend;
-    const uni = [{ type: 'float32', data: [h.beta1] }, { type: 'float32', data: [h.beta2] }, { type: 'float32', data: [h.lr] }, { type: 'float32', data: [bc1] }, { type: 'float32', data: [bc2] }, { type: 'float32', data: [h.eps] }];
+    const uni = [{ type: 'float32', data: [h.beta1] }, { type: 'float32', data: [h.beta2] }, { type: 'float32', data: [1 - h.beta1] }, { type: 'float32', data: [1 - h.beta2] }, { type: 'float32', data: [h.lr] }, { type: 'float32', data: [bc1] }, { type: 'float32', data: [bc2] }, { type: 'float32', data: [h.eps] }];
     const n = w.size;
     const flat = (t: tf.Tensor) => tf.reshape(t, [n]);
     const run = (which: 'm' | 'v' | 'w', inputs: tf.Tensor[]) => {

@@ -4,10 +4,15 @@
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  t += 1
 //   theta -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 // State is keyed by weight name and serialises to NamedArray[] so a site can checkpoint it.
+// On the webgpu backend the same update runs as H's fused WGSL programs (core/tf/webgpu-fused.ts,
+// 3 dispatches per weight instead of ~12); every other backend keeps the tf-ops form below (torch order
+// of operations). Snapshots: toNamedArraysAsync() works on every backend; toNamedArrays() needs a
+// backend with synchronous readback (not webgpu in Node).
 import { tf } from '../tf/tf.js';
 import { FedSegError } from '../contract/errors.js';
 import type { NamedArray } from '../contract/weights.js';
 import type { WeightMap } from '../models/seg-model.js';
+import { fusedAdamStep } from '../tf/webgpu-fused.js';
 
 export interface AdamConfig {
   lr: number;
@@ -47,6 +52,16 @@ export class Adam {
       if (g.shape.some((d, i) => d !== w.shape[i])) throw new FedSegError('SHAPE_MISMATCH', `Adam: gradient '${name}' [${g.shape}] vs weight [${w.shape}]`);
       const m0 = this.m.get(name);
       const v0 = this.v.get(name);
+      if (tf.getBackend() === 'webgpu') {
+        const r = fusedAdamStep(w, g, m0 ?? null, v0 ?? null, this.config, this.step);
+        m0?.dispose();
+        v0?.dispose();
+        this.m.set(name, r.m);
+        this.v.set(name, r.v);
+        w.dispose();
+        weights[name] = r.w;
+        continue;
+      }
       const [m1, v1, w1] = tf.tidy(() => {
         const m = m0 ? tf.add(tf.mul(m0, beta1), tf.mul(g, 1 - beta1)) : tf.mul(g, 1 - beta1);
         const v = v0 ? tf.add(tf.mul(v0, beta2), tf.mul(tf.square(g), 1 - beta2)) : tf.mul(tf.square(g), 1 - beta2);
@@ -62,14 +77,29 @@ export class Adam {
     }
   }
 
-  /** Snapshot for checkpoints (plain arrays, no tensors). */
+  /**
+   * Snapshot for checkpoints (plain arrays, no tensors). Synchronous readback: not on webgpu in Node
+   * (throws FedSegError UNSUPPORTED there); use toNamedArraysAsync, which works everywhere.
+   */
   toNamedArrays(): NamedArray[] {
+    return this.snapshot((t) => Float32Array.from(t.dataSync() as Float32Array));
+  }
+
+  /** toNamedArrays with awaited readbacks (every backend, webgpu included). Same result. */
+  async toNamedArraysAsync(): Promise<NamedArray[]> {
+    const tensors = [...this.m.values(), ...this.v.values()];
+    const data = await Promise.all(tensors.map((t) => t.data() as Promise<Float32Array>));
+    const byTensor = new Map(tensors.map((t, i) => [t, data[i]!]));
+    return this.snapshot((t) => Float32Array.from(byTensor.get(t)!));
+  }
+
+  private snapshot(read: (t: tf.Tensor) => Float32Array): NamedArray[] {
     const out: NamedArray[] = [
       { name: STEP, shape: [1], data: new Float32Array([this.step]) },
       { name: CONFIG, shape: [4], data: new Float32Array([this.config.lr, this.config.beta1, this.config.beta2, this.config.eps]) },
     ];
-    for (const [name, t] of this.m) out.push({ name: PREFIX_M + name, shape: [...t.shape], data: Float32Array.from(t.dataSync()) });
-    for (const [name, t] of this.v) out.push({ name: PREFIX_V + name, shape: [...t.shape], data: Float32Array.from(t.dataSync()) });
+    for (const [name, t] of this.m) out.push({ name: PREFIX_M + name, shape: [...t.shape], data: read(t) });
+    for (const [name, t] of this.v) out.push({ name: PREFIX_V + name, shape: [...t.shape], data: read(t) });
     return out;
   }
 

@@ -4,7 +4,7 @@ import { tf } from '../tf/tf.js';
 import { createUNet } from '../models/unet.js';
 import { boundaryRegions } from '../losses/boundary-loss.js';
 import { diceLoss } from '../losses/dice-loss.js';
-import { computeStepGradients, metaObjective, trainStep, valueAndGradsAllowUnused, type StepInputs, type MetaStepOptions } from './episodic-step.js';
+import { computeStepGradients, computeStepGradientsAsync, metaObjective, trainStep, valueAndGradsAllowUnused, type StepInputs, type MetaStepOptions } from './episodic-step.js';
 import { Adam } from './adam.js';
 import { assertNoLeaks, useBackend, relError } from '../../test/helpers/leaks.js';
 import { createRng } from '../rng.js';
@@ -63,7 +63,7 @@ test('FedAvg step = plain Dice gradient; Adam step leaks nothing', async () => {
     disposeMap(ref);
   });
   // Adam creates its m/v state on the first step; later steps must leave the tensor count unchanged.
-  trainStep(net, w, adam, inp, { mode: 'fedavg' });
+  await trainStep(net, w, adam, inp, { mode: 'fedavg' });
   await assertNoLeaks(() => trainStep(net, w, adam, inp, { mode: 'fedavg' }), 'fedavg trainStep');
   await assertNoLeaks(() => trainStep(net, w, adam, inp, { mode: 'elcfs' }), 'elcfs trainStep');
   await assertNoLeaks(() => trainStep(net, w, adam, inp, { mode: 'elcfs', secondOrder: 'fd-hvp' }), 'elcfs 2nd-order trainStep');
@@ -105,14 +105,14 @@ test('second-order meta-gradient (fd-hvp and exact) matches a full numerical der
   const { inp, dispose } = inputs(8, 2, 3);
   const base: MetaStepOptions = { mode: 'elcfs', beta: 5, gamma: 0.1, tau: 0.5 };
   const rng = createRng(21);
-  await assertNoLeaks(() => {
+  await assertNoLeaks(async () => {
     const first = computeStepGradients(net, w, inp, { ...base, secondOrder: 'none' }).grads;
     const fdHvp = computeStepGradients(net, w, inp, { ...base, secondOrder: 'fd-hvp' }).grads;
     const exact = computeStepGradients(net, w, inp, { ...base, secondOrder: 'exact' }).grads;
     for (let k = 0; k < 2; k++) {
       const d = randomDirection(w, rng);
-      const num = directionalFD((m) => metaObjective(net, m, inp, base), w, d, 1e-2);
-      const [a1, a2, a3] = [dotMaps(first, d), dotMaps(fdHvp, d), dotMaps(exact, d)];
+      const num = await directionalFD((m) => metaObjective(net, m, inp, base), w, d, 1e-2);
+      const [a1, a2, a3] = await Promise.all([dotMaps(first, d), dotMaps(fdHvp, d), dotMaps(exact, d)]);
       disposeMap(d);
       const tol = 1e-2 * Math.abs(num) + 1e-5;
       if (process.env.DEBUG_META) console.log({ num, a1, a2, a3 });
@@ -149,7 +149,26 @@ test('K-1 meta views average their losses; bad inputs are clear errors', () => {
   disposeMap(w);
 });
 
-test('Adam matches torch.optim.Adam by hand and its state round-trips through NamedArray[]', () => {
+test('the async step (one awaited readback) equals the sync one bit for bit, in every mode', async () => {
+  const net = createUNet({ inChannels: 3, classes: 2, baseWidth: 2, depth: 2 });
+  const w = net.init(4);
+  const { inp, dispose } = inputs(8, 2);
+  for (const o of [{ mode: 'fedavg' }, { mode: 'elcfs' }, { mode: 'elcfs', secondOrder: 'fd-hvp' }, { mode: 'elcfs', secondOrder: 'exact' }] as MetaStepOptions[]) {
+    await assertNoLeaks(async () => {
+      const s = computeStepGradients(net, w, inp, o);
+      const a = await computeStepGradientsAsync(net, w, inp, o);
+      assert.deepEqual(a.losses, s.losses, JSON.stringify(o));
+      assert.ok(Number.isFinite(s.losses.total) && s.losses.total > 0);
+      for (const n of Object.keys(w)) assert.deepEqual(await a.grads[n]!.data(), await s.grads[n]!.data(), `${JSON.stringify(o)} ${n}`);
+      disposeMap(s.grads);
+      disposeMap(a.grads);
+    }, JSON.stringify(o));
+  }
+  dispose();
+  disposeMap(w);
+});
+
+test('Adam matches torch.optim.Adam by hand and its state round-trips through NamedArray[]', async () => {
   const adam = new Adam({ lr: 0.1 });
   const w: WeightMap = { a: tf.tensor1d([1, -2]) };
   const gs = [
@@ -173,6 +192,7 @@ test('Adam matches torch.optim.Adam by hand and its state round-trips through Na
   });
   assert.ok(relError(w.a!.dataSync(), th) < 1e-6);
   const copy = Adam.fromNamedArrays(adam.toNamedArrays());
+  assert.deepEqual(await adam.toNamedArraysAsync(), adam.toNamedArrays());
   assert.equal(copy.step, 3);
   assert.deepEqual(copy.config, adam.config);
   const g: WeightMap = { a: tf.tensor1d([0.1, 0.1]) };

@@ -16,6 +16,11 @@
 //   'exact':  nested reverse-mode autodiff through the inner gradient (works because core/tf's gradient
 //             overrides make conv/pool/sigmoid gradients differentiable; much more memory).
 // FedAvg: plain Dice step, loss = Dice(net(x; theta), y).
+//
+// Readbacks: the loss terms (and for 'fd-hvp' the squared norms that set eps) stay on the device while
+// the step is built and are read back in ONE batch per step (a stacked vector): `await` in the async
+// API (computeStepGradientsAsync, trainStep), a single dataSync in the sync computeStepGradients. The
+// webgpu backend in Node has no synchronous readback (docs/gpu.md), so training uses the async API.
 import { tf } from '../tf/tf.js';
 import { FedSegError } from '../contract/errors.js';
 import type { ForwardOutput, SegModel, WeightMap } from '../models/seg-model.js';
@@ -110,11 +115,31 @@ export function valueAndGradsAllowUnused(f: (...xs: tf.Tensor[]) => tf.Scalar, x
   return { value: value as tf.Scalar, grads: grads.map((g, i) => g ?? tf.zerosLike(xs[i]!)) };
 }
 
-function gradsOf(_names: string[], xs: tf.Tensor[], f: (...ws: tf.Tensor[]) => tf.Scalar): { value: number; grads: tf.Tensor[] } {
-  const { value, grads } = valueAndGradsAllowUnused(f, xs);
-  const v = value.dataSync()[0]!;
-  value.dispose();
-  return { value: v, grads };
+/**
+ * A new tensor sharing t's device buffer but unknown to the gradient tape (a constant for any outer
+ * backward), without a readback: the engine wraps the data id (as backends do for kernel outputs) and
+ * the backend's reference count keeps the buffer alive until both tensors are disposed.
+ */
+function detach(t: tf.Tensor): tf.Tensor {
+  const c = tf.engine().makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype });
+  tf.engine().backend.incRef(t.dataId);
+  return c;
+}
+
+/** Gradients plus the (kept, caller-disposed) loss value; nothing is read back. */
+function gradsOf(xs: tf.Tensor[], f: (...ws: tf.Tensor[]) => tf.Scalar): { value: tf.Scalar; grads: tf.Tensor[] } {
+  return valueAndGradsAllowUnused(f, xs);
+}
+
+/**
+ * A step whose host-side scalars are still on the device: `scalars` is one 1-D tensor (loss terms and,
+ * for 'fd-hvp', squared norms); `finish(values)` builds the result from its values. Exactly one of
+ * finish / abandon must be called; either disposes everything the step still holds.
+ */
+interface PendingStep {
+  scalars: tf.Tensor1D;
+  finish(values: ArrayLike<number>): StepGradients;
+  abandon(): void;
 }
 
 function checkInputs(model: SegModel, weights: WeightMap, inp: StepInputs, r: Resolved): void {
@@ -136,27 +161,64 @@ function checkInputs(model: SegModel, weights: WeightMap, inp: StepInputs, r: Re
  * (withFusedNormGradient); 'exact' differentiates through gradients and uses plain autodiff.
  */
 export function computeStepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, opts: MetaStepOptions): StepGradients {
-  const r = resolve(opts);
-  checkInputs(model, weights, inp, r);
-  return r.secondOrder === 'exact' ? stepGradients(model, weights, inp, r) : withFusedNormGradient(() => stepGradients(model, weights, inp, r));
+  const { pending, run } = beginStep(model, weights, inp, opts);
+  let values: Float32Array;
+  try {
+    values = pending.scalars.dataSync() as Float32Array;
+  } catch (e) {
+    pending.abandon();
+    throw e;
+  }
+  return run(() => pending.finish(values));
 }
 
-function stepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, r: Resolved): StepGradients {
+/** computeStepGradients with the step's one readback awaited (works on every backend, webgpu included). */
+export async function computeStepGradientsAsync(model: SegModel, weights: WeightMap, inp: StepInputs, opts: MetaStepOptions): Promise<StepGradients> {
+  const { pending, run } = beginStep(model, weights, inp, opts);
+  let values: Float32Array;
+  try {
+    values = (await pending.scalars.data()) as Float32Array;
+  } catch (e) {
+    pending.abandon();
+    throw e;
+  }
+  return run(() => pending.finish(values));
+}
+
+function beginStep(model: SegModel, weights: WeightMap, inp: StepInputs, opts: MetaStepOptions): { pending: PendingStep; run: <T>(fn: () => T) => T } {
+  const r = resolve(opts);
+  checkInputs(model, weights, inp, r);
+  const run = r.secondOrder === 'exact' ? <T>(fn: () => T): T => fn() : withFusedNormGradient;
+  return { pending: run(() => stepGradients(model, weights, inp, r)), run };
+}
+
+function stepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, r: Resolved): PendingStep {
   const names = Object.keys(weights);
   const theta = names.map((n) => weights[n]!);
   const innerLoss = (ws: tf.Tensor[]) => tf.tidy(() => diceLoss(model.forward(fromList(names, ws), inp.x, { training: true }).probs, inp.y));
 
   if (r.mode === 'fedavg') {
-    const { value, grads } = gradsOf(names, theta, (...ws) => innerLoss(ws));
-    return { grads: fromList(names, grads), losses: { inner: value, metaDice: 0, boundary: 0, total: value } };
+    const { value, grads } = gradsOf(theta, (...ws) => innerLoss(ws));
+    const scalars = tf.tidy(() => tf.reshape(value, [1]) as tf.Tensor1D);
+    value.dispose();
+    return {
+      scalars,
+      finish: (vals) => {
+        scalars.dispose();
+        const v = vals[0]!;
+        return { grads: fromList(names, grads), losses: { inner: v, metaDice: 0, boundary: 0, total: v } };
+      },
+      abandon: () => tf.dispose([scalars, ...grads]),
+    };
   }
 
   const views = inp.meta!;
   const nv = views.length;
   const n = names.length;
-  let innerV = 0;
-  let metaDiceV = 0;
-  let boundaryV = 0;
+  // Kept copies of the loss terms (read back with the step's one readback).
+  let innerT = null as tf.Scalar | null;
+  let metaDiceT = null as tf.Scalar | null;
+  let boundaryT = null as tf.Scalar | null;
   /** L_meta(theta', Z_x) = mean_j Dice(net(t_j; theta')) + gamma * mean_j L_boundary(Z_x, Z_tj); records the values. */
   const metaTerms = (outX: ForwardOutput, thp: tf.Tensor[]): tf.Scalar => {
     let md: tf.Scalar = tf.scalar(0);
@@ -171,8 +233,8 @@ function stepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, r: 
     }
     md = tf.div(md, nv);
     bl = tf.div(bl, nv);
-    metaDiceV = (md.dataSync() as Float32Array)[0]!;
-    boundaryV = (bl.dataSync() as Float32Array)[0]!;
+    metaDiceT = tf.keep(tf.clone(md));
+    boundaryT = tf.keep(tf.clone(bl));
     return tf.add(md, tf.mul(bl, r.gamma)) as tf.Scalar;
   };
 
@@ -187,17 +249,18 @@ function stepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, r: 
   const withDelta = r.secondOrder === 'fd-hvp';
   const deltas = withDelta ? theta.map((t) => tf.zerosLike(t)) : [];
   let gConst: tf.Tensor[] = [];
-  let out: { value: number; grads: tf.Tensor[] };
+  let out: { value: tf.Scalar; grads: tf.Tensor[] };
   try {
-    out = gradsOf(names, [...theta, ...deltas], (...ws) => {
+    out = gradsOf([...theta, ...deltas], (...ws) => {
       const th = ws.slice(0, n);
       const outX = model.forward(fromList(names, th), inp.x, { training: true });
       const li = diceLoss(outX.probs, inp.y);
-      innerV = (li.dataSync() as Float32Array)[0]!;
+      innerT = tf.keep(tf.clone(li));
       const g = tf.engine().gradients(() => li, th, undefined, true).grads.map((gi, i) => gi ?? tf.zerosLike(th[i]!));
       let gUse = g;
       if (!exact) {
-        gConst = g.map((gi) => tf.keep(tf.tensor(gi.dataSync() as Float32Array, gi.shape, 'float32')));
+        // A copy off the tape (a constant for the outer backward), made on the device.
+        gConst = g.map((gi) => tf.keep(detach(gi)));
         gUse = gConst;
       }
       const thp = th.map((w, i) => {
@@ -206,56 +269,87 @@ function stepGradients(model: SegModel, weights: WeightMap, inp: StepInputs, r: 
       });
       return tf.add(li, metaTerms(outX, thp)) as tf.Scalar;
     });
+  } catch (e) {
+    tf.dispose([innerT, metaDiceT, boundaryT].filter((t): t is tf.Scalar => t !== null));
+    tf.dispose(gConst);
+    throw e;
   } finally {
     tf.dispose(deltas);
   }
-  const losses: StepLosses = { inner: innerV, metaDice: metaDiceV, boundary: boundaryV, total: out.value };
+  const terms = [innerT!, metaDiceT!, boundaryT!, out.value];
+  const lossesOf = (vals: ArrayLike<number>): StepLosses => ({ inner: vals[0]!, metaDice: vals[1]!, boundary: vals[2]!, total: vals[3]! });
   if (!withDelta) {
     tf.dispose(gConst);
-    return { grads: fromList(names, out.grads), losses };
+    const scalars = tf.tidy(() => tf.stack(terms) as tf.Tensor1D);
+    tf.dispose(terms);
+    return {
+      scalars,
+      finish: (vals) => {
+        scalars.dispose();
+        return { grads: fromList(names, out.grads), losses: lossesOf(vals) };
+      },
+      abandon: () => tf.dispose([scalars, ...out.grads]),
+    };
   }
   // fd-hvp: result = (first-order gradient) - beta * H (D v), v = dL_meta/dtheta', D = [|g| <= clip],
-  // H u by central differences of inner gradients.
+  // H u by central differences of inner gradients. The squared norms of u and theta (per tensor, summed
+  // on the host as before) travel with the loss terms in the step's one readback.
   const first = out.grads.slice(0, n);
   const v = out.grads.slice(n);
-  let result: tf.Tensor[];
   const u = tf.tidy(() => v.map((vi, i) => tf.mul(vi, tf.cast(tf.lessEqual(tf.abs(gConst[i]!), r.clip), 'float32'))));
   tf.dispose([...v, ...gConst]);
-  const norm = (ts: tf.Tensor[]) => Math.sqrt(ts.reduce((acc, t) => acc + tf.tidy(() => tf.sum(tf.square(t)).dataSync()[0]!), 0));
-  const uNorm = norm(u);
-  if (uNorm === 0) {
-    result = first;
-  } else {
-    const eps = (r.hvpRelStep * Math.max(norm(theta), 1)) / uNorm;
-    const shifted = (sgn: number) => {
-      const th = tf.tidy(() => theta.map((w, i) => tf.add(w, tf.mul(u[i]!, sgn))));
-      const gs = gradsOf(names, th, (...ws) => innerLoss(ws)).grads;
-      tf.dispose(th);
-      return gs;
-    };
-    const gp = shifted(eps);
-    const gm = shifted(-eps);
-    result = tf.tidy(() => first.map((f, i) => tf.sub(f, tf.mul(tf.sub(gp[i]!, gm[i]!), r.beta / (2 * eps)))));
-    tf.dispose([...gp, ...gm, ...first]);
-  }
-  tf.dispose(u);
-  return { grads: fromList(names, result), losses };
+  const scalars = tf.tidy(() => tf.concat([tf.stack(terms), ...u.map((t) => tf.reshape(tf.sum(tf.square(t)), [1])), ...theta.map((t) => tf.reshape(tf.sum(tf.square(t)), [1]))]) as tf.Tensor1D);
+  tf.dispose(terms);
+  return {
+    scalars,
+    abandon: () => tf.dispose([scalars, ...first, ...u]),
+    finish: (vals) => {
+      scalars.dispose();
+      const norm = (from: number) => {
+        let acc = 0;
+        for (let i = 0; i < n; i++) acc += vals[from + i]!;
+        return Math.sqrt(acc);
+      };
+      const uNorm = norm(4);
+      let result: tf.Tensor[];
+      try {
+        if (uNorm === 0) {
+          result = first;
+        } else {
+          const eps = (r.hvpRelStep * Math.max(norm(4 + n), 1)) / uNorm;
+          const shifted = (sgn: number) => {
+            const th = tf.tidy(() => theta.map((w, i) => tf.add(w, tf.mul(u[i]!, sgn))));
+            const { value, grads } = gradsOf(th, (...ws) => innerLoss(ws));
+            tf.dispose([th, value].flat());
+            return grads;
+          };
+          const gp = shifted(eps);
+          const gm = shifted(-eps);
+          result = tf.tidy(() => first.map((f, i) => tf.sub(f, tf.mul(tf.sub(gp[i]!, gm[i]!), r.beta / (2 * eps)))));
+          tf.dispose([...gp, ...gm, ...first]);
+        }
+      } finally {
+        tf.dispose(u);
+      }
+      return { grads: fromList(names, result), losses: lossesOf(vals) };
+    },
+  };
 }
 
 /**
  * The scalar the meta step differentiates, L_inner(theta) + L_meta(theta, theta'(theta)), with theta'
  * computed from theta (for numerical verification of the meta-gradient; FedAvg: L_inner only).
  */
-export function metaObjective(model: SegModel, weights: WeightMap, inp: StepInputs, opts: MetaStepOptions): number {
+export async function metaObjective(model: SegModel, weights: WeightMap, inp: StepInputs, opts: MetaStepOptions): Promise<number> {
   const r = resolve(opts);
   checkInputs(model, weights, inp, r);
   const names = Object.keys(weights);
   const theta = names.map((n) => weights[n]!);
-  return tf.tidy(() => {
+  const value = tf.tidy(() => {
     const inner = valueAndGradsAllowUnused((...ws: tf.Tensor[]) => diceLoss(model.forward(fromList(names, ws), inp.x, { training: true }).probs, inp.y), theta).grads;
     const outX = model.forward(weights, inp.x, { training: true });
     let total = diceLoss(outX.probs, inp.y);
-    if (r.mode === 'fedavg') return total.dataSync()[0]!;
+    if (r.mode === 'fedavg') return total;
     const thp = fromList(names, theta.map((w, i) => tf.sub(w, tf.mul(tf.clipByValue(inner[i] ?? tf.zerosLike(w), -r.clip, r.clip), r.beta))));
     const nv = inp.meta!.length;
     for (const t of inp.meta!) {
@@ -263,13 +357,21 @@ export function metaObjective(model: SegModel, weights: WeightMap, inp: StepInpu
       total = tf.add(total, tf.div(diceLoss(outT.probs, inp.y), nv));
       if (r.gamma > 0) total = tf.add(total, tf.mul(boundaryLoss(outX.features!, outT.features!, inp.regions!, r.tau), r.gamma / nv));
     }
-    return total.dataSync()[0]!;
+    return total;
   });
+  try {
+    return (await value.data())[0]!;
+  } finally {
+    value.dispose();
+  }
 }
 
-/** One training step: gradients, then one Adam update of `weights` in place. Returns the loss terms. */
-export function trainStep(model: SegModel, weights: WeightMap, adam: Adam, inp: StepInputs, opts: MetaStepOptions): StepLosses {
-  const { grads, losses } = computeStepGradients(model, weights, inp, opts);
+/**
+ * One training step: gradients, then one Adam update of `weights` in place. Resolves to the loss terms.
+ * One awaited readback per step (the loss terms, checked finite before the update is applied).
+ */
+export async function trainStep(model: SegModel, weights: WeightMap, adam: Adam, inp: StepInputs, opts: MetaStepOptions): Promise<StepLosses> {
+  const { grads, losses } = await computeStepGradientsAsync(model, weights, inp, opts);
   try {
     for (const [k, v] of Object.entries(losses))
       if (!Number.isFinite(v)) throw new FedSegError('NUMERIC_ERROR', `training step: loss term '${k}' is ${v} (diverged or bad input)`);

@@ -31,18 +31,41 @@ export interface ModelEvaluation extends EvaluationSummary {
   predictions?: MaskU8[];
 }
 
-/** Predicted probabilities [B,H,W,classes] as a Float32Array per image (HWC). */
+/**
+ * Predicted probabilities [B,H,W,classes] as a Float32Array per image (HWC). Synchronous readback: not
+ * on webgpu in Node (throws FedSegError UNSUPPORTED there); use predictProbabilitiesAsync.
+ */
 export function predictProbabilities(model: SegModel, weights: WeightMap, images: Sample['image'][]): Float32Array[] {
+  const probs = forwardProbs(model, weights, images);
+  try {
+    return splitPerImage(probs.dataSync() as Float32Array, images.length);
+  } finally {
+    probs.dispose();
+  }
+}
+
+/** predictProbabilities with one awaited readback (every backend, webgpu included). Same result. */
+export async function predictProbabilitiesAsync(model: SegModel, weights: WeightMap, images: Sample['image'][]): Promise<Float32Array[]> {
+  const probs = forwardProbs(model, weights, images);
+  try {
+    return splitPerImage((await probs.data()) as Float32Array, images.length);
+  } finally {
+    probs.dispose();
+  }
+}
+
+function forwardProbs(model: SegModel, weights: WeightMap, images: Sample['image'][]): tf.Tensor {
   const x = imagesToTensor(images);
   try {
-    const probs = tf.tidy(() => model.forward(weights, x, { training: false }).probs);
-    const all = probs.dataSync() as Float32Array;
-    probs.dispose();
-    const per = all.length / images.length;
-    return images.map((_, i) => all.slice(i * per, (i + 1) * per));
+    return tf.tidy(() => model.forward(weights, x, { training: false }).probs);
   } finally {
     x.dispose();
   }
+}
+
+function splitPerImage(all: Float32Array, n: number): Float32Array[] {
+  const per = all.length / n;
+  return Array.from({ length: n }, (_, i) => all.slice(i * per, (i + 1) * per));
 }
 
 /** Evaluates `weights` on `samples`: per-class mean Dice / HD95 with empty-mask counts, plus per-image results. */
@@ -56,7 +79,7 @@ export async function evaluateModel(model: SegModel, weights: WeightMap, samples
   for (let i = 0; i < samples.length; i += bs) {
     if (opts.signal?.aborted) throw new FedSegError('CANCELLED', 'evaluation cancelled');
     const batch = samples.slice(i, i + bs);
-    const probs = predictProbabilities(model, weights, batch.map((s) => s.image));
+    const probs = await predictProbabilitiesAsync(model, weights, batch.map((s) => s.image));
     batch.forEach((s, j) => {
       const pred = postprocess(probs[j]!, h, w, model.classes, threshold);
       if (opts.keepPredictions) predictions.push(pred);

@@ -34,23 +34,22 @@ export function disposeMap(m: WeightMap): void {
   for (const t of Object.values(m)) t.dispose();
 }
 
-/** <a, b> over all names of `a`. */
-export function dotMaps(a: WeightMap, b: WeightMap): number {
+/** <a, b> over all names of `a` (host-side float64 sum; async readbacks, so any backend). */
+export async function dotMaps(a: WeightMap, b: WeightMap): Promise<number> {
   let s = 0;
   for (const n of Object.keys(a)) {
-    const x = a[n]!.dataSync();
-    const y = b[n]!.dataSync();
-    for (let i = 0; i < x.length; i++) s += x[i]! * y[i]!;
+    const [x, y] = await Promise.all([a[n]!.data(), b[n]!.data()]);
+    for (let i = 0; i < x.length; i++) s += (x[i] as number) * (y[i] as number);
   }
   return s;
 }
 
 /** Central difference of the scalar f along d at w. f must not leak. */
-export function directionalFD(f: (w: WeightMap) => number, weights: WeightMap, d: WeightMap, h: number): number {
+export async function directionalFD(f: (w: WeightMap) => number | Promise<number>, weights: WeightMap, d: WeightMap, h: number): Promise<number> {
   const plus = axpy(weights, d, h);
   const minus = axpy(weights, d, -h);
   try {
-    return (f(plus) - f(minus)) / (2 * h);
+    return ((await f(plus)) - (await f(minus))) / (2 * h);
   } finally {
     disposeMap(plus);
     disposeMap(minus);

@@ -5,7 +5,7 @@ import { createUNet } from '../models/unet.js';
 import { generateFundusSites } from '../data/synthetic/fundus.js';
 import { extractAmplitudeWindow } from '../freq/amplitude-interpolation.js';
 import { trainLocal, type TrainProgress, type AmplitudeBankEntry } from './local-training.js';
-import { evaluateModel, predictProbabilities } from './evaluate.js';
+import { evaluateModel, predictProbabilities, predictProbabilitiesAsync } from './evaluate.js';
 import { postprocess, evaluateMasks, aggregateEvaluations } from '../metrics/evaluate.js';
 import { Adam } from './adam.js';
 import { assertNoLeaks, useBackend } from '../../test/helpers/leaks.js';
@@ -81,6 +81,7 @@ test('evaluateModel = postprocess + evaluateMasks + aggregate, per image; fedAvg
   const samples = others[0]!.samples;
   const ev = await assertNoLeaks(() => evaluateModel(model, w, samples, { batchSize: 2, threshold: 0.5 }));
   const probs = predictProbabilities(model, w, samples.map((s) => s.image));
+  assert.deepEqual(await assertNoLeaks(() => predictProbabilitiesAsync(model, w, samples.map((s) => s.image))), probs);
   const manual = aggregateEvaluations(samples.map((s, i) => evaluateMasks(postprocess(probs[i]!, 16, 16, 2, 0.5), s.mask)));
   assert.equal(ev.images, samples.length);
   assert.deepEqual(ev.meanDice, manual.meanDice);

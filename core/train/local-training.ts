@@ -136,7 +136,7 @@ export async function trainLocal(opts: TrainLocalOptions): Promise<TrainLocalRes
         mode === 'elcfs' ? cfsiViews(batch.map((s) => s.image), bank, metaTest, lambda, clip, rng).map((v) => imagesToTensor(v)) : [];
       try {
         const regions = mode === 'elcfs' && gamma > 0 ? boundaryRegions(batch.map((s) => s.mask), opts.backgroundIterations ?? BACKGROUND_RING_ITERATIONS) : undefined;
-        last = trainStep(model, weights, adam, { x, y, meta, ...(regions ? { regions } : {}) }, stepOpts);
+        last = await trainStep(model, weights, adam, { x, y, meta, ...(regions ? { regions } : {}) }, stepOpts);
       } finally {
         tf.dispose([x, y, ...meta]);
       }
