@@ -231,3 +231,30 @@ test('fused op: the uncached (large-map) path gives the same values and gradient
   }
   tf.dispose([x, r, w]);
 });
+
+test('higher-order gradients through the ops impl match finite differences of first-order (fused) gradients', async () => {
+  await useBackend('cpu');
+  const rng = createRng(8);
+  const [B, H, W, C] = [1, 5, 5, 2];
+  const x = tf.tensor4d(Float32Array.from(randArr(rng, B * H * W * C)), [B, H, W, C]);
+  const r = tf.tensor4d(Float32Array.from(randRates(rng, B * H * W)), [B, H, W, 1]);
+  const w = tf.tensor4d(Float32Array.from(randArr(rng, 9 * C * C)), [3, 3, C, C]);
+  // d/dW of || dL/dx ||^2 with L = sum(y^2): needs the gradient of the gradient.
+  const second = (impl: AscImpl) => tf.tidy(() => tf.grad((ww: tf.Tensor) => {
+    const gx = tf.grad((xx: tf.Tensor) => tf.sum(tf.square(ascConv2d(xx as tf.Tensor4D, r, ww as tf.Tensor4D, undefined, { impl }))))(x);
+    return tf.sum(tf.square(gx));
+  })(w).dataSync());
+  const g = second('ops');
+  assert.ok(g.some((v) => v !== 0) && g.every(Number.isFinite));
+  // Cross-check one direction against central differences of the first-order gradient norm.
+  const dir = tf.tensor4d(Float32Array.from(randArr(rng, 9 * C * C)), [3, 3, C, C]);
+  const f = (ww: tf.Tensor) => tf.tidy(() => {
+    const gx = tf.grad((xx: tf.Tensor) => tf.sum(tf.square(ascConv2d(xx as tf.Tensor4D, r, ww as tf.Tensor4D, undefined, { impl: 'fused' }))))(x);
+    return tf.sum(tf.square(gx)).dataSync()[0]!;
+  });
+  const h = 1e-2; // the objective is quartic in W: central differences are exact up to O(h^2) terms
+  const fd = tf.tidy(() => (f(tf.add(w, tf.mul(dir, h))) - f(tf.sub(w, tf.mul(dir, h)))) / (2 * h));
+  const an = Array.from(g).reduce((a, v, i) => a + v * dir.dataSync()[i]!, 0);
+  assert.ok(Math.abs(fd - an) < 1e-3 * Math.abs(an) + 1e-3, `second-order directional derivative ${an} vs FD ${fd}`);
+  tf.dispose([x, r, w, dir]);
+});

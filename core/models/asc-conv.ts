@@ -409,6 +409,10 @@ function fusedOp(x: tf.Tensor4D, rate: tf.Tensor4D | null, rConst: number, filte
     if (bT) y = tf.add(y, bT);
     const value = tf.reshape(y, [B, H, W, Co]) as tf.Tensor4D;
     const gradFunc = (dy: tf.Tensor4D, saved: tf.Tensor[]): tf.Tensor[] => {
+      // This backward runs JS loops on read-back values: its outputs are constants to an outer tape.
+      // A higher-order gradient through this op (e.g. the exact ELCFS meta-gradient) therefore drops
+      // the ASC layers' second-order terms; use impl 'ops' for that. (An outer tape is also active in
+      // the first-order ELCFS step, whose nested inner gradient is detached, so we cannot refuse here.)
       const sf = saved[0] as tf.Tensor4D;
       const xd2 = xd;
       const corners2 = corners;
