@@ -7,6 +7,7 @@ import { assertNoLeaks, useBackend } from '../../test/helpers/leaks.js';
 import { createAscUNet } from './asc-unet.js';
 import { createUNet } from './unet.js';
 import { isTrainableWeight, rescaleRate } from './rate-field.js';
+import { inferWithRate } from './rate-stats.js';
 import type { SegModel, WeightMap } from './seg-model.js';
 
 test('ASC U-Net: names, init shared with the U-Net, outputs, gradients to every weight, trains on wasm', async () => {
@@ -54,6 +55,11 @@ test('ASC U-Net: names, init shared with the U-Net, outputs, gradients to every 
   const l1 = tf.tidy(() => loss().dataSync()[0]!);
   assert.ok(l1 < l0 * 0.8, `loss ${l0} -> ${l1}`);
   assert.throws(() => model.forward(w, tf.zeros([1, 10, 16, 3]) as tf.Tensor4D), /divisible by 4/);
+  const img = { width: 16, height: 16, channels: 3, data: tf.tidy(() => x.slice([0, 0, 0, 0], [1, 16, 16, 3]).dataSync() as Float32Array) };
+  const inf = await assertNoLeaks(() => inferWithRate(asc, { ...w, ...vars }, img), 'inferWithRate');
+  assert.equal(inf.probs.channels, 2);
+  assert.equal(inf.rate.data.length, 256);
+  assert.equal(inf.stats.histogram.counts.reduce((a, b) => a + b, 0), 256);
   opt.dispose();
   tf.dispose([x, target, ...Object.values(vars), ...Object.values(w), ...Object.values(wu)]);
   tf.disposeVariables();
