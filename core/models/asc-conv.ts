@@ -12,9 +12,12 @@
 // Nothing 9x larger than x is ever materialised: each tap is sampled ([N,C]), multiplied by its
 // [C,Co] slice of W and accumulated. Two implementations, same maths:
 // - 'ops'  : pure tfjs ops (gatherND of the bilinear corners from a zero-padded copy of x, then
-//            matMul). Works on every backend and is differentiable to any order (needs the GatherNd
-//            gradient that core/tf registers). Taps on an axis (ky = 0 or kx = 0) gather 2 corners,
-//            diagonal taps 4, the centre tap none.
+//            matMul). Works on every backend and is differentiable to any order (its gatherND
+//            carries its own scatterND gradient; second order uses the ScatterNd gradient core/tf
+//            registers). Taps on an axis (ky = 0 or kx = 0) gather 2 corners, diagonal taps 4, the
+//            centre tap none.
+// The 'fused' backward reuses the forward's read-back x and bilinear corners (kept by the op's
+// closure; corners are cached per rate buffer, so all layers sharing one rate field compute them once).
 // - 'fused': a tf.customGrad op whose sampling / transposed sampling / rate gradient run as tight JS
 //            loops over the typed arrays of synchronous backends (wasm, cpu), and whose matMuls run on
 //            the backend. First-order gradients only. This is the fast path (bench/asc.bench.ts).
