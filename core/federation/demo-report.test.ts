@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PNG } from 'pngjs';
-import { formatTable, lineChartSvg, overlayPng, renderReport, tableRows, type DemoResult } from './demo-report.js';
+import { formatTable, lineChartSvg, overlayPng, renderReport, tableRows, type DemoResult, type MethodResult } from './demo-report.js';
 
-const run = (method: 'fedavg' | 'elcfs', unseen: string, d0: number) => ({
+const run = (method: 'fedavg' | 'elcfs', unseen: string, d0: number): MethodResult => ({
   method, unseen, elapsedMs: 1000, overlays: [],
-  rounds: [{ round: 1, metrics: { dice_c0: 0.1, dice_c1: 0.1 } }, { round: 2, metrics: { dice_c0: d0, dice_c1: 0.5, hd95_c0: 3, hd95_c1: 4 } }],
+  rounds: [{ round: 1, metrics: { dice_c0: 0.1, dice_c1: 0.1 } as Record<string, number> }, { round: 2, metrics: { dice_c0: d0, dice_c1: 0.5, hd95_c0: 3, hd95_c1: 4 } }],
 });
 const res: DemoResult = {
   setup: { sites: ['D1', 'D2'], size: 32, perSite: 2, rounds: 2, baseWidth: 4, batchSize: 2, localEpochs: 1, backend: 'wasm', seed: 1 },

@@ -404,7 +404,8 @@ class SiteClient {
     if (old) this.tryDelete(old.checkpointId);
     this.summary.roundsTrained++;
     this.summary.lastMetrics = res.metrics;
-    const bytes = this.send({ kind: 'train_res', round: m.round, globalHash: m.globalHash, numSamples: res.numSamples, metrics: res.metrics }, blob);
+    const bytes = this.send({ kind: 'train_res', round: m.round, globalHash: m.globalHash, numSamples: res.numSamples, metrics: res.metrics },
+      w.wireDtype === 'float32' ? blob : res.weights);
     if (bytes) this.emit({ type: 'round-sent', round: m.round, bytes, resent: false, metrics: res.metrics });
   }
 

@@ -128,3 +128,22 @@ test('a dropped connection mid-round: the site reconnects, rejoins the open roun
     cleanup();
   }
 });
+
+test('float16 on the wire: half-size weight messages, FedAvg within half precision', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 2, evaluate: 'none', wireDtype: 'float16' }, [{ name: 'A' }, { name: 'B' }]);
+    const run = hub.run();
+    const shapes = { w: [1000] };
+    const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 1, step: 1, shapes }));
+    const b = site(url, 'B', tokens.B!, new FakeTrainer({ target: 3, samples: 3, step: 1, shapes }));
+    await within(Promise.all([a.promise, b.promise, run]), 20_000, 'run');
+    const avg = decodeWeights(hub.state.checkpoint(1)!.weights).arrays[0]!.data;
+    for (const v of avg) assert.ok(Math.abs(v - 2.5) < 2e-3, String(v));
+    const sent = [...a.ledger.listAudit({ kind: 'weights-update' }), ...a.ledger.listAudit({ kind: 'initial-model' })].map((x) => x.bytes);
+    for (const n of sent) assert.ok(n > 2000 && n < 3000, `float16 frame of 1000 values is ~2 KB, got ${n}`);
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
