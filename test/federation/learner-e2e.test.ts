@@ -17,6 +17,7 @@ import { startHub, tempDir, within } from './helpers/hub-harness.js';
 test('real learner, ELCFS over loopback; the wire carries only windows, weights, counts and metrics', { timeout: 120_000 }, async () => {
   const report = await useBackend();
   const { dir, cleanup } = tempDir();
+  const ac = new AbortController();
   try {
     const data = generateFundusSites({ sites: 3, perSite: 3, size: 32, seed: 5 });
     const names = data.map((d) => d.site);
@@ -34,7 +35,7 @@ test('real learner, ELCFS over loopback; the wire carries only windows, weights,
       store.addSamples(ds.id, d.samples);
       const role = k === 2 ? 'eval' as const : 'train' as const;
       const trainer = new LearnerTrainer({ store, dataset: ds.id, site: d.site, backend: report.name, seed: k });
-      const p = runSite({ hubUrl: url, site: d.site, token: tokens[d.site]!, role, trainer, ledger: store,
+      const p = runSite({ hubUrl: url, site: d.site, token: tokens[d.site]!, role, trainer, ledger: store, signal: ac.signal,
         tap: (dir, data, binary) => frames.push({ dir, data: typeof data === 'string' ? data : data.slice(), binary }) });
       return { store, trainer, p };
     });
@@ -77,6 +78,7 @@ test('real learner, ELCFS over loopback; the wire carries only windows, weights,
     assert.equal(outAudits, outFrames, 'one audit entry per frame sent');
     await hub.stop();
   } finally {
+    ac.abort();
     cleanup();
   }
 });
