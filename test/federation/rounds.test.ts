@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { encodeMessage, PROTOCOL_VERSION } from '../../core/contract/hub-protocol.js';
-import { decodeWeights } from '../../core/contract/weights.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeWeights, encodeWeights } from '../../core/contract/weights.js';
 import { formatStatus, type HubStatus } from '../../federation-hub/status.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
 import { site, startHub, tempDir, within } from './helpers/hub-harness.js';
@@ -142,6 +144,24 @@ test('float16 on the wire: half-size weight messages, FedAvg within half precisi
     for (const v of avg) assert.ok(Math.abs(v - 2.5) < 2e-3, String(v));
     const sent = [...a.ledger.listAudit({ kind: 'weights-update' }), ...a.ledger.listAudit({ kind: 'initial-model' })].map((x) => x.bytes);
     for (const n of sent) assert.ok(n > 2000 && n < 3000, `float16 frame of 1000 values is ~2 KB, got ${n}`);
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
+
+test('initWeights: the hub starts from a weights file and asks no site to build the model', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const init = [{ name: 'w', shape: [4], data: Float32Array.from([1, 2, 3, 4]) }];
+    const file = join(dir, 'init.fsw');
+    writeFileSync(file, encodeWeights(init));
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none', initWeights: file }, [{ name: 'A' }]);
+    const run = hub.run();
+    const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 5, samples: 1, step: 0.5 }));
+    await within(Promise.all([a.promise, run]), 20_000, 'run');
+    assert.equal(a.ledger.listAudit({ kind: 'initial-model' }).length, 0);
+    assert.deepEqual([...decodeWeights(hub.state.checkpoint(1)!.weights).arrays[0]!.data], [3, 3.5, 4, 4.5]);
     await hub.stop();
   } finally {
     cleanup();
