@@ -2,7 +2,9 @@
 // cancel between epochs the same way for every model kind:
 //  - sigmoid U-Nets (unet, asc-unet): D's trainLocal (ALGORITHMS.md §5: ELCFS episodic meta step with
 //    CFSI views + boundary loss, or plain Dice steps), Adam state kept for resume;
-//  - softmax ASCNet-7: E's softmax trainer (ALGORITHMS.md §7: softmax cross-entropy, Adam beta2 0.9).
+//  - softmax ASCNet-7: E's softmax trainer (ALGORITHMS.md §7: softmax cross-entropy, Adam beta2 0.9),
+//    also on D's Adam, so its state is checkpointed for resume too.
+// Readbacks (losses, optimiser state) are awaited: webgpu in Node has no synchronous dataSync.
 import { FedSegError } from '../contract/errors.js';
 import type { Sample } from '../contract/image.js';
 import type { NamedArray } from '../contract/weights.js';
@@ -25,8 +27,8 @@ export interface EpochRunner {
   /** Runs one epoch; throws FedSegError('CANCELLED') when signal aborts (completed steps kept). */
   runEpoch(epoch: number, onStep: (r: StepReport) => void, signal: AbortSignal): Promise<void>;
   weights(): WeightMap;
-  /** Optimiser state to checkpoint (null when the optimiser cannot be serialised). */
-  optimiserState(): NamedArray[] | null;
+  /** Optimiser state to checkpoint (null when the optimiser cannot be serialised); awaited readback. */
+  optimiserState(): Promise<NamedArray[] | null>;
   dispose(): void;
 }
 
@@ -46,7 +48,7 @@ export function sigmoidRunner(o: {
       });
     },
     weights: () => o.weights,
-    optimiserState: () => o.adam.toNamedArrays(),
+    optimiserState: () => o.adam.toNamedArraysAsync(),
     dispose() {
       tf.dispose(Object.values(o.weights));
       o.adam.dispose();
@@ -54,8 +56,9 @@ export function sigmoidRunner(o: {
   };
 }
 
-export function softmaxRunner(o: { model: SegModel; init: WeightMap; samples: Sample[]; batchSize: number; seed: number; learningRate: number }): EpochRunner {
-  const trainer = createSoftmaxTrainer(o.model as Parameters<typeof createSoftmaxTrainer>[0], o.init, { lr: o.learningRate });
+/** `adam`: optimiser to continue with (resume; the runner takes ownership), else a fresh ASCNet Adam. */
+export function softmaxRunner(o: { model: SegModel; init: WeightMap; samples: Sample[]; batchSize: number; seed: number; learningRate: number; adam?: Adam }): EpochRunner {
+  const trainer = createSoftmaxTrainer(o.model as Parameters<typeof createSoftmaxTrainer>[0], o.init, o.adam ? { adam: o.adam } : { lr: o.learningRate });
   tf.dispose(Object.values(o.init));
   const labels = o.samples.map((s) => nestedMaskToClasses(s.mask));
   return {
@@ -74,7 +77,7 @@ export function softmaxRunner(o: { model: SegModel; init: WeightMap; samples: Sa
         const y = tf.tensor3d(lab, [idx.length, h, w], 'int32');
         let loss: number;
         try {
-          loss = trainer.step(x, y);
+          loss = await trainer.step(x, y);
         } finally {
           tf.dispose([x, y]);
         }
@@ -84,7 +87,7 @@ export function softmaxRunner(o: { model: SegModel; init: WeightMap; samples: Sa
       }
     },
     weights: () => trainer.weights(),
-    optimiserState: () => null,
+    optimiserState: () => trainer.adam.toNamedArraysAsync(),
     dispose: () => trainer.dispose(),
   };
 }

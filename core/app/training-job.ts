@@ -10,6 +10,7 @@ import { encodeWeights, decodeWeights, type NamedArray } from '../contract/weigh
 import type { TrainingConfig, TrainingProgress } from '../contract/app-api.js';
 import { extractAmplitudeWindow, presetAlpha } from '../freq/amplitude-interpolation.js';
 import { evaluateMasks } from '../metrics/evaluate.js';
+import { weightsToNamedArraysAsync } from '../models/model-io.js';
 import type { SegModel, WeightMap } from '../models/seg-model.js';
 import type { DatasetStore } from '../store/dataset-store.js';
 import { Adam } from '../train/adam.js';
@@ -50,10 +51,6 @@ export function splitSamples(samples: Sample[]): { train: Sample[]; val: Sample[
   if (samples.length < 3) return { train: samples, val: [] };
   const nVal = Math.max(1, Math.floor(samples.length * 0.2));
   return { train: samples.slice(0, samples.length - nVal), val: samples.slice(samples.length - nVal) };
-}
-
-function toNamed(w: WeightMap): NamedArray[] {
-  return Object.entries(w).map(([name, t]) => ({ name, shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) }));
 }
 
 function fromNamed(arrays: NamedArray[]): WeightMap {
@@ -132,26 +129,31 @@ export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hook
       weights = model.init(cfg.seed);
     }
     const soft = isSoftmaxKind(mcfg.kind);
+    // Resume restores the optimiser too (the stored betas/eps are kept: ASCNet's beta2 0.9 survives).
+    const resumedAdam = adamState ? Adam.fromNamedArrays(adamState, { lr: cfg.learningRate }) : null;
     runner = soft
-      ? softmaxRunner({ model, init: weights, samples: train, batchSize: cfg.batchSize, seed: cfg.seed, learningRate: cfg.learningRate })
+      ? softmaxRunner({ model, init: weights, samples: train, batchSize: cfg.batchSize, seed: cfg.seed, learningRate: cfg.learningRate, ...(resumedAdam ? { adam: resumedAdam } : {}) })
       : sigmoidRunner({
         model, weights, samples: train, batchSize: cfg.batchSize, seed: cfg.seed, elcfs, bank,
-        adam: adamState ? Adam.fromNamedArrays(adamState, { lr: cfg.learningRate }) : new Adam({ lr: cfg.learningRate }),
+        adam: resumedAdam ?? new Adam({ lr: cfg.learningRate }),
       });
     const active = runner;
     const perEpoch = Math.ceil(train.length / cfg.batchSize);
     totalSteps = perEpoch * cfg.epochs;
     if (cfg.maxSteps > 0) totalSteps = Math.min(totalSteps, cfg.maxSteps);
 
-    const save = (epoch: number, partial: boolean) => {
+    const save = async (epoch: number, partial: boolean) => {
       const name = `${cfg.name} · epoch ${epoch}${partial ? ' (partial)' : ''}`;
+      // Read weights and optimiser state back BEFORE the (synchronous) store transaction: the readbacks
+      // are awaited because webgpu in Node has no synchronous dataSync (docs/gpu.md "Reading tensors").
+      const blob = encodeWeights(await weightsToNamedArraysAsync(active.weights()));
+      const opt = await active.optimiserState();
       const old = store.listCheckpoints({ runId: job.runId });
       const info = store.transaction(() => {
         const w = store.saveCheckpoint({
-          name, runId: job.runId, round: epoch, modelKind: mcfg.kind, blob: encodeWeights(toNamed(active.weights())),
+          name, runId: job.runId, round: epoch, modelKind: mcfg.kind, blob,
           meta: { source: 'local', usable: true, model: mcfg, epoch, step, partial },
         });
-        const opt = active.optimiserState();
         if (opt) store.saveCheckpoint({ name: `${cfg.name} · optimiser`, runId: job.runId, round: epoch, modelKind: 'adam-state', blob: encodeWeights(opt), meta: { usable: false } });
         for (const c of old) store.deleteCheckpoint(c.id);
         return w;
@@ -184,7 +186,7 @@ export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hook
         } catch (e) {
           if (!(e instanceof FedSegError && e.code === 'CANCELLED')) throw e;
           if (!stoppedByCap) {
-            save(epoch - 1, true);
+            await save(epoch - 1, true);
             return { status: 'cancelled', modelId, message: `cancelled at step ${step} of ${totalSteps}; the last weights were kept` };
           }
         }
@@ -195,7 +197,7 @@ export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hook
           dice = soft ? await evaluateSoftmax(model, active.weights(), val, mcfg.classes) : (await evaluateModel(model, active.weights(), val, { signal: hooks.signal })).meanDice;
         }
         epochsDone = epoch;
-        save(epochsDone, false);
+        await save(epochsDone, false);
         const meanDice = dice ? dice.reduce((a, b) => a + b, 0) / dice.length : NaN;
         store.putRoundMetrics(job.runId, epoch, { step, ...(Number.isFinite(lastLoss) ? { loss: lastLoss } : {}), ...(dice ? { dice: meanDice, ...Object.fromEntries(dice.map((d, c) => [`dice_c${c}`, d])) } : {}) });
         emit({ phase: 'evaluating', epoch, step, totalSteps, dice, message: dice ? `mean Dice ${meanDice.toFixed(3)} on held-out images` : 'no held-out images' });

@@ -136,8 +136,12 @@ export async function runAscExperiment(o: AscExperimentOptions, log: (line: stri
     try {
       for (let s = 0; s < o.steps; s++) {
         const { x, y } = toBatch(batches[s]!.map((i) => train[i]!));
-        const loss = trainer.step(x, y);
-        tf.dispose([x, y]);
+        let loss: number;
+        try {
+          loss = await trainer.step(x, y);
+        } finally {
+          tf.dispose([x, y]);
+        }
         if (!Number.isFinite(loss)) throw new FedSegError('NUMERIC_ERROR', `asc experiment: ${kind} loss is ${loss} at step ${s + 1}`);
         ema = Number.isNaN(ema) ? loss : 0.95 * ema + 0.05 * loss;
         if ((s + 1) % Math.max(1, Math.floor(o.steps / 5)) === 0 || s + 1 === o.steps) {
@@ -168,9 +172,15 @@ export async function runAscExperiment(o: AscExperimentOptions, log: (line: stri
             const out = model.forward(weights, x, { training: false });
             return out.rate ? [tf.argMax(out.probs, -1), out.rate] : [tf.argMax(out.probs, -1)];
           });
-          const cls = outs[0]!.dataSync() as Int32Array;
-          const rate = outs[1] ? (outs[1].dataSync() as Float32Array) : null;
-          tf.dispose(outs);
+          let cls: Int32Array;
+          let rate: Float32Array | null;
+          try {
+            // Awaited readbacks: webgpu in Node has no synchronous dataSync (docs/gpu.md).
+            cls = (await outs[0]!.data()) as Int32Array;
+            rate = outs[1] ? ((await outs[1].data()) as Float32Array) : null;
+          } finally {
+            tf.dispose(outs);
+          }
           const gt = nestedMaskToClasses(smp.mask);
           const n = gt.length;
           const pc = new Uint8Array(n);

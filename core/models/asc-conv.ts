@@ -68,7 +68,10 @@ function resolveImpl(impl: AscImpl | undefined): 'ops' | 'fused' {
 /** Adaptive-scale 3x3 conv. x [B,H,W,C], rate [B,H,W,1] (>= 0 expected), filter [3,3,C,Co], bias [Co]. */
 export function ascConv2d(x: tf.Tensor4D, rate: tf.Tensor4D, filter: tf.Tensor4D, bias?: tf.Tensor1D, opts: AscConvOptions = {}): tf.Tensor4D {
   checkShapes(x, rate, filter, bias);
-  return resolveImpl(opts.impl) === 'fused' ? ascConv2dFused(x, rate, filter, bias) : ascConv2dOps(x, rate, filter, bias);
+  if (resolveImpl(opts.impl) !== 'fused') return ascConv2dOps(x, rate, filter, bias);
+  const be = tf.getBackend();
+  if (be !== 'wasm' && be !== 'cpu') throw new FedSegError('UNSUPPORTED', `ascConv2d impl 'fused' needs a synchronous backend (wasm or cpu), not '${be}'; use impl 'ops'`);
+  return ascConv2dFused(x, rate, filter, bias);
 }
 
 /**
@@ -367,6 +370,9 @@ function backWith(xd: Float32Array, cs: Corners, N: number, C: number, gS: Float
   }
 }
 
+// Synchronous readback on purpose: only the 'fused' impl reads tensors, and it runs only on wasm/cpu
+// (resolveImpl picks 'ops' elsewhere; an explicit 'fused' on another backend is refused above), where
+// dataSync is a plain copy. The fused op is a customGrad kernel and cannot await.
 function readF32(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
 }

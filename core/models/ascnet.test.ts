@@ -9,6 +9,7 @@ import { calibrateBatchNorm, isTrainableWeight, rateFieldForward, rescaleRate, t
 import { inferWithRate, rateStats } from './rate-stats.js';
 import { generateCellSites, nestedMaskToClasses } from '../data/synthetic/cells.js';
 import type { WeightMap } from './seg-model.js';
+import { Adam } from '../train/adam.js';
 import { labelComponents4 } from '../morphology/components.js';
 
 const disposeMap = (w: WeightMap) => tf.dispose(Object.values(w));
@@ -141,21 +142,63 @@ test('ASCNet-7, dilated and classic CNN learn the cell task a little on wasm (lo
     const init = m.init(3);
     const tr = createSoftmaxTrainer(m, init, { lr: 1e-2 });
     disposeMap(init);
-    const first = tr.step(xs, ys); // also creates Adam's slots
+    const first = await tr.step(xs, ys); // also creates Adam's slots
     let last = first;
-    await assertNoLeaks(() => {
-      for (let i = 0; i < 25; i++) last = tr.step(xs, ys);
+    await assertNoLeaks(async () => {
+      for (let i = 0; i < 25; i++) last = await tr.step(xs, ys);
     }, `${kind} steps`);
     assert.ok(last < first * 0.7, `${kind}: loss ${first} -> ${last}`);
     if (m.hasRate) {
       const ws = tr.weights();
-      assert.ok(Object.keys(trainableWeights(ws)).every((k) => ws[k] instanceof tf.Variable));
+      const trainable = Object.keys(trainableWeights(ws));
+      const state = await tr.adam.toNamedArraysAsync();
+      assert.deepEqual(state.filter((a) => a.name.startsWith('adam.m/')).map((a) => a.name.slice(7)).sort(), [...trainable].sort(), 'Adam keeps a moment for every trainable weight');
+      assert.equal(state.find((a) => a.name === 'adam.step')!.data[0], 26);
       const r = tf.tidy(() => rateFieldForward(ws, xs, { training: true }).dataSync());
       assert.ok(r.some((v) => v > 0), 'rates stay alive');
     }
     tr.dispose();
   }
   tf.dispose([xs, ys]);
+});
+
+test('softmax trainer: Adam update matches tf.train.adam (beta2 0.9) and resumes exactly from a saved optimiser state', async () => {
+  await useBackend('wasm');
+  const [site] = generateCellSites({ size: 16, perSite: 2, seed: 4 });
+  const xs = tf.tensor4d(Float32Array.from(site!.samples.flatMap((s) => Array.from(s.image.data))), [2, 16, 16, 1]);
+  const ys = tf.tensor3d(Int32Array.from(site!.samples.flatMap((s) => Array.from(nestedMaskToClasses(s.mask)))), [2, 16, 16], 'int32');
+  const m = createAscNet({ kind: 'ascnet-7', inChannels: 1, classes: 3 });
+  const init = m.init(5);
+  // Reference: tfjs's own Adam on variables, 3 steps.
+  const vars = Object.fromEntries(Object.entries(init).filter(([k]) => isTrainableWeight(k)).map(([k, t]) => [k, tf.variable(t.clone())]));
+  const ref = tf.train.adam(1e-2, 0.9, 0.9);
+  for (let i = 0; i < 3; i++) tf.dispose(ref.minimize(() => softmaxCrossEntropy(m.forward({ ...init, ...vars }, xs, { training: true }).logits!, ys), true, Object.values(vars)) ?? []);
+  // Ours: 2 steps, checkpoint weights + optimiser state, a fresh trainer from the checkpoint, 1 more step.
+  const a = createSoftmaxTrainer(m, init, { lr: 1e-2 });
+  await a.step(xs, ys);
+  await a.step(xs, ys);
+  const saved = Object.fromEntries(Object.entries(a.weights()).map(([k, t]) => [k, t.clone()]));
+  const state = await a.adam.toNamedArraysAsync();
+  a.dispose();
+  const b = createSoftmaxTrainer(m, saved, { adam: Adam.fromNamedArrays(state) });
+  disposeMap(saved);
+  assert.equal(b.adam.config.beta2, 0.9);
+  assert.equal(b.adam.config.eps, 1e-7);
+  await b.step(xs, ys);
+  const got = b.weights();
+  // Conv biases in front of a BN get only rounding-noise gradients (BN removes the mean), which Adam
+  // normalises to arbitrary steps: compare every other weight.
+  const feedsBn = (k: string) => k.endsWith('.bias') && [k.replace(/\.bias$/, '.bn.gamma'), k.replace(/^rate\.conv(\d)\.bias$/, 'rate.bn$1.gamma')].some((g) => g !== k && g in vars);
+  const compared = Object.keys(vars).filter((k) => !feedsBn(k));
+  assert.ok(compared.length >= 20 && compared.includes('layer7.bias'), compared.join());
+  for (const k of compared) {
+    const e = relError(got[k]!.dataSync(), vars[k]!.dataSync(), 1e-3);
+    assert.ok(e < 1e-4, `${k}: rel error ${e} vs tf.train.adam`);
+  }
+  b.dispose();
+  ref.dispose();
+  tf.dispose([...Object.values(vars), xs, ys]);
+  disposeMap(init);
 });
 
 test('inferWithRate returns probs, the rate map and consistent statistics; rateStats edge cases', async () => {

@@ -20,6 +20,7 @@ import {
   batchNorm, bnShapes, checkWeights, convShapes, getWeight, initParams, isTrainableWeight, rateFieldForward, rateFieldShapes,
   type NormOptions, type ParamShape,
 } from './rate-field.js';
+import { Adam } from '../train/adam.js';
 
 export type AscNetKind = 'ascnet-7' | 'ascnet-14' | 'cnn-7' | 'dilated-7';
 export const ASCNET_KINDS: readonly AscNetKind[] = ['cnn-7', 'dilated-7', 'ascnet-7', 'ascnet-14'];
@@ -161,38 +162,65 @@ export interface SoftmaxTrainerOptions {
   lr?: number;
   beta1?: number;
   beta2?: number;
+  /**
+   * Optimiser to continue with (e.g. Adam.fromNamedArrays of a checkpoint, for resume); the trainer
+   * takes ownership. Default: a fresh Adam(lr, beta1, beta2, eps 1e-7).
+   */
+  adam?: Adam;
 }
 
 export interface SoftmaxTrainer {
-  /** One Adam step on a batch (batch-statistics BN); returns the loss before the step. */
-  step(x: tf.Tensor4D, labels: tf.Tensor3D): number;
-  /** Current weights: the trainable variables plus the running-stat tensors (owned by the trainer). */
+  /**
+   * One Adam step on a batch (batch-statistics BN); resolves to the loss before the step. Async: the
+   * loss is read back with an awaited data() so it works on webgpu in Node (no synchronous readback).
+   */
+  step(x: tf.Tensor4D, labels: tf.Tensor3D): Promise<number>;
+  /** Current weights: the trainable tensors plus the running-stat tensors (owned by the trainer). */
   weights(): WeightMap;
   /** Replace non-trainable entries (e.g. calibrated running stats); the trainer takes ownership. */
   setNonTrainable(entries: WeightMap): void;
+  /** The optimiser (D's serialisable Adam, core/train/adam.ts): checkpoint it with toNamedArraysAsync(). */
+  readonly adam: Adam;
   dispose(): void;
 }
 
-/** Adam (lr 1e-3, beta1 0.9, beta2 0.9 by default: ASCNet's settings) on softmax cross-entropy. */
+/**
+ * Adam (lr 1e-3, beta1 0.9, beta2 0.9 by default: ASCNet's settings; eps 1e-7, the Keras/tfjs default
+ * the original used) on softmax cross-entropy. The optimiser is core/train/adam.ts (same update as
+ * tf.train.adam) so its state can be checkpointed and restored.
+ */
 export function createSoftmaxTrainer(model: SegModel & { forward(w: WeightMap, x: tf.Tensor4D, o?: NormOptions): ForwardOutput }, init: WeightMap, opts: SoftmaxTrainerOptions = {}): SoftmaxTrainer {
-  const vars: Record<string, tf.Variable> = {};
+  const train: WeightMap = {};
   const fixed: WeightMap = {};
   for (const [k, t] of Object.entries(init)) {
-    if (isTrainableWeight(k)) vars[k] = tf.variable(t, true); // shares the buffer (ref-counted); init stays the caller's
+    // clone() shares the buffer (ref-counted); init stays the caller's
+    if (isTrainableWeight(k)) train[k] = t.clone();
     else fixed[k] = t.clone();
   }
-  const opt = tf.train.adam(opts.lr ?? 1e-3, opts.beta1 ?? 0.9, opts.beta2 ?? 0.9);
-  const varList = Object.values(vars);
-  const current = (): WeightMap => ({ ...fixed, ...vars });
+  const adam = opts.adam ?? new Adam({ lr: opts.lr ?? 1e-3, beta1: opts.beta1 ?? 0.9, beta2: opts.beta2 ?? 0.9, eps: 1e-7 });
+  const names = Object.keys(train);
+  const current = (): WeightMap => ({ ...fixed, ...train });
   return {
-    step(x, labels) {
-      return tf.tidy(() => {
-        const loss = opt.minimize(() => {
-          const out = model.forward(current(), x, { training: true });
-          return softmaxCrossEntropy(out.logits!, labels);
-        }, true, varList);
-        return loss!.dataSync()[0]!;
+    adam,
+    async step(x, labels) {
+      const ws = names.map((n) => train[n]!);
+      const { value, grads } = tf.tidy(() => {
+        // Weights that do not reach the loss get zero gradients instead of an error.
+        const r = tf.engine().gradients(() => {
+          const w: WeightMap = { ...fixed };
+          names.forEach((n, i) => (w[n] = ws[i]!));
+          return softmaxCrossEntropy(model.forward(w, x, { training: true }).logits!, labels);
+        }, ws, undefined, true);
+        return { value: r.value as tf.Scalar, grads: r.grads.map((g, i) => g ?? tf.zerosLike(ws[i]!)) };
       });
+      const g: WeightMap = {};
+      names.forEach((n, i) => (g[n] = grads[i]!));
+      try {
+        adam.apply(train, g); // replaces train[n] with the updated tensors (old ones disposed)
+        return ((await value.data()) as Float32Array)[0]!;
+      } finally {
+        tf.dispose([value, ...grads]);
+      }
     },
     weights: current,
     setNonTrainable(entries) {
@@ -203,8 +231,8 @@ export function createSoftmaxTrainer(model: SegModel & { forward(w: WeightMap, x
       }
     },
     dispose() {
-      opt.dispose();
-      tf.dispose([...varList, ...Object.values(fixed)]);
+      adam.dispose();
+      tf.dispose([...Object.values(train), ...Object.values(fixed)]);
     },
   };
 }
