@@ -21,6 +21,8 @@ export const HubConfigSchema = z.strictObject({
   minSites: z.number().int().min(1).default(2),
   /** Per-round deadline; sites that have not answered by then are excluded from that round. */
   roundTimeoutMs: z.number().int().positive().default(30 * 60_000),
+  /** A participant that disconnected mid-round and has not come back after this long is excluded without waiting for the deadline. */
+  rejoinGraceMs: z.number().int().positive().default(120_000),
   /** How long to wait for evaluation results of the final round before finishing. */
   evalTimeoutMs: z.number().int().positive().default(10 * 60_000),
   /** Which sites evaluate each new global model: eval-role sites only, all sites, or none. */

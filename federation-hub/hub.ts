@@ -44,6 +44,8 @@ interface OpenRound {
   metrics: Record<string, Record<string, number>>;
   acc: FedAvgAccumulator;
   deadline: number;
+  /** Pending participants that disconnected, and since when. */
+  goneSince: Map<string, number>;
 }
 
 interface Global {
@@ -248,17 +250,21 @@ export class Hub {
     const round: OpenRound = {
       round: r, participants: new Set(parts.map((s) => s.name)), pending: new Set(parts.map((s) => s.name)),
       accepted: [], rejected: [], metrics: {}, acc: new FedAvgAccumulator(g.arrays, this.config.clipNorm),
-      deadline: Date.now() + this.config.roundTimeoutMs,
+      deadline: Date.now() + this.config.roundTimeoutMs, goneSince: new Map(),
     };
     this.current = round;
     this.state.openRound(r, this.config.mode, [...round.participants]);
     this.log(`round ${r}/${this.config.rounds} open: ${[...round.participants].join(', ')}`);
     for (const s of parts) this.sendTrain(s, round);
-    await this.waitUntil(() => this.stopped || round.pending.size === 0 || Date.now() >= round.deadline, 250);
+    // Done when everyone answered, at the deadline, or when every missing participant has been gone for
+    // longer than rejoinGraceMs (a dead site does not hold the round until the deadline).
+    const grace = this.config.rejoinGraceMs;
+    await this.waitUntil(() => this.stopped || round.pending.size === 0 || Date.now() >= round.deadline ||
+      [...round.pending].every((s) => Date.now() - (round.goneSince.get(s) ?? Infinity) > grace), 250);
     this.current = undefined;
     if (this.stopped) return false;
     for (const site of round.pending) {
-      round.rejected.push({ site, reason: this.sessions.has(site) ? 'straggler: missed the round deadline' : 'dropped: disconnected and did not return before the deadline' });
+      round.rejected.push({ site, reason: this.sessions.has(site) ? 'straggler: missed the round deadline' : 'dropped: disconnected and did not return in time' });
       this.state.audit('excluded', site, null, null, `round ${r}: ${round.rejected.at(-1)!.reason}`);
     }
     if (round.acc.count === 0) {
@@ -332,6 +338,7 @@ export class Hub {
       clearTimeout(helloTimer);
       if (session && this.sessions.get(session.name) === session) {
         this.sessions.delete(session.name);
+        if (this.current?.pending.has(session.name)) this.current.goneSince.set(session.name, Date.now());
         this.state.audit('leave', session.name, null, null, '');
         this.log(`site ${session.name} disconnected`);
         this.notify();
@@ -437,7 +444,10 @@ export class Hub {
     }
     if (spectrumNeeded) this.send(s, { kind: 'spectrum_ins', alpha: this.config.train.alpha, maxWindows: 100000 });
     // Rejoin: a participant of the open round that has not answered gets its instructions again.
-    if (this.current?.pending.has(s.name)) this.sendTrain(s, this.current);
+    if (this.current?.pending.has(s.name)) {
+      this.current.goneSince.delete(s.name);
+      this.sendTrain(s, this.current);
+    }
     this.maybeEvaluate(s);
     this.notify();
     return s;

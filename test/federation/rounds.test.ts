@@ -167,3 +167,25 @@ test('initWeights: the hub starts from a weights file and asks no site to build 
     cleanup();
   }
 });
+
+test('a participant that disconnects and stays away is excluded after rejoinGraceMs, not at the deadline', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 2, evaluate: 'none', roundTimeoutMs: 50_000, rejoinGraceMs: 300 },
+      [{ name: 'A' }, { name: 'B' }]);
+    const b0 = new AbortController();
+    const b = site(url, 'B', tokens.B!, new FakeTrainer({ target: 3, samples: 1, workMs: 8000 }), { signal: b0.signal });
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (b.events.some((e) => e.type === 'connected')) { clearInterval(t); r(); } }, 10); }), 5000, 'B');
+    const run = hub.run();
+    const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 1, onTrain: (r) => { if (r.round === 1) b0.abort(); } }));
+    const t0 = Date.now();
+    await within(Promise.all([a.promise, run]), 20_000, 'run');
+    assert.ok(Date.now() - t0 < 15_000, 'did not wait for the 50 s deadline');
+    const r1 = hub.state.listRounds()[0]!;
+    assert.deepEqual([r1.status, r1.participants.sort(), r1.accepted], ['done', ['A', 'B'], ['A']]);
+    assert.ok(r1.rejected.some((x) => x.site === 'B' && /dropped/.test(x.reason)), JSON.stringify(r1));
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
