@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under the given roots with node's own test runner (through tsx).
-// Node 20's `--test` takes no globs, so the file list is made here. Extra args pass through:
+// Node 20's `--test` takes no globs, so the file list is made here. --test-force-exit: a test file whose
+// tests are done exits even if a failed test left a socket or timer open (a failure must not hang CI);
+// --test-timeout bounds any single test (FEDSEG_TEST_TIMEOUT_MS, default 5 min). Extra args pass through:
 //   node scripts/run-tests.mjs [--only-dir core/freq] [node --test flags...]
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -32,5 +34,5 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.FEDSEG_TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, ...args, ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-force-exit', `--test-timeout=${process.env.FEDSEG_TEST_TIMEOUT_MS ?? 300000}`, `--test-concurrency=${concurrency}`, ...args, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
