@@ -9,10 +9,10 @@
 // Determinism: sample i of site k depends only on (seed, k, i, size), never on `sites`/`perSite`,
 // and pixel values are quantised to integers 0..255 so that writing PNGs and re-importing them is
 // lossless.
-import { FedSegError } from '../../contract/errors.js';
 import type { ImageF32, MaskU8, Sample } from '../../contract/image.js';
 import { createRng, type Rng } from '../../rng.js';
 import { clamp, gaussianBlurHWC, mixSeed, smoothField, smoothstep } from './raster.js';
+import { checkSiteOptions } from './site-options.js';
 
 /** How one site's camera renders a fundus (all in [0, 1] linear-ish RGB units). */
 export interface FundusStyle {
@@ -91,18 +91,6 @@ export interface FundusSite {
   samples: Sample[];
 }
 
-function checkOptions(o: FundusOptions, what: string): void {
-  const int = (v: number, lo: number, hi: number, n: string): void => {
-    if (!Number.isInteger(v) || v < lo || v > hi) {
-      throw new FedSegError('INVALID_ARGUMENT', `${what}: ${n} must be an integer in [${lo}, ${hi}], got ${v}`);
-    }
-  };
-  int(o.sites, 1, 64, 'sites');
-  int(o.perSite, 1, 100000, 'perSite');
-  int(o.size, 16, 2048, 'size');
-  if (!Number.isFinite(o.seed)) throw new FedSegError('INVALID_ARGUMENT', `${what}: seed must be finite, got ${o.seed}`);
-}
-
 /** The style of site k for a given seed (fixed for k < 4, seeded-random beyond). */
 export function fundusSiteStyle(seed: number, k: number): FundusStyle {
   const fixed = FUNDUS_SITE_STYLES[k];
@@ -112,7 +100,7 @@ export function fundusSiteStyle(seed: number, k: number): FundusStyle {
 
 /** Generates `sites` fundus sites with `perSite` samples each (deterministic for the options). */
 export function generateFundusSites(opts: FundusOptions): FundusSite[] {
-  checkOptions(opts, 'generateFundusSites');
+  checkSiteOptions(opts, 'generateFundusSites');
   const out: FundusSite[] = [];
   for (let k = 0; k < opts.sites; k++) out.push(generateFundusSite(k, opts));
   return out;
@@ -120,7 +108,7 @@ export function generateFundusSites(opts: FundusOptions): FundusSite[] {
 
 /** Site k alone (0-based), identical to generateFundusSites(...)[k]. */
 export function generateFundusSite(k: number, opts: Omit<FundusOptions, 'sites'>): FundusSite {
-  checkOptions({ ...opts, sites: k + 1 }, 'generateFundusSite');
+  checkSiteOptions({ ...opts, sites: k + 1 }, 'generateFundusSite');
   const style = fundusSiteStyle(opts.seed, k);
   const samples: Sample[] = [];
   for (let i = 0; i < opts.perSite; i++) {

@@ -7,10 +7,10 @@
 // heterogeneous central/transition zone and a brighter peripheral-zone crescent. Site style: a
 // smooth multiplicative bias field, contrast (gamma), blur and Rician noise; every volume is then
 // z-scored over all its voxels.
-import { FedSegError } from '../../contract/errors.js';
 import type { Sample } from '../../contract/image.js';
 import { createRng, type Rng } from '../../rng.js';
 import { clamp, gaussianBlurHWC, mixSeed, smoothField, smoothstep } from './raster.js';
+import { checkSiteOptions } from './site-options.js';
 
 export interface ProstateStyle {
   name: string;
@@ -72,16 +72,7 @@ export function prostateSiteStyle(seed: number, k: number): ProstateStyle {
 }
 
 function checkProstateOptions(opts: Omit<ProstateOptions, 'sites'> & { sites: number }, what: string): void {
-  const bad = (n: string, v: number, lo: number, hi: number): void => {
-    if (!Number.isInteger(v) || v < lo || v > hi) {
-      throw new FedSegError('INVALID_ARGUMENT', `${what}: ${n} must be an integer in [${lo}, ${hi}], got ${v}`);
-    }
-  };
-  bad('sites', opts.sites, 1, 64);
-  bad('perSite', opts.perSite, 1, 100000);
-  bad('size', opts.size, 16, 2048);
-  bad('depth', opts.depth ?? 20, 3, 512);
-  if (!Number.isFinite(opts.seed)) throw new FedSegError('INVALID_ARGUMENT', `${what}: seed must be finite, got ${opts.seed}`);
+  checkSiteOptions(opts, what, [['depth', opts.depth ?? 20, 3, 512]]);
 }
 
 export function generateProstateSites(opts: ProstateOptions): ProstateSite[] {
