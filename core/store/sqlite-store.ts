@@ -38,6 +38,12 @@ function parseJson<T>(s: unknown, fallback: T): T {
   return JSON.parse(s) as T;
 }
 
+/** `WHERE c1 AND c2 ...` over the conditions whose `use` is true ('' when none), with their arguments in order. */
+function whereAll(terms: readonly [cond: string, arg: unknown, use: boolean][]): { sql: string; args: unknown[] } {
+  const used = terms.filter((t) => t[2]);
+  return { sql: used.length ? `WHERE ${used.map((t) => t[0]).join(' AND ')}` : '', args: used.map((t) => t[1]) };
+}
+
 /** Opens (creating and migrating if needed) the SQLite catalogue at `path`. */
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): DatasetStore {
   const now = opts.now ?? (() => new Date());
@@ -249,23 +255,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
     return { limit, offset };
   };
 
-  const windowWhere = (q: AmplitudeQuery): { sql: string; args: unknown[] } => {
-    const conds: string[] = [];
-    const args: unknown[] = [];
-    if (q.source) {
-      conds.push('source = ?');
-      args.push(q.source);
-    }
-    if (q.site !== undefined) {
-      conds.push('site = ?');
-      args.push(q.site);
-    }
-    if (q.datasetId !== undefined) {
-      conds.push('dataset_id = ?');
-      args.push(q.datasetId);
-    }
-    return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
-  };
+  const windowWhere = (q: AmplitudeQuery): { sql: string; args: unknown[] } =>
+    whereAll([
+      ['source = ?', q.source, Boolean(q.source)],
+      ['site = ?', q.site, q.site !== undefined],
+      ['dataset_id = ?', q.datasetId, q.datasetId !== undefined],
+    ]);
 
   let closed = false;
   const stageTables = new Set<string>();
@@ -542,23 +537,13 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
       return auditRow(st('SELECT * FROM audit_log WHERE id = ?').get(Number(info.lastInsertRowid)) as Row);
     }),
     listAudit: (q: AuditQuery = {}) => guard('list audit log', () => {
-      const conds: string[] = [];
-      const args: unknown[] = [];
-      if (q.direction) {
-        conds.push('direction = ?');
-        args.push(q.direction);
-      }
-      if (q.kind) {
-        conds.push('kind = ?');
-        args.push(q.kind);
-      }
-      if (q.afterId !== undefined) {
-        conds.push('id > ?');
-        args.push(q.afterId);
-      }
-      const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-      const sql = `SELECT * FROM audit_log ${where} ORDER BY id ${q.newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
-      return (st(sql).all(...args, q.limit ?? -1) as Row[]).map(auditRow);
+      const where = whereAll([
+        ['direction = ?', q.direction, Boolean(q.direction)],
+        ['kind = ?', q.kind, Boolean(q.kind)],
+        ['id > ?', q.afterId, q.afterId !== undefined],
+      ]);
+      const sql = `SELECT * FROM audit_log ${where.sql} ORDER BY id ${q.newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
+      return (st(sql).all(...where.args, q.limit ?? -1) as Row[]).map(auditRow);
     }),
   };
   return store;
