@@ -17,7 +17,7 @@ import { postprocess, evaluateMasks } from '../metrics/evaluate.js';
 import { createUNet } from '../models/unet.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import { tf } from '../tf/tf.js';
-import { predictProbabilities } from '../train/evaluate.js';
+import { predictProbabilitiesAsync } from '../train/evaluate.js';
 import { overlayPng, type DemoSetup, type MethodResult, type Overlay, type RoundEval } from './demo-report.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -165,12 +165,12 @@ export async function runDemoMethod(o: DemoOptions, data: { site: string; sample
   const evalLines = await runCli([hubBin, 'evaluations', '--db', hubDb]);
   const evals = JSON.parse(evalLines.find((l) => l.startsWith('['))!) as { round: number; site: string; metrics: Record<string, number> }[];
   const rounds: RoundEval[] = evals.filter((e) => e.site === unseen).map((e) => ({ round: e.round, metrics: e.metrics }));
-  const overlays = finalOverlays(join(dir, `${unseen}.db`), held.samples.slice(0, o.overlays), o.baseWidth);
+  const overlays = await finalOverlays(join(dir, `${unseen}.db`), held.samples.slice(0, o.overlays), o.baseWidth);
   return { method, unseen, rounds, elapsedMs: Date.now() - t0, overlays };
 }
 
 /** Predicts a few unseen images with the final global model kept in the eval site's store. */
-function finalOverlays(storePath: string, samples: Sample[], baseWidth: number): Overlay[] {
+async function finalOverlays(storePath: string, samples: Sample[], baseWidth: number): Promise<Overlay[]> {
   if (samples.length === 0) return [];
   const store = openSqliteStore(storePath);
   try {
@@ -180,7 +180,8 @@ function finalOverlays(storePath: string, samples: Sample[], baseWidth: number):
     const model = createUNet({ inChannels: 3, classes: 2, baseWidth });
     const weights = Object.fromEntries(arrays.map((a) => [a.name, tf.tensor(a.data, a.shape, 'float32')]));
     try {
-      const probs = predictProbabilities(model, weights, samples.map((s) => s.image));
+      // Awaited readback: sync readbacks throw on webgpu (docs/gpu.md "Reading tensors").
+      const probs = await predictProbabilitiesAsync(model, weights, samples.map((s) => s.image));
       return samples.map((s, i) => {
         const pred = postprocess(probs[i]!, s.image.height, s.image.width, 2);
         return { name: s.name, png: overlayPng(s.image, s.mask, pred), dice: evaluateMasks(pred, s.mask).dice };

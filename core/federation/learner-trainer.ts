@@ -9,6 +9,7 @@ import type { ModelSpec } from '../contract/hub-protocol.js';
 import type { Sample } from '../contract/image.js';
 import { decodeWeights, encodeWeights, type NamedArray } from '../contract/weights.js';
 import { alphaForHalfWidth, extractAmplitudeWindow, windowHalfWidth } from '../freq/amplitude-interpolation.js';
+import { weightsToNamedArraysAsync } from '../models/model-io.js';
 import { createUNet } from '../models/unet.js';
 import type { SegModel, WeightMap } from '../models/seg-model.js';
 import { createRng } from '../rng.js';
@@ -53,8 +54,9 @@ function toWeightMap(arrays: NamedArray[]): WeightMap {
   return m;
 }
 
-function toArrays(w: WeightMap): NamedArray[] {
-  return Object.entries(w).map(([name, t]) => ({ name, shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) }));
+/** Awaited readbacks: sync dataSync() throws on the webgpu backend (docs/gpu.md "Reading tensors"). */
+async function toArrays(w: WeightMap): Promise<NamedArray[]> {
+  return weightsToNamedArraysAsync(w);
 }
 
 export class LearnerTrainer implements SiteTrainer {
@@ -106,7 +108,7 @@ export class LearnerTrainer implements SiteTrainer {
     const model = buildModel(spec);
     const w = model.init(spec.seed);
     try {
-      return toArrays(w);
+      return await toArrays(w);
     } finally {
       tf.dispose(Object.values(w));
     }
@@ -119,9 +121,9 @@ export class LearnerTrainer implements SiteTrainer {
     return this.adam;
   }
 
-  private saveAdam(round: number, kind: string): void {
+  private async saveAdam(round: number, kind: string): Promise<void> {
     const old = this.o.store.listCheckpoints().filter((c) => c.name === ADAM_CHECKPOINT);
-    this.o.store.saveCheckpoint({ name: ADAM_CHECKPOINT, blob: encodeWeights(this.adam!.toNamedArrays()), round, modelKind: kind });
+    this.o.store.saveCheckpoint({ name: ADAM_CHECKPOINT, blob: encodeWeights(await this.adam!.toNamedArraysAsync()), round, modelKind: kind });
     for (const c of old) this.o.store.deleteCheckpoint(c.id);
   }
 
@@ -146,8 +148,8 @@ export class LearnerTrainer implements SiteTrainer {
         onProgress: (p) => req.onProgress(p.step / p.steps, `step ${p.step}/${p.steps} loss ${p.losses.total.toFixed(4)}`),
         ...(req.signal ? { signal: req.signal } : {}),
       });
-      const out = toArrays(weights);
-      this.saveAdam(req.round, req.model.kind);
+      const out = await toArrays(weights);
+      await this.saveAdam(req.round, req.model.kind);
       const metrics: Record<string, number> = { steps: r.steps, elapsedMs: Math.round(r.elapsedMs) };
       for (const [k, v] of Object.entries(r.meanLosses)) if (Number.isFinite(v)) metrics[`loss_${k}`] = v;
       return { weights: out, numSamples: this.train_.length, metrics };
