@@ -70,6 +70,7 @@ export class Hub {
   private current?: OpenRound;
   private waiters: (() => void)[] = [];
   private heartbeat?: ReturnType<typeof setInterval>;
+  private lastSweep = 0;
   private stopped = false;
   private stopping?: Promise<void>;
   private finished = false;
@@ -115,6 +116,7 @@ export class Hub {
       this.server!.listen(this.config.port, this.config.host, () => resolve());
     });
     this.port = (this.server.address() as AddressInfo).port;
+    this.lastSweep = Date.now();
     this.heartbeat = setInterval(() => this.sweep(), this.config.heartbeatMs);
     this.heartbeat.unref();
     this.state.audit('hub_start', null, null, null, `listening on ${this.config.tls ? 'wss' : 'ws'}://${this.config.host}:${this.port}`);
@@ -337,8 +339,7 @@ export class Hub {
     ws.on('close', () => {
       clearTimeout(helloTimer);
       if (session && this.sessions.get(session.name) === session) {
-        this.sessions.delete(session.name);
-        if (this.current?.pending.has(session.name)) this.current.goneSince.set(session.name, Date.now());
+        this.dropSession(session);
         this.state.audit('leave', session.name, null, null, '');
         this.log(`site ${session.name} disconnected`);
         this.notify();
@@ -387,9 +388,15 @@ export class Hub {
       ws.terminate();
     }
     if (s && this.sessions.get(s.name) === s) {
-      this.sessions.delete(s.name);
+      this.dropSession(s);
       this.notify();
     }
+  }
+
+  /** Forgets a session; a pending participant of the open round starts its rejoin grace now. */
+  private dropSession(s: Session): void {
+    this.sessions.delete(s.name);
+    if (this.current?.pending.has(s.name)) this.current.goneSince.set(s.name, Date.now());
   }
 
   private onHello(ws: WebSocket, m: MessageOf<'hello'>, addr: string, bytes: number): Session | undefined {
@@ -531,6 +538,13 @@ export class Hub {
   /** Pings every site; drops those silent for longer than siteTimeoutMs. */
   private sweep(): void {
     const now = Date.now();
+    // If this timer fired late, the hub's own event loop was blocked (a loaded machine, a long SQLite
+    // write): frames from the sites sat unread meanwhile, so that time is not the sites' silence. Without
+    // this, one stall longer than siteTimeoutMs dropped every site at once (seen under load: a reconnecting
+    // participant then missed rejoinGraceMs, the round was aborted and the quorum could never be met again).
+    const lag = now - this.lastSweep - this.config.heartbeatMs;
+    this.lastSweep = now;
+    if (lag > 0) for (const s of this.sessions.values()) s.lastSeen = Math.min(now, s.lastSeen + lag);
     for (const s of this.sessions.values()) {
       if (now - s.lastSeen > this.config.siteTimeoutMs) {
         this.state.audit('timeout', s.name, null, null, `silent for ${now - s.lastSeen} ms`);
@@ -562,7 +576,8 @@ export class Hub {
 function summarise(m: HubMessage): string {
   switch (m.kind) {
     case 'hello': return `hello ${m.site} v${m.protocol}`;
-    case 'train_ins': case 'train_res': return `${m.kind} round ${m.round}`;
+    case 'train_ins': return `train_ins round ${m.round} (global model of round ${m.round - 1})`;
+    case 'train_res': return `train_res round ${m.round}`;
     case 'evaluate_ins': case 'evaluate_res': return `${m.kind} round ${m.round}`;
     case 'spectrum_res': return `spectrum_res ${m.count} windows`;
     case 'spectrum_bank': return `spectrum_bank ${m.count} windows from ${m.sources} sites`;

@@ -90,8 +90,11 @@ function describe(m: HubMessage): string {
     case 'welcome': return `welcome from ${m.hub}: ${m.mode}, round ${m.round}/${m.totalRounds}`;
     case 'spectrum_res': return `${m.count} amplitude windows ${m.channels}x${2 * m.halfWidth + 1}x${2 * m.halfWidth + 1}`;
     case 'spectrum_bank': return `${m.count} windows from ${m.sources} other sites`;
-    case 'train_ins': return `global model for round ${m.round} (${m.mode})`;
-    case 'train_res': return `weights for round ${m.round}, ${m.numSamples} samples, metrics ${Object.keys(m.metrics).join(',')}`;
+    // Round numbering (same as the hub's checkpoints and status): the global model "of round r" is the one
+    // produced by round r; train_ins for round r carries the model of round r-1 (round 0 = initial model),
+    // which is also the round this site's 'federation-global' checkpoint is saved under.
+    case 'train_ins': return `global model of round ${m.round - 1} (${m.round === 1 ? 'initial model' : 'after round ' + (m.round - 1)}), to train round ${m.round} (${m.mode})`;
+    case 'train_res': return `weights trained in round ${m.round}, ${m.numSamples} samples, metrics ${Object.keys(m.metrics).join(',')}`;
     case 'evaluate_ins': return `global model of round ${m.round} to evaluate`;
     case 'evaluate_res': return `evaluation of round ${m.round} on ${m.numSamples} samples`;
     case 'error': return `${m.code}: ${m.message}`;
@@ -122,6 +125,8 @@ class SiteClient {
   private heartbeat?: ReturnType<typeof setInterval>;
   private progress?: { round: number; fraction: number };
   private readonly role: SiteRole;
+  /** Aborted when the client stops (finished, failed or cancelled): local training/evaluation stop too. */
+  private readonly work = new AbortController();
 
   constructor(private readonly o: SiteClientOptions) {
     this.role = o.role ?? 'train';
@@ -144,6 +149,7 @@ class SiteClient {
     if (this.done) return;
     this.done = true;
     this.stopHeartbeat();
+    this.work.abort();
     this.summary.reconnects = this.reconnects;
     this.ws?.close(CLOSE.normal);
     this.resolve(this.summary);
@@ -153,6 +159,7 @@ class SiteClient {
     if (this.done) return;
     this.done = true;
     this.stopHeartbeat();
+    this.work.abort();
     try {
       this.ws?.terminate();
     } catch {
@@ -341,7 +348,7 @@ class SiteClient {
         const w = this.requireWelcome();
         this.evalQueue = this.evalQueue.then(async () => {
           const r = await this.o.trainer.evaluate({
-            round: m.round, model: w.model, global: arrays,
+            round: m.round, model: w.model, global: arrays, signal: this.work.signal,
             onProgress: (fraction, note) => this.onProgress(m.round, fraction, 'evaluate', note),
           });
           this.progress = undefined;
@@ -389,7 +396,7 @@ class SiteClient {
     let res: TrainResult;
     try {
       res = await this.o.trainer.train({
-        round: m.round, mode: m.mode, model: w.model, config: w.train, global, bank: m.mode === 'elcfs' ? this.bank : [],
+        round: m.round, mode: m.mode, model: w.model, config: w.train, global, bank: m.mode === 'elcfs' ? this.bank : [], signal: this.work.signal,
         onProgress: (fraction, note) => this.onProgress(m.round, fraction, 'train', note),
       });
     } finally {

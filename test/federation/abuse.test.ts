@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { encodeMessage, PROTOCOL_VERSION } from '../../core/contract/hub-protocol.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
-import { site, startHub, tempDir, within } from './helpers/hub-harness.js';
+import { site, startHub, tempDir, waitFor, within } from './helpers/hub-harness.js';
 
 /** A raw ws client: collects decoded text frames and the close code. */
 function raw(url: string) {
@@ -41,7 +41,7 @@ test('wrong token, wrong version, duplicate name, malformed, oversized and NaN u
     const old = site(url, 'B', tokens.B!, new FakeTrainer({ target: 0, samples: 1 }), { protocolVersion: 0 });
     await assert.rejects(old.promise, (e: Error & { code?: string }) => e.code === 'VERSION_MISMATCH' && /site speaks 0, hub speaks 1/.test(e.message));
     // Duplicate site name while A is connected -> ALREADY_EXISTS.
-    await within(new Promise<void>((r) => { const t = setInterval(() => { if (a.events.some((e) => e.type === 'connected')) { clearInterval(t); r(); } }, 10); }), 5000, 'A connect');
+    await waitFor(() => a.events.some((e) => e.type === 'connected'), 20_000, 'A connect');
     const dup = site(url, 'A', tokens.A!, new FakeTrainer({ target: 0, samples: 1 }));
     await assert.rejects(dup.promise, (e: Error & { code?: string }) => e.code === 'ALREADY_EXISTS' && /duplicate/.test(e.message));
 

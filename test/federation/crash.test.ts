@@ -14,7 +14,7 @@ import { spawnFakeSite, spawnHub } from './helpers/processes.js';
 function hubConfig(dir: string, extra: Record<string, unknown>): string {
   const path = join(dir, 'hub.json');
   writeFileSync(path, JSON.stringify({
-    host: '127.0.0.1', db: join(dir, 'hub.db'), heartbeatMs: 200, siteTimeoutMs: 5000, evaluate: 'none',
+    host: '127.0.0.1', db: join(dir, 'hub.db'), heartbeatMs: 200, siteTimeoutMs: 30_000, evaluate: 'none',
     model: { kind: 'fake', inChannels: 3, classes: 2, seed: 3 }, ...extra,
   }));
   return path;
@@ -31,7 +31,7 @@ test('hub SIGKILLed mid-round and restarted: resumes at the last completed round
   const { dir, cleanup } = tempDir();
   let hub: Awaited<ReturnType<typeof spawnHub>> | undefined;
   try {
-    const cfg = hubConfig(dir, { mode: 'elcfs', rounds: 4, minSites: 2, roundTimeoutMs: 8000 });
+    const cfg = hubConfig(dir, { mode: 'elcfs', rounds: 4, minSites: 2, roundTimeoutMs: 30_000 });
     const tokens = enrol(dir, ['A', 'B']);
     hub = await spawnHub(cfg);
     const port = hub.port;
@@ -71,7 +71,9 @@ test('site SIGKILLed after persisting its update resends it on restart; a site k
   let hub: Awaited<ReturnType<typeof spawnHub>> | undefined;
   const kids: { proc: { kill: (s: NodeJS.Signals) => boolean } }[] = [];
   try {
-    const cfg = hubConfig(dir, { mode: 'fedavg', rounds: 3, minSites: 3, roundTimeoutMs: 5000 });
+    // D (killed for good) is excluded by rejoinGraceMs; C's restart (a new tsx process, slow on a loaded
+    // machine) must fit in that grace, so it is generous, and the deadline is only a backstop.
+    const cfg = hubConfig(dir, { mode: 'fedavg', rounds: 3, minSites: 3, roundTimeoutMs: 60_000, rejoinGraceMs: 8000 });
     const tokens = enrol(dir, ['A', 'B', 'C', 'D']);
     hub = await spawnHub(cfg);
     const url = `ws://127.0.0.1:${hub.port}`;

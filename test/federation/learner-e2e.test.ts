@@ -14,7 +14,7 @@ import { tf } from '../../core/tf/tf.js';
 import { useBackend } from '../helpers/leaks.js';
 import { startHub, tempDir, within } from './helpers/hub-harness.js';
 
-test('real learner, ELCFS over loopback; the wire carries only windows, weights, counts and metrics', { timeout: 120_000 }, async () => {
+test('real learner, ELCFS over loopback; the wire carries only windows, weights, counts and metrics', { timeout: 240_000 }, async () => {
   const report = await useBackend();
   const { dir, cleanup } = tempDir();
   const ac = new AbortController();

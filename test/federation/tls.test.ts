@@ -30,8 +30,8 @@ test('wss:// with a self-signed certificate', { timeout: 60_000, skip: haveOpens
     await assert.rejects(untrusting.promise, (e: Error & { code?: string }) => e.code === 'CONNECTION_FAILED' && /TLS error/.test(e.message) && /--ca/.test(e.message));
     const run = hub.run();
     const ok = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 2 }), { ca: readFileSync(cert) });
-    const r = await within(ok.promise, 10_000, 'TLS site');
-    await within(run, 10_000, 'run');
+    const r = await within(ok.promise, 30_000, 'TLS site');
+    await within(run, 30_000, 'run');
     assert.equal(r.roundsTrained, 1);
     assert.equal(hub.state.lastCompletedRound(), 1);
     await hub.stop();

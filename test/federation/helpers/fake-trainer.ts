@@ -1,6 +1,7 @@
 // A light arithmetic trainer for TRANSPORT tests only (the hub, ws and SQLite are real): it moves every
 // weight a fixed fraction towards a per-site target, so FedAvg's result is predictable, and reports
 // deterministic spectrum windows. Tests that are about learning use core/federation/learner-trainer.ts.
+import { FedSegError } from '../../../core/contract/errors.js';
 import type { ModelSpec } from '../../../core/contract/hub-protocol.js';
 import type { NamedArray } from '../../../core/contract/weights.js';
 import type { EvaluateRequest, SiteTrainer, SpectrumWindow, TrainRequest } from '../../../core/federation/trainer.js';
@@ -19,6 +20,20 @@ export interface FakeTrainerOptions {
   nan?: boolean;
   /** Called at the start of every train() (tests use it to kill/stop things mid-round). */
   onTrain?: (req: TrainRequest) => void | Promise<void>;
+}
+
+/** Sleeps ms, or less if the signal aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 export const DEFAULT_SHAPES: Record<string, number[]> = { 'enc0/conv0/w': [3, 3, 3, 4], 'enc0/conv0/b': [4], 'head/w': [1, 1, 4, 2], 'head/b': [2] };
@@ -50,7 +65,8 @@ export class FakeTrainer implements SiteTrainer {
     await this.o.onTrain?.(req);
     const slices = 4;
     for (let i = 0; i < slices; i++) {
-      await new Promise((r) => setTimeout(r, (this.o.workMs ?? 0) / slices));
+      await pause((this.o.workMs ?? 0) / slices, req.signal);
+      if (req.signal?.aborted) throw new FedSegError('CANCELLED', 'training cancelled'); // a stopped site leaves no timers behind
       req.onProgress((i + 1) / slices);
     }
     this.trained.push(req.round);

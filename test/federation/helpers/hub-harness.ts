@@ -21,8 +21,11 @@ export function tempDir(prefix = 'fedseg-fed-'): { dir: string; cleanup: () => v
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+// Short heartbeats keep tests quick; the timeouts are generous on purpose: no test here expects a site to
+// time out or miss a deadline unless it sets its own bound, and on a loaded machine (full `npm test`, 2
+// cores) a 5 s bound was hit by sites that were merely slow.
 export const FAST: HubConfigInput = {
-  host: '127.0.0.1', port: 0, heartbeatMs: 200, siteTimeoutMs: 5000, roundTimeoutMs: 5000, evalTimeoutMs: 5000,
+  host: '127.0.0.1', port: 0, heartbeatMs: 200, siteTimeoutMs: 30_000, roundTimeoutMs: 30_000, evalTimeoutMs: 30_000,
   model: { kind: 'fake', inChannels: 3, classes: 2, seed: 3 }, exitWhenDone: false,
 };
 
@@ -39,14 +42,37 @@ export async function startHub(dir: string, cfg: HubConfigInput, sites: { name: 
 export function site(url: string, name: string, token: string, trainer: SiteTrainer, extra: Partial<SiteClientOptions> = {}) {
   const ledger = createMemoryStore();
   const events: SiteEvent[] = [];
+  // The test's own signal (extra.signal) aborts this site too, but never replaces the harness's one:
+  // cleanup must be able to stop every site, including one whose test failed before aborting it.
   const ac = new AbortController();
   cleanups.push(() => ac.abort());
+  const { signal: own, ...rest } = extra;
+  if (own) {
+    if (own.aborted) ac.abort();
+    else own.addEventListener('abort', () => ac.abort(), { once: true });
+  }
   const p = runSite({
     hubUrl: url, site: name, token, trainer, ledger, backoff: { initialMs: 50, maxMs: 400 }, firstAttempts: 3,
-    onEvent: (e) => events.push(e), signal: ac.signal, ...extra,
+    onEvent: (e) => events.push(e), ...rest, signal: ac.signal,
   });
   p.catch(() => {}); // handled by the test (or irrelevant once the test failed)
   return { promise: p, ledger, events, trainer };
+}
+
+/** Resolves when pred() holds (polled every 10 ms); rejects after ms, and stops polling either way. */
+export function waitFor(pred: () => boolean, ms: number, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (!pred()) return;
+      clearInterval(poll);
+      clearTimeout(t);
+      resolve();
+    }, 10);
+    const t = setTimeout(() => {
+      clearInterval(poll);
+      reject(new Error(`${what} did not happen within ${ms} ms`));
+    }, ms);
+  });
 }
 
 /** Rejects after ms (bounds every test). */
