@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { HubState } from '../../federation-hub/state.js';
 import { openSqliteStore } from '../../core/store/sqlite-store.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
-import { site, tempDir, within } from './helpers/hub-harness.js';
+import { site, tempDir, waitFor, within } from './helpers/hub-harness.js';
 import { spawnFakeSite, spawnHub } from './helpers/processes.js';
 
 function hubConfig(dir: string, extra: Record<string, unknown>): string {
@@ -81,6 +81,10 @@ test('site SIGKILLed after persisting its update resends it on restart; a site k
     const c1 = spawnFakeSite(cArgs);
     const d = spawnFakeSite({ hub: url, name: 'D', token: tokens.D!, db: join(dir, 'D.db'), target: 4, 'work-ms': 3000 });
     kids.push(c1, d);
+    // C and D are separate tsx processes that start slower than the in-process A and B: wait until both are
+    // connected, so all four are participants from round 2 on (on a quiet machine rounds 1-2 otherwise
+    // opened with A, B, C before D had connected, and D was never a round-2 participant to exclude).
+    await waitFor(() => [c1, d].every((k) => k.out.some((l) => l.includes('"type":"connected"'))), 30_000, 'C and D connected');
     let killedD = false;
     const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 5, workMs: 100, onTrain: (r) => {
       if (r.round === 2 && !killedD) { killedD = true; d.proc.kill('SIGKILL'); }

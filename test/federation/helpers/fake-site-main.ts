@@ -31,6 +31,6 @@ const ledger: SiteLedger = {
 runSite({
   hubUrl: v.hub!, site: v.name!, token: v.token!, ledger, backoff: { initialMs: 100, maxMs: 500 },
   trainer: new FakeTrainer({ target: Number(v.target), samples: 5, workMs: Number(v['work-ms'] ?? 100) }),
-  onEvent: (e) => { if (e.type === 'round-start' || e.type === 'round-sent' || e.type === 'finished') console.log(JSON.stringify(e)); },
+  onEvent: (e) => { if (e.type === 'connected' || e.type === 'round-start' || e.type === 'round-sent' || e.type === 'finished') console.log(JSON.stringify(e)); },
 }).then((s) => { console.log(`done ${JSON.stringify(s)}`); store.close(); process.exit(0); },
   (e: Error) => { console.error(`site failed: ${e.message}`); process.exit(1); });
