@@ -17,6 +17,7 @@ import type { WeightMap } from '../models/seg-model.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import { evaluateModel, type ModelEvaluation } from '../train/evaluate.js';
 import { run, type EvalReport } from './cmd-eval.js';
+import { captureCli } from '../../test/helpers/cli-capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedseg-cli-eval-'));
 const db = join(dir, 'site.db');
@@ -26,23 +27,7 @@ let weights: WeightMap;
 let samples: ReturnType<typeof generateFundusSites>[number]['samples'];
 let testSamples: typeof samples;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  const write = process.stderr.write.bind(process.stderr);
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' ') + '\n');
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    return { code: await run(argv), out: out.join('\n'), err: err.join('') };
-  } finally {
-    console.log = log;
-    console.error = error;
-    process.stderr.write = write;
-  }
-}
+const cli = (...argv: string[]) => captureCli(run, argv);
 
 /** The last stderr line, and that it is the only non-progress line. */
 function oneLineError(err: string): string {
