@@ -7,7 +7,8 @@
 import { tf } from '../core/tf/tf.js';
 import { describeBackend, initBackend, type BackendName } from '../core/backend.js';
 import { ascConv2d, type AscImpl } from '../core/models/asc-conv.js';
-import { createAscNet, createSoftmaxTrainer, type AscNetKind } from '../core/models/ascnet.js';
+import { createAscNet, type AscNetKind } from '../core/models/ascnet.js';
+import { createSoftmaxTrainer } from '../core/train/softmax-step.js';
 import { fmt, timeMedian, type BenchContext, type BenchTable } from './harness.js';
 
 async function settle(f: () => tf.Tensor | tf.Tensor[]): Promise<void> {

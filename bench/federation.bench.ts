@@ -6,7 +6,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { decodeMessage, encodeMessage, type HubMessage } from '../core/contract/hub-protocol.js';
 import type { NamedArray } from '../core/contract/weights.js';
 import { unetWeightShapes } from '../core/models/unet.js';
-import { FedAvgAccumulator } from '../federation-hub/fedavg.js';
+import { FedAvgAccumulator } from '../federation-hub/weighted-average.js';
 import { fmt, timeMedian, type BenchContext, type BenchTable } from './harness.js';
 
 function model(seed: number): NamedArray[] {
@@ -77,7 +77,7 @@ export default async function (ctx: BenchContext): Promise<BenchTable[]> {
   const rt: [string, number, number][] = [];
   for (const dtype of ['float32', 'float16'] as const) {
     // mode is only a flag telling the echo side which dtype to answer with
-    const msg: HubMessage = { kind: 'train_ins', round: 1, mode: dtype === 'float16' ? 'elcfs' : 'fedavg', globalHash: hash, deadline: 0 };
+    const msg: HubMessage = { kind: 'train_ins', round: 1, mode: dtype === 'float16' ? 'elcfs' : 'fedavg', globalHash: hash, deadline: 0, timeLeftMs: 0 };
     let bytes = 0;
     const t = await timeMedian(async () => {
       const e = encodeMessage(msg, theta, { dtype });

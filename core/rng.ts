@@ -108,3 +108,17 @@ export function createRng(seed: number): Rng {
   };
   return rng;
 }
+
+/** Derives a 32-bit seed from a list of integers (FNV-1a over their 32-bit words). */
+export function mixSeed(...parts: number[]): number {
+  let h = 0x811c9dc5;
+  for (const p of parts) {
+    let v = p >>> 0;
+    for (let i = 0; i < 4; i++) {
+      h ^= v & 0xff;
+      h = Math.imul(h, 0x01000193) >>> 0;
+      v >>>= 8;
+    }
+  }
+  return h >>> 0;
+}

@@ -6,15 +6,19 @@
 //   status       round, sites, last metrics (from the state file, or --url of a live hub)
 //   audit        print the audit log
 //   evaluations  every evaluation result (JSON)
-//   export-model write a global checkpoint to a FedSeg weights file
+//   export-model write a global checkpoint to a FedSeg model file (weights + the model's spec), which
+//                `fedseg eval --model`, the app and `initWeights` read without side information
 // Errors are one line on stderr with a non-zero exit code.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FedSegError, toErrorValue } from '../core/contract/errors.js';
+import { HubStatusSchema, type HubStatus } from '../core/contract/hub-status.js';
+import { decodeWeights, encodeWeights } from '../core/contract/weights.js';
 import { loadHubConfigFile, parseHubConfig, type HubConfig } from './config.js';
 import { Hub } from './hub.js';
 import { HubState } from './state.js';
-import { formatStatus, hubStatus, type HubStatus } from './status.js';
+import { formatStatus, storedStatus } from './status.js';
+import { STRATEGIES } from './strategies/index.js';
 
 const USAGE = `usage: fedseg-hub <command> [options]
 
@@ -26,14 +30,15 @@ commands:
   status        show rounds, sites and last metrics (--url http://host:port for a live hub)
   audit         print the audit log (--limit N)
   evaluations   every evaluation result as JSON
-  export-model  write a global checkpoint (--round N, default latest) to --out FILE
+  export-model  write a global model (--round N, default latest) to --out FILE: weights and the
+                model's spec, for fedseg eval --model, the app, or another hub's initWeights
 
 common options:
   --config FILE     JSON hub config (see docs/federation.md); flags override it
   --db FILE         hub state file (default hub.db)
 start options:
   --host H --port P            bind address (default 127.0.0.1:8765; --port 0 = any free port)
-  --mode elcfs|fedavg          training mode (default elcfs)
+  --strategy NAME              aggregation strategy: ${Object.keys(STRATEGIES).join(', ')} (default elcfs; --mode is the older name)
   --rounds N --min-sites N     rounds to run; train sites needed to open a round
   --deadline SECONDS           per-round deadline; later sites are excluded from that round
   --tls-cert FILE --tls-key FILE  serve wss:// (TLS)
@@ -43,7 +48,7 @@ start options:
 
 const options = {
   config: { type: 'string' }, db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
-  mode: { type: 'string' }, rounds: { type: 'string' }, 'min-sites': { type: 'string' }, deadline: { type: 'string' },
+  mode: { type: 'string' }, strategy: { type: 'string' }, rounds: { type: 'string' }, 'min-sites': { type: 'string' }, deadline: { type: 'string' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'clip-norm': { type: 'string' }, float16: { type: 'boolean' },
   set: { type: 'string', multiple: true }, role: { type: 'string' }, url: { type: 'string' }, limit: { type: 'string' },
   round: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -73,7 +78,14 @@ export function buildConfig(v: Values): HubConfig {
   set('db', v.db);
   set('host', v.host);
   set('port', num(v.port, 'port'));
-  set('mode', v.mode);
+  if (v.strategy && v.mode && v.strategy !== v.mode) throw new FedSegError('INVALID_ARGUMENT', '--strategy and --mode disagree (--mode is the older name of --strategy)');
+  if (v.strategy) {
+    delete raw.mode;
+    raw.strategy = v.strategy;
+  } else if (v.mode) {
+    delete raw.strategy;
+    raw.mode = v.mode;
+  }
   set('rounds', num(v.rounds, 'rounds'));
   set('minSites', num(v['min-sites'], 'min-sites'));
   const d = num(v.deadline, 'deadline');
@@ -103,7 +115,7 @@ async function start(v: Values): Promise<number> {
   const hub = new Hub(config, v.quiet ? () => {} : (l) => console.log(`[${stamp()}] ${l}`));
   const port = await hub.listen();
   // Machine-readable first line (the demo and tests read the port from it).
-  console.log(`fedseg-hub listening on ${config.tls ? 'wss' : 'ws'}://${config.host}:${port} (mode ${config.mode}, ${config.rounds} rounds, db ${config.db})`);
+  console.log(`fedseg-hub listening on ${config.tls ? 'wss' : 'ws'}://${config.host}:${port} (strategy ${config.strategy}, ${config.rounds} rounds, db ${config.db})`);
   let stopping = false;
   const onSignal = () => {
     if (stopping) return;
@@ -118,9 +130,10 @@ async function start(v: Values): Promise<number> {
   return 0;
 }
 
-function withState<T>(v: Values, f: (s: HubState, cfg: HubConfig) => T): T {
+/** Opens the hub's state; `mustExist` for commands that only read (a mistyped --db is an error, never a new file). */
+function withState<T>(v: Values, f: (s: HubState, cfg: HubConfig) => T, opts: { mustExist?: boolean } = {}): T {
   const cfg = buildConfig(v);
-  const s = new HubState(cfg.db);
+  const s = new HubState(cfg.db, opts);
   try {
     return f(s, cfg);
   } finally {
@@ -158,19 +171,19 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'evaluations':
-        withState(v, (s) => console.log(JSON.stringify(s.listEvaluations())));
+        withState(v, (s) => console.log(JSON.stringify(s.listEvaluations())), { mustExist: true });
         return 0;
       case 'remove-site': {
         const name = pos[0];
         if (!name) throw new FedSegError('INVALID_ARGUMENT', 'remove-site needs a site NAME');
-        withState(v, (s) => s.removeSite(name));
+        withState(v, (s) => s.removeSite(name), { mustExist: true });
         console.log(`removed site '${name}'`);
         return 0;
       }
       case 'sites':
         withState(v, (s) => {
           for (const x of s.listSites()) console.log(`${x.name.padEnd(20)} ${x.role.padEnd(6)} samples ${x.numSamples ?? '-'} last seen ${x.lastSeen ? new Date(x.lastSeen).toISOString() : 'never'}`);
-        });
+        }, { mustExist: true });
         return 0;
       case 'status': {
         let st: HubStatus;
@@ -182,8 +195,10 @@ export async function main(argv: string[]): Promise<number> {
             throw new FedSegError('CONNECTION_FAILED', `cannot reach hub at ${v.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
           }
           if (!res.ok) throw new FedSegError('CONNECTION_FAILED', `hub at ${v.url} answered HTTP ${res.status}`);
-          st = (await res.json()) as HubStatus;
-        } else st = withState(v, (s, cfg) => hubStatus(null, s, null, { name: s.getMeta('name') ?? cfg.name, mode: s.getMeta('mode') ?? cfg.mode, rounds: Number(s.getMeta('rounds') ?? cfg.rounds) }));
+          const parsed = HubStatusSchema.safeParse(await res.json().catch(() => null));
+          if (!parsed.success) throw new FedSegError('PROTOCOL_ERROR', `${v.url} did not answer with a FedSeg hub status (is it a hub of this version?)`);
+          st = parsed.data;
+        } else st = withState(v, (s, cfg) => storedStatus(s, cfg), { mustExist: true });
         console.log(v.json ? JSON.stringify(st, null, 2) : formatStatus(st));
         return 0;
       }
@@ -191,15 +206,21 @@ export async function main(argv: string[]): Promise<number> {
         withState(v, (s) => {
           for (const a of s.listAudit({ limit: num(v.limit, 'limit') ?? 1000 }))
             console.log(`${new Date(a.ts).toISOString()} ${a.event.padEnd(14)} ${(a.site ?? '-').padEnd(12)} ${a.direction ?? '  '} ${a.bytes ?? ''} ${a.detail}`);
-        });
+        }, { mustExist: true });
         return 0;
       case 'export-model': {
         if (!v.out) throw new FedSegError('INVALID_ARGUMENT', 'export-model needs --out FILE');
         const r = num(v.round, 'round');
-        const ck = withState(v, (s) => (r === undefined ? s.latestCheckpoint() : s.checkpoint(r)));
-        if (!ck) throw new FedSegError('NOT_FOUND', r === undefined ? 'the hub has no checkpoint yet' : `no checkpoint for round ${r}`);
-        writeFileSync(v.out, ck.weights);
-        console.log(`wrote ${v.out} (${ck.weights.byteLength} bytes, sha-256 ${ck.hash.slice(0, 12)})`);
+        const found = withState(v, (s) => {
+          const ck = r === undefined ? s.latestCheckpoint() : s.checkpoint(r);
+          return ck ? { ...ck, round: r ?? (ck as { round?: number }).round ?? 0, model: s.getMeta('model'), hub: s.getMeta('name') ?? 'fedseg-hub' } : null;
+        }, { mustExist: true });
+        if (!found) throw new FedSegError('NOT_FOUND', r === undefined ? 'the hub has no checkpoint yet' : `no checkpoint for round ${r}`);
+        if (!found.model) throw new FedSegError('CORRUPT_FILE', 'the hub state does not record its model (it was written by an older fedseg-hub); start the hub once with its config to record it');
+        // The global model with its spec in meta.model: a self-describing FedSeg model file.
+        const file = encodeWeights(decodeWeights(found.weights).arrays, { meta: { model: JSON.parse(found.model) as unknown, round: found.round, hub: found.hub, sha256: found.hash } });
+        writeFileSync(v.out, file);
+        console.log(`wrote ${v.out} (global model of round ${found.round}, ${file.byteLength} bytes, weights sha-256 ${found.hash.slice(0, 12)})`);
         return 0;
       }
       default:

@@ -1,10 +1,22 @@
 // Hub configuration: a JSON file (`fedseg-hub start --config hub.json`) overridden by flags. Defaults
-// follow the FedDG reference protocol (ALGORITHMS.md §1: 1 local epoch, batch 5, Adam lr 1e-3) except the
-// round count. Validated with zod; a bad value is a one-line error naming the field.
+// follow the FedDG reference protocol (docs/algorithms.md §1: 1 local epoch, batch 5, Adam lr 1e-3)
+// except the round count. Validated with zod; a bad value is a one-line error naming the field.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FedSegError } from '../core/contract/errors.js';
-import { DEFAULT_MAX_PAYLOAD, ModelSpecSchema, TrainConfigSchema, TrainModeSchema } from '../core/contract/hub-protocol.js';
+import { DEFAULT_MAX_PAYLOAD, TrainConfigSchema } from '../core/contract/hub-protocol.js';
+import { ModelSpecSchema } from '../core/contract/model-spec.js';
+import { STRATEGIES } from './strategies/index.js';
+
+/**
+ * The model every site builds: a full ModelSpec, or the older {kind, inChannels, classes, baseWidth,
+ * seed} layout (its seed becomes initSeed).
+ */
+const ModelConfig = z.preprocess((v) => {
+  if (typeof v !== 'object' || v === null || 'config' in v) return v;
+  const { baseWidth, seed: _seed, ...rest } = v as Record<string, unknown>;
+  return { ...rest, ...(baseWidth !== undefined ? { config: { baseWidth } } : {}) };
+}, ModelSpecSchema);
 
 export const HubConfigSchema = z.strictObject({
   /** Interface to bind. Default loopback; use 0.0.0.0 to serve other machines (then enable TLS). */
@@ -15,7 +27,10 @@ export const HubConfigSchema = z.strictObject({
   db: z.string().default('hub.db'),
   tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
   name: z.string().max(128).default('fedseg-hub'),
-  mode: TrainModeSchema.default('elcfs'),
+  /** The aggregation strategy (federation-hub/strategies): elcfs or fedavg. */
+  strategy: z.string().optional(),
+  /** Older name of `strategy`. */
+  mode: z.string().optional(),
   rounds: z.number().int().min(1).max(100000).default(100),
   /** Train sites needed to open a round (quorum). */
   minSites: z.number().int().min(1).default(2),
@@ -27,7 +42,9 @@ export const HubConfigSchema = z.strictObject({
   evalTimeoutMs: z.number().int().positive().default(10 * 60_000),
   /** Which sites evaluate each new global model: eval-role sites only, all sites, or none. */
   evaluate: z.enum(['eval', 'all', 'none']).default('eval'),
-  model: ModelSpecSchema.default({ kind: 'unet', inChannels: 3, classes: 2, baseWidth: 16, seed: 1 }),
+  model: ModelConfig.default({ kind: 'unet', inChannels: 3, classes: 2, input: { normalise: 'none' }, config: { baseWidth: 16, depth: 5 } }),
+  /** Seed of the one global initialisation (docs/algorithms.md §1). */
+  initSeed: z.number().int().default(1),
   train: TrainConfigSchema.default({ localEpochs: 1, batchSize: 5, lr: 1e-3, alpha: 0.003, maxStepsPerEpoch: 0 }),
   /** Optional L2 clip of each update's delta (theta_k - theta). */
   clipNorm: z.number().positive().optional(),
@@ -41,13 +58,13 @@ export const HubConfigSchema = z.strictObject({
   spectrumMaxPerSite: z.number().int().min(0).default(0),
   /** Keep the N latest global checkpoints (0 = all; round 0, the initial model, is always kept). */
   keepCheckpoints: z.number().int().min(0).default(0),
-  /** Optional initial global weights (a FedSeg weights file); otherwise the first site builds them from model.seed. */
+  /** Optional initial global weights (a FedSeg weights or model file); otherwise the first site builds them from initSeed. */
   initWeights: z.string().optional(),
   /** Stop the server once the last round is done and evaluated. */
   exitWhenDone: z.boolean().default(true),
 });
-export type HubConfig = z.infer<typeof HubConfigSchema>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;
+export type HubConfig = Omit<z.output<typeof HubConfigSchema>, 'mode' | 'strategy'> & { strategy: string };
 
 export function parseHubConfig(input: unknown): HubConfig {
   const r = HubConfigSchema.safeParse(input);
@@ -55,10 +72,16 @@ export function parseHubConfig(input: unknown): HubConfig {
     const i = r.error.issues[0]!;
     throw new FedSegError('INVALID_ARGUMENT', `hub config: ${i.path.join('.') || '(root)'}: ${i.message}`);
   }
-  const c = r.data;
-  if (c.mode === 'elcfs' && c.minSites < 2)
-    throw new FedSegError('INVALID_ARGUMENT', 'hub config: ELCFS needs minSites >= 2 (each site interpolates towards another site\'s spectra)');
-  return c;
+  const { mode, strategy: s, ...c } = r.data;
+  if (s && mode && s !== mode) throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${s}' and mode '${mode}' disagree (mode is the older name of strategy)`);
+  const strategy = s ?? mode ?? 'elcfs';
+  const def = STRATEGIES[strategy];
+  if (!def) throw new FedSegError('INVALID_ARGUMENT', `hub config: ${s ? 'strategy' : 'mode'}: '${strategy}' is not one of ${Object.keys(STRATEGIES).join(', ')}`);
+  if (c.minSites < def.minSites) throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${strategy}' needs minSites >= ${def.minSites} (${def.why})`);
+  // The older model layout carried the initialisation seed.
+  const legacySeed = (input as { model?: { seed?: unknown }; initSeed?: unknown })?.model?.seed;
+  const initSeed = (input as { initSeed?: unknown })?.initSeed === undefined && Number.isInteger(legacySeed) ? (legacySeed as number) : c.initSeed;
+  return { ...c, strategy, initSeed };
 }
 
 export function loadHubConfigFile(path: string): Record<string, unknown> {

@@ -2,6 +2,7 @@
 // rounds, one global checkpoint per completed round, the spectrum bank, evaluations and an append-only
 // audit log. A round is completed in ONE transaction (checkpoint + round row), so a hub killed at any
 // moment restarts at the last completed round; a round left 'open' is marked 'aborted' and re-run.
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { FedSegError } from '../core/contract/errors.js';
 import type { SiteRole } from '../core/contract/hub-protocol.js';
@@ -65,9 +66,12 @@ CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGE
 export class HubState {
   readonly db: Database.Database;
 
-  constructor(readonly path: string) {
+  /** `mustExist`: for commands that only read (status, sites, audit, export-model): a missing file is NOT_FOUND, never created. */
+  constructor(readonly path: string, opts: { mustExist?: boolean } = {}) {
+    if (opts.mustExist && !existsSync(path))
+      throw new FedSegError('NOT_FOUND', `hub state ${path} does not exist (check --db or --config; \`fedseg-hub start\` creates it)`);
     try {
-      this.db = new Database(path);
+      this.db = new Database(path, opts.mustExist ? { fileMustExist: true } : {});
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');

@@ -1,61 +1,51 @@
-// Hub status (GET /status and `fedseg-hub status`): sites and their state, the round, last metrics.
-// Works from a live hub (sessions known) or from the state file alone (hub stopped).
-import type { HubConfig } from './config.js';
-import type { EvaluationRecord, HubState, RoundRecord } from './state.js';
+// The hub's status document (core/contract/hub-status.ts): GET /status and `fedseg-hub status`. Built
+// from a live hub (sessions known) or from the state file alone (hub stopped).
+import type { HubPhase, HubStatus } from '../core/contract/hub-status.js';
+import type { HubState } from './state.js';
 
-export interface SiteStatus {
-  name: string;
-  role: 'train' | 'eval';
-  connected: boolean;
-  backend?: string;
-  lastSeen: number | null;
-  numSamples: number | null;
-  progress?: { round?: number; fraction?: number };
-}
-
-export interface HubStatus {
-  hub: string;
-  mode: string;
-  phase: string;
-  totalRounds: number;
-  lastCompletedRound: number;
-  currentRound: number | null;
-  pending: string[];
-  sites: SiteStatus[];
-  rounds: Pick<RoundRecord, 'round' | 'status' | 'accepted' | 'rejected' | 'numSamples'>[];
-  evaluations: EvaluationRecord[];
-}
+export type { HubStatus };
 
 interface LiveSession {
   name: string;
   caps: { backend: string };
   lastSeen: number;
-  progress?: number;
-  progressRound?: number;
+  progress?: number | undefined;
+  progressRound?: number | undefined;
 }
 
-export function hubStatus(
-  hub: { config: HubConfig } | null,
-  state: HubState,
-  live: { phase: string; sessions: LiveSession[]; currentRound: number | null; pending: string[] } | null,
-  configFallback?: { name: string; mode: string; rounds: number },
-): HubStatus {
+export interface LiveView {
+  phase: HubPhase;
+  sessions: LiveSession[];
+  currentRound: number | null;
+  deadline: number | null;
+  pending: string[];
+}
+
+export interface StatusConfig {
+  name: string;
+  strategy: string;
+  rounds: number;
+  minSites: number;
+}
+
+export function hubStatus(state: HubState, cfg: StatusConfig, live: LiveView | null): HubStatus {
   const byName = new Map((live?.sessions ?? []).map((s) => [s.name, s]));
-  const cfg = hub?.config ?? configFallback;
   return {
-    hub: cfg?.name ?? 'fedseg-hub',
-    mode: cfg?.mode ?? state.getMeta('mode') ?? '?',
+    hub: cfg.name,
+    strategy: cfg.strategy,
     phase: live?.phase ?? 'stopped',
-    totalRounds: hub?.config.rounds ?? configFallback?.rounds ?? Number(state.getMeta('rounds') ?? 0),
+    totalRounds: cfg.rounds,
     lastCompletedRound: state.lastCompletedRound(),
     currentRound: live?.currentRound ?? null,
+    deadline: live?.deadline ?? null,
+    minSites: cfg.minSites,
     pending: live?.pending ?? [],
     sites: state.listSites().map((s) => {
       const l = byName.get(s.name);
       return {
         name: s.name, role: s.role, connected: !!l, lastSeen: l?.lastSeen ?? s.lastSeen, numSamples: s.numSamples,
         ...(l ? { backend: l.caps.backend } : {}),
-        ...(l && l.progress !== undefined ? { progress: { round: l.progressRound, fraction: l.progress } } : {}),
+        ...(l && l.progress !== undefined ? { progress: { ...(l.progressRound !== undefined ? { round: l.progressRound } : {}), fraction: l.progress } } : {}),
       };
     }),
     rounds: state.listRounds(20).map((r) => ({ round: r.round, status: r.status, accepted: r.accepted, rejected: r.rejected, numSamples: r.numSamples })),
@@ -63,9 +53,19 @@ export function hubStatus(
   };
 }
 
+/** The status of a stopped hub, from its state file (what it recorded at its last start). */
+export function storedStatus(state: HubState, fallback: StatusConfig): HubStatus {
+  return hubStatus(state, {
+    name: state.getMeta('name') ?? fallback.name,
+    strategy: state.getMeta('strategy') ?? state.getMeta('mode') ?? fallback.strategy,
+    rounds: Number(state.getMeta('rounds') ?? fallback.rounds),
+    minSites: Number(state.getMeta('minSites') ?? fallback.minSites),
+  }, null);
+}
+
 /** A human-readable status block for the CLI. */
 export function formatStatus(s: HubStatus): string {
-  const lines = [`${s.hub}: mode ${s.mode}, ${s.phase}; round ${s.currentRound ?? '-'} open, ${s.lastCompletedRound}/${s.totalRounds} done`];
+  const lines = [`${s.hub}: strategy ${s.strategy}, ${s.phase}; round ${s.currentRound ?? '-'} open, ${s.lastCompletedRound}/${s.totalRounds} done`];
   if (s.pending.length) lines.push(`  waiting for: ${s.pending.join(', ')}`);
   lines.push('  sites:');
   for (const x of s.sites) {

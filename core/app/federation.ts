@@ -1,15 +1,15 @@
 // Federation handlers: settings (hub URL, site name, token in the site's store), "Test connection"
-// (hub-probe.ts), join/leave (F's site client in the job worker, federation-job.ts) and the live state:
+// (hub-probe.ts), join/leave (the site client in the job worker, federation-job.ts) and the live state:
 // site events from the worker plus the hub's public GET /status (sites and round) while joined.
-import type { Worker } from 'node:worker_threads';
 import type { AppHandlers, FederationStatus, TrainingProgress } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
-import type { SiteEvent } from '../federation/site-client.js';
+import { HubStatusSchema } from '../contract/hub-status.js';
+import type { JobOutcome } from '../contract/job-messages.js';
+import { describeSpec } from '../contract/model-spec.js';
+import type { SiteEvent } from '../contract/site-events.js';
 import { type EngineContext, requireDataset } from './context.js';
-import type { FederationOutcome } from './federation-job.js';
 import { normaliseHubUrl, probeHub } from './hub-probe.js';
-import { spawnJobWorker } from './spawn-worker.js';
-import { MODEL_SPEC_KEY } from './models.js';
+import { spawnJobWorker, type JobWorker } from './spawn-worker.js';
 
 const SETTINGS_KEY = 'app.federation';
 const TOKEN_KEY = 'app.federation.token';
@@ -19,10 +19,8 @@ interface Saved {
   siteName: string;
 }
 
-type FedMessage = { t: 'site'; e: SiteEvent } | { t: 'backend'; backend: string } | { t: 'done'; outcome: FederationOutcome };
-
 export class FederationManager {
-  private worker: Worker | null = null;
+  private worker: JobWorker | null = null;
   private status: FederationStatus;
   private poll: ReturnType<typeof setInterval> | null = null;
   private backend = '';
@@ -32,7 +30,7 @@ export class FederationManager {
 
   constructor(private readonly ctx: EngineContext) {
     const s = this.settings();
-    this.status = { state: 'idle', hubUrl: s.hubUrl, siteName: s.siteName, message: 'not connected', round: null, sites: [] };
+    this.status = { state: 'idle', hubUrl: s.hubUrl, siteName: s.siteName, message: 'not connected', model: null, round: null, sites: [] };
   }
 
   busyMessage(): string | null {
@@ -77,9 +75,11 @@ export class FederationManager {
       case 'connecting':
         return this.update({ state: this.status.state === 'reconnecting' || this.status.state === 'connected' || this.status.state === 'training' ? 'reconnecting' : 'connecting', message: `connecting to the hub (attempt ${e.attempt})` });
       case 'connected':
-        this.ctx.store.setSetting(MODEL_SPEC_KEY, e.welcome.model);
         void this.pollHub();
-        return this.update({ state: 'connected', message: `connected to ${e.welcome.hub} (${e.welcome.mode})`, round: { number: e.welcome.round, phase: 'waiting', deadline: null, quorum: null } });
+        return this.update({
+          state: 'connected', message: `connected to ${e.welcome.hub} (${e.welcome.mode})`, model: describeSpec(e.welcome.model),
+          round: { number: e.welcome.round, phase: 'waiting', deadline: null, quorum: null },
+        });
       case 'disconnected':
         return this.update({ state: 'reconnecting', message: `connection lost (${e.reason || e.code}); retrying in ${Math.round(e.retryInMs / 1000)} s` });
       case 'spectrum-sent':
@@ -87,15 +87,23 @@ export class FederationManager {
       case 'bank':
         return this.update({ message: `received ${e.count} amplitude window(s) from ${e.sources} other site(s)` });
       case 'round-start':
-        this.update({ state: 'training', message: `round ${e.round} of ${e.totalRounds}`, round: { number: e.round, phase: 'training', deadline: null, quorum: null } });
+        this.update({ state: 'training', message: `round ${e.round} of ${e.totalRounds}`, round: { number: e.round, phase: 'training', deadline: e.deadline === null ? null : new Date(e.deadline).toISOString(), quorum: null } });
         return this.progress({ phase: 'training', round: e.round, message: `round ${e.round} of ${e.totalRounds}` });
       case 'progress':
-        return this.progress({ phase: e.work === 'train' ? 'training' : 'evaluating', round: e.round, step: Math.round(e.fraction * 100), totalSteps: 100, message: e.note ?? `${e.work} ${Math.round(e.fraction * 100)}%` });
+        return this.progress({
+          phase: e.work === 'train' ? 'training' : 'evaluating', round: e.round, step: e.step ?? Math.round(e.fraction * 100), totalSteps: e.steps ?? 100,
+          losses: e.losses ?? {}, message: e.note ?? `${e.work} ${Math.round(e.fraction * 100)}%`,
+        });
       case 'round-sent':
         this.update({ state: 'connected', message: `sent the update for round ${e.round}`, round: { number: e.round, phase: 'waiting for other sites', deadline: null, quorum: null } });
-        return this.progress({ phase: 'waiting', round: e.round, step: 100, totalSteps: 100, message: `update sent (${e.bytes} bytes)`, losses: e.metrics });
+        return this.progress({
+          phase: 'waiting', round: e.round, step: e.metrics.steps ?? 1, totalSteps: e.metrics.steps ?? 1, message: `update sent (${e.bytes} bytes)`,
+          losses: Object.fromEntries(Object.entries(e.metrics).filter(([k]) => k.startsWith('loss_')).map(([k, v]) => [k.slice(5), v])),
+        });
       case 'evaluated':
         return this.update({ message: `evaluated the global model of round ${e.round}` });
+      case 'global-model':
+        return this.update({ message: `kept the global model of round ${e.round} (Segment lists it)` });
       case 'hub-error':
         return this.update({ message: `hub: ${e.message}` });
       case 'finished':
@@ -112,9 +120,13 @@ export class FederationManager {
     try {
       const res = await fetch(u, { signal: AbortSignal.timeout(3000) });
       if (!res.ok) return;
-      const s = (await res.json()) as { phase?: string; currentRound?: number | null; sites?: { name: string; connected: boolean; lastSeen: number | null; role: string }[] };
-      const sites = (s.sites ?? []).map((x) => ({ name: x.name, state: x.connected ? 'connected' : 'offline', lastSeen: x.lastSeen ? new Date(x.lastSeen).toISOString() : null }));
-      const round = s.currentRound ? { number: s.currentRound, phase: s.phase ?? '', deadline: null, quorum: null } : this.status.round;
+      const parsed = HubStatusSchema.safeParse(await res.json());
+      if (!parsed.success) return;
+      const s = parsed.data;
+      const sites = s.sites.map((x) => ({ name: x.name, state: x.connected ? 'connected' : 'offline', lastSeen: x.lastSeen ? new Date(x.lastSeen).toISOString() : null }));
+      const round = s.currentRound
+        ? { number: s.currentRound, phase: s.phase, deadline: s.deadline === null ? null : new Date(s.deadline).toISOString(), quorum: s.minSites }
+        : this.status.round;
       if ((always || this.worker) && JSON.stringify({ sites, round }) !== JSON.stringify({ sites: this.status.sites, round: this.status.round })) this.update({ sites, round });
     } catch {
       /* the status page is optional (TLS with a private CA, proxies); the site client reports the rest */
@@ -132,13 +144,19 @@ export class FederationManager {
     const d = requireDataset(this.ctx.store, datasetIds[0]!);
     const run = this.ctx.store.createRun({ name: `Federation ${siteName} @ ${hubUrl}`, config: { mode: 'federated', hubUrl, siteName, datasetIds } });
     this.runId = run.id;
-    const worker = spawnJobWorker({ dbPath: this.ctx.dbPath, work: { kind: 'federate', job: { hubUrl: normaliseHubUrl(hubUrl)!.toString(), site: siteName, token, datasetId: d.id } } });
-    this.worker = worker;
-    this.status = { state: 'connecting', hubUrl, siteName, message: `joining with dataset '${d.name}'`, round: null, sites: [] };
+    let finish: (o: JobOutcome) => void = () => {};
+    const job = spawnJobWorker({ dbPath: this.ctx.dbPath, work: { kind: 'federate', job: { runId: run.id, hubUrl: normaliseHubUrl(hubUrl)!.toString(), site: siteName, token, datasetId: d.id } } }, (m) => {
+      if (m.t === 'site') this.onSite(m.e);
+      else if (m.t === 'backend') this.backend = m.backend;
+      else if (m.t === 'done') finish(m.outcome);
+    }, (why) => finish({ status: 'failed', modelId: null, message: why }));
+    const worker = job.worker;
+    this.worker = job;
+    this.status = { state: 'connecting', hubUrl, siteName, message: `joining with dataset '${d.name}'`, model: null, round: null, sites: [] };
     this.ctx.emit('federationStatus', this.status);
     this.poll = setInterval(() => void this.pollHub(), 3000);
     let done = false;
-    const finish = (o: FederationOutcome) => {
+    finish = (o: JobOutcome) => {
       if (done) return;
       done = true;
       if (this.poll) clearInterval(this.poll);
@@ -154,20 +172,16 @@ export class FederationManager {
       void this.pollHub(true);
       void worker.terminate();
     };
-    worker.on('message', (m: FedMessage) => {
-      if (m.t === 'site') this.onSite(m.e);
-      else if (m.t === 'backend') this.backend = m.backend;
-      else if (m.t === 'done') finish(m.outcome);
-    });
-    worker.on('error', (e) => finish({ status: 'failed', message: `the federation worker crashed: ${e.message}` }));
-    worker.on('exit', (code) => finish({ status: 'failed', message: `the federation worker stopped (exit code ${code})` }));
+    worker.on('error', (e) => finish({ status: 'failed', modelId: null, message: `the federation worker crashed: ${e.message}` }));
+    worker.on('exit', (code) => finish({ status: 'failed', modelId: null, message: `the federation worker stopped (exit code ${code})` }));
     return this.status;
   }
 
   async leave(): Promise<FederationStatus> {
-    const w = this.worker;
-    if (!w) return this.status;
-    w.postMessage({ t: 'cancel' });
+    const job = this.worker;
+    if (!job) return this.status;
+    const w = job.worker;
+    job.cancel();
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         void w.terminate();

@@ -2,13 +2,12 @@
 // frequency-space interpolation, ALGORITHMS.md §2): the fftshifted log-amplitude spectrum with the
 // low-frequency window of half-width b = floor(min(H, W) * alpha), the local/received amplitude bank,
 // a preview of Eq. 2-3 (image amplitude moved towards a bank window by lambda, phase kept), and the
-// windows that joining a federation would share. The maths is B's core/freq; this adapts it.
+// windows that joining a federation would share. The maths is core/freq; this adapts it.
 import type { AppHandlers, BankEntry } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
 import type { ImageF32 } from '../contract/image.js';
-import { extractAmplitudeWindow, interpolateAmplitude, windowHalfWidth } from '../freq/amplitude-interpolation.js';
+import { extractAmplitudeWindow, interpolateAmplitude, sharedWindowAlpha, windowHalfWidth } from '../freq/amplitude-interpolation.js';
 import { logAmplitudeSpectrum } from '../freq/spectrum.js';
-import { effectiveAlpha } from '../federation/learner-trainer.js';
 import type { AmplitudeWindowRecord, NewAmplitudeWindow } from '../store/dataset-store.js';
 import { type EngineContext, parseId, requireDataset } from './context.js';
 import { displayRange, imageToRaster, toFloatField, windowToField } from './raster.js';
@@ -86,8 +85,8 @@ export function frequencyHandlers(ctx: EngineContext): Pick<AppHandlers,
       const out: { name: string; spectrum: ReturnType<typeof windowToField> }[] = [];
       let bytesEach = 0;
       for (const s of store.iterateSamples(d.id, { limit })) {
-        // The site client shares windows of at least 3x3 (F's effectiveAlpha, ALGORITHMS.md §2).
-        const w = extractAmplitudeWindow(s.image, effectiveAlpha(s.image.height, s.image.width, alpha));
+        // Sites share windows of at least 3x3 (core/freq/window.ts sharedWindowAlpha, docs/algorithms.md §2).
+        const w = extractAmplitudeWindow(s.image, sharedWindowAlpha(s.image.height, s.image.width, alpha));
         bytesEach = w.data.byteLength;
         out.push({ name: s.name, spectrum: windowToField(w.channels, w.halfWidth, w.data) });
       }

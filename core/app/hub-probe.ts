@@ -5,6 +5,7 @@
 import WebSocket from 'ws';
 import type { ConnectionProblem, ConnectionReport } from '../contract/app-api.js';
 import { CLOSE, decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_VERSION } from '../contract/hub-protocol.js';
+import { MODEL_KINDS } from '../contract/model-spec.js';
 
 export interface ProbeOptions {
   hubUrl: string;
@@ -102,7 +103,7 @@ export function probeHub(opts: ProbeOptions): Promise<ConnectionReport> {
       try {
         const hello = encodeMessage({
           kind: 'hello', protocol: opts.protocolVersion ?? PROTOCOL_VERSION, site: opts.site, token: opts.token,
-          capabilities: { backend: 'connection-test', modes: ['fedavg', 'elcfs'], float16: false, role: 'train' },
+          capabilities: { backend: 'connection-test', modes: ['fedavg', 'elcfs'], kinds: [...MODEL_KINDS], float16: false, role: 'train' },
         });
         ws.send(hello.data, { binary: hello.binary });
       } catch (e) {

@@ -1,9 +1,10 @@
-// runTrainingJob directly (no worker): an ASCNet-7 run checkpoints its Adam state (D's serialisable
-// Adam, read back with awaited data() so this also works on webgpu), and a resumed run continues that
-// optimiser instead of restarting it (ALGORITHMS.md §7 training, app resume).
+// runTrainingJob directly (no worker): an ASCNet-7 run checkpoints its Adam state (the serialisable
+// Adam of core/train, read back with awaited data() so this also works on webgpu), and a resumed run
+// continues that optimiser instead of restarting it (docs/algorithms.md §7 training, app resume).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TrainingConfig } from '../contract/app-api.js';
+import { OPTIMISER_KIND } from '../contract/checkpoint.js';
 import { decodeWeights } from '../contract/weights.js';
 import { generateCellSites } from '../data/synthetic/cells.js';
 import { createMemoryStore } from '../store/memory-store.js';
@@ -12,7 +13,7 @@ import { assertNoLeaks, useBackend } from '../../test/helpers/leaks.js';
 import { runTrainingJob } from './training-job.js';
 
 function adamStep(store: DatasetStore, runId: number): { step: number; beta2: number; moments: number } {
-  const ck = store.listCheckpoints({ runId }).filter((c) => c.modelKind === 'adam-state');
+  const ck = store.listCheckpoints({ runId }).filter((c) => c.modelKind === OPTIMISER_KIND && c.meta.role === 'optimiser');
   assert.equal(ck.length, 1, `run ${runId} keeps exactly one optimiser checkpoint`);
   const arrays = decodeWeights(store.loadCheckpoint(ck[0]!.id)).arrays;
   return {

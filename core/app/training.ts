@@ -2,19 +2,17 @@
 // progress as `trainingProgress` events, and list runs with their per-epoch loss/Dice history.
 // A run left 'running' in the store with no worker behind it (the app was closed or crashed) is
 // reported as 'interrupted' and can be resumed from its last checkpoint.
-import type { Worker } from 'node:worker_threads';
-import type { AppHandlers, RunSummary, TrainingConfig, TrainingProgress } from '../contract/app-api.js';
+import { TrainingConfig as TrainingConfigSchema, type AppHandlers, type RunSummary, type TrainingConfig, type TrainingProgress } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
+import type { JobOutcome, TrainingJob } from '../contract/job-messages.js';
+import { listModelRecords } from '../run/checkpoints.js';
 import type { RunInfo } from '../store/dataset-store.js';
 import { type EngineContext, parseId, requireDataset } from './context.js';
-import type { JobOutcome, TrainingJob } from './training-job.js';
-import { spawnJobWorker } from './spawn-worker.js';
-
-type JobMessage = { t: 'progress'; p: TrainingProgress } | { t: 'done'; outcome: JobOutcome };
+import { spawnJobWorker, type JobWorker } from './spawn-worker.js';
 
 interface Active {
   runId: number;
-  worker: Worker;
+  job: JobWorker;
   last: TrainingProgress | null;
   /** The last step report (its losses and speed are what the final event shows). */
   lastStep: TrainingProgress | null;
@@ -30,13 +28,21 @@ export class TrainingManager {
   }
 
   private spawn(job: TrainingJob): void {
-    const worker = spawnJobWorker({ dbPath: this.ctx.dbPath, work: { kind: 'train', job } });
+    let finish: (o: JobOutcome) => void = () => {};
+    const jw = spawnJobWorker({ dbPath: this.ctx.dbPath, work: { kind: 'train', job } }, (m) => {
+      if (m.t === 'progress') {
+        a.last = m.p;
+        if (m.p.phase === 'training') a.lastStep = m.p;
+        this.ctx.emit('trainingProgress', m.p);
+      } else if (m.t === 'done') finish(m.outcome);
+    }, (why) => finish({ status: 'failed', modelId: null, message: why }));
+    const worker = jw.worker;
     let settle!: () => void;
     const finished = new Promise<void>((r) => (settle = r));
-    const a: Active = { runId: job.runId, worker, last: null, lastStep: null, finished };
+    const a: Active = { runId: job.runId, job: jw, last: null, lastStep: null, finished };
     this.active = a;
     let done = false;
-    const finish = (o: JobOutcome) => {
+    finish = (o: JobOutcome) => {
       if (done) return;
       done = true;
       try {
@@ -55,13 +61,6 @@ export class TrainingManager {
       void worker.terminate();
       settle();
     };
-    worker.on('message', (m: JobMessage) => {
-      if (m.t === 'progress') {
-        a.last = m.p;
-        if (m.p.phase === 'training') a.lastStep = m.p;
-        this.ctx.emit('trainingProgress', m.p);
-      } else if (m.t === 'done') finish(m.outcome);
-    });
     worker.on('error', (e) => finish({ status: 'failed', modelId: null, message: `the training worker crashed: ${e.message}` }));
     worker.on('exit', (code) => finish({ status: 'failed', modelId: null, message: `the training worker stopped unexpectedly (exit code ${code})` }));
   }
@@ -85,14 +84,16 @@ export class TrainingManager {
 
   cancel(runId: number): void {
     if (!this.active || this.active.runId !== runId) throw new FedSegError('NOT_FOUND', `run ${runId} is not running`);
-    this.active.worker.postMessage({ t: 'cancel' });
+    this.active.job.cancel();
   }
 
   resume(runId: number): number {
     const run = this.ctx.store.getRun(runId);
     if (!run) throw new FedSegError('NOT_FOUND', `there is no run ${runId}`);
     if (!this.canResume(run, this.ctx.store.listRuns())) throw new FedSegError('INVALID_ARGUMENT', `run '${run.name}' cannot be resumed (it finished, was already resumed, or has no checkpoint)`);
-    const cfg = run.config as unknown as TrainingConfig;
+    const parsed = TrainingConfigSchema.safeParse(run.config);
+    if (!parsed.success) throw new FedSegError('CORRUPT_FILE', `run '${run.name}' does not record its training settings; it cannot be resumed`);
+    const cfg = parsed.data;
     return this.start({ ...cfg, name: cfg.name.endsWith('(resumed)') ? cfg.name : `${cfg.name} (resumed)` }, runId);
   }
 
@@ -109,14 +110,14 @@ export class TrainingManager {
     const st = this.status(run);
     if (st !== 'cancelled' && st !== 'interrupted' && st !== 'failed') return false;
     if (all.some((r) => (r.config as { resumedFrom?: number }).resumedFrom === run.id)) return false;
-    return this.ctx.store.listCheckpoints({ runId: run.id }).some((c) => (c.meta as { usable?: boolean }).usable === true);
+    return listModelRecords(this.ctx.store, this.ctx.store, { runId: run.id }).length > 0;
   }
 
   listRuns(): RunSummary[] {
     const all = this.ctx.store.listRuns();
     return all
       .map((r) => {
-        const ck = this.ctx.store.listCheckpoints({ runId: r.id }).filter((c) => (c.meta as { usable?: boolean }).usable === true);
+        const ck = listModelRecords(this.ctx.store, this.ctx.store, { runId: r.id });
         const mode = (r.config as { mode?: string }).mode === 'federated' ? 'federated' : 'local';
         return {
           id: String(r.id),
@@ -129,7 +130,7 @@ export class TrainingManager {
             step: Math.round(m.metrics.step ?? m.round), epoch: m.round, round: mode === 'federated' ? m.round : null,
             loss: m.metrics.loss ?? null, dice: m.metrics.dice ?? null,
           })),
-          modelId: ck.length ? String(ck[ck.length - 1]!.id) : null,
+          modelId: ck.length ? String(ck[ck.length - 1]!.info.id) : null,
           canResume: this.canResume(r, all),
         } satisfies RunSummary;
       })
@@ -139,9 +140,9 @@ export class TrainingManager {
   async close(): Promise<void> {
     const a = this.active;
     if (!a) return;
-    a.worker.postMessage({ t: 'cancel' });
+    a.job.cancel();
     await Promise.race([a.finished, new Promise((r) => setTimeout(r, 3000))]);
-    await a.worker.terminate();
+    await a.job.worker.terminate();
   }
 }
 

@@ -1,20 +1,24 @@
 // `fedseg asc experiment`: the ASCNet multi-scale experiment (Zhang et al., ISBI 2020, Table 1;
-// ALGORITHMS.md §7-8) on synthetic two-site cell images (core/data/synthetic/cells.ts): trains the
-// classic CNN, the dilated CNN and ASCNet-7 (optionally ASCNet-14) with softmax cross-entropy and Adam
-// (lr 1e-3, beta2 0.9, batch 2) on both sites together, then reports per held-out site the Dice,
-// precision and recall of the cell (class >= 1) and the Dice of the nucleus, and for ASC models the
-// median learned rate over all pixels and over the ground-truth cell pixels. Paper's expectation: ASCNet >= dilated >= classic, larger rates on large cells.
+// docs/algorithms.md §7-8) on synthetic two-site cell images (core/data/synthetic/cells.ts): trains the
+// classic CNN, the dilated CNN and ASCNet-7 (optionally ASCNet-14) through the run API (core/run:
+// softmax cross-entropy, Adam lr 1e-3, beta2 0.9, batch 2, the same batch sequence for every model,
+// batch-norm calibration at the end) on both sites together, then reports per held-out site the
+// Dice, precision and recall of the cell (class >= 1) and the Dice of the nucleus, and for ASC models
+// the median learned rate over all pixels and over the ground-truth cell pixels. The paper's
+// expectation: ASCNet >= dilated >= classic, larger rates on large cells.
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
 import { FedSegError } from '../contract/errors.js';
-import type { Sample } from '../contract/image.js';
 import { tf } from '../tf/tf.js';
 import { describeBackend, initBackend, type BackendName } from '../backend.js';
-import { createRng } from '../rng.js';
-import { ASCNET_KINDS, createAscNet, createSoftmaxTrainer, type AscNetKind } from '../models/ascnet.js';
-import { calibrateBatchNorm } from '../models/rate-field.js';
-import { generateCellSites, nestedMaskToClasses } from '../data/synthetic/cells.js';
+import { ASCNET_KINDS, type AscNetKind } from '../models/ascnet.js';
+import { buildNetwork } from '../models/registry.js';
+import { disposeWeights } from '../models/weight-map.js';
+import { generateCellSites } from '../data/synthetic/cells.js';
+import { nestedMaskToClasses } from '../masks/convert.js';
+import { runLocal } from '../run/local-run.js';
+import { predict } from '../run/predict.js';
 
 export const summary = 'ASCNet experiment: classic vs dilated CNN vs ASCNet-7 on two-site synthetic cells';
 
@@ -65,18 +69,6 @@ export interface AscExperimentResult {
   finalLoss: Record<string, number>;
 }
 
-function toBatch(samples: Sample[]): { x: tf.Tensor4D; y: tf.Tensor3D } {
-  const s0 = samples[0]!;
-  const { width: w, height: h, channels: c } = s0.image;
-  const x = new Float32Array(samples.length * h * w * c);
-  const y = new Int32Array(samples.length * h * w);
-  samples.forEach((s, i) => {
-    x.set(s.image.data, i * h * w * c);
-    y.set(nestedMaskToClasses(s.mask), i * h * w);
-  });
-  return { x: tf.tensor4d(x, [samples.length, h, w, c]), y: tf.tensor3d(y, [samples.length, h, w], 'int32') };
-}
-
 /** Dice, precision, recall of binary masks; empty denominators count as 0 (empty pred: precision 0). */
 function prf(pred: Uint8Array, gt: Uint8Array): { dice: number; precision: number; recall: number } {
   let tp = 0;
@@ -114,73 +106,39 @@ export async function runAscExperiment(o: AscExperimentOptions, log: (line: stri
   checkOptions(o);
   const trainSites = generateCellSites({ size: o.size, perSite: o.train, seed: o.seed * 2 + 1 });
   const testSites = generateCellSites({ size: o.size, perSite: o.test, seed: o.seed * 2 + 2 });
-  const train = trainSites.flatMap((s) => s.samples);
-  const order = createRng(o.seed + 17);
-  // One fixed sequence of batches (pairs), shared by every model.
-  const batches: number[][] = [];
-  let pool: number[] = [];
-  for (let s = 0; s < o.steps; s++) {
-    if (pool.length < 2) pool = order.shuffle([...pool, ...train.map((_, i) => i)]);
-    batches.push([pool.pop()!, pool.pop()!]);
-  }
+  const sites = trainSites.map((s) => ({ site: s.site, train: s.samples, val: [] }));
+  const perEpoch = Math.ceil(sites.reduce((a, s) => a + s.train.length, 0) / 2);
   const rows: AscSiteResult[] = [];
   const trainSeconds: Record<string, number> = {};
   const finalLoss: Record<string, number> = {};
   for (const kind of o.models) {
-    const model = createAscNet({ kind, inChannels: 1, classes: 3 });
-    const init = model.init(o.seed);
-    const trainer = createSoftmaxTrainer(model, init, o.lr !== undefined ? { lr: o.lr } : {});
-    tf.dispose(Object.values(init));
+    const net = buildNetwork({ kind, inChannels: 1, classes: 2 });
     const t0 = performance.now();
     let ema = NaN;
-    try {
-      for (let s = 0; s < o.steps; s++) {
-        const { x, y } = toBatch(batches[s]!.map((i) => train[i]!));
-        let loss: number;
-        try {
-          loss = await trainer.step(x, y);
-        } finally {
-          tf.dispose([x, y]);
-        }
-        if (!Number.isFinite(loss)) throw new FedSegError('NUMERIC_ERROR', `asc experiment: ${kind} loss is ${loss} at step ${s + 1}`);
+    const every = Math.max(1, Math.floor(o.steps / 5));
+    // Same seed for every model: the same sequence of batches.
+    const res = await runLocal({
+      net, sites, name: kind, keepWeights: true,
+      config: { epochs: Math.ceil(o.steps / perEpoch), batchSize: 2, learningRate: o.lr ?? 1e-3, seed: o.seed, elcfs: false, maxSteps: o.steps },
+      onProgress: (p) => {
+        if (p.phase !== 'training') return;
+        const loss = p.losses.total!;
+        if (!Number.isFinite(loss)) throw new FedSegError('NUMERIC_ERROR', `asc experiment: ${kind} loss is ${loss} at step ${p.step}`);
         ema = Number.isNaN(ema) ? loss : 0.95 * ema + 0.05 * loss;
-        if ((s + 1) % Math.max(1, Math.floor(o.steps / 5)) === 0 || s + 1 === o.steps) {
-          log(`${kind}: step ${s + 1}/${o.steps} loss ${ema.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-        }
-      }
-      trainSeconds[kind] = (performance.now() - t0) / 1000;
-      finalLoss[kind] = ema;
-      // Population batch-norm statistics over (up to 32) training images, then inference with them.
-      const calib: tf.Tensor4D[] = [];
-      for (let i = 0; i < Math.min(train.length, 32); i += 2) {
-        const b = toBatch(train.slice(i, Math.min(i + 2, train.length)));
-        b.y.dispose();
-        calib.push(b.x);
-      }
-      const trained = trainer.weights();
-      const cal = await calibrateBatchNorm(model, trained, calib);
-      tf.dispose(calib);
-      trainer.setNonTrainable(Object.fromEntries(Object.keys(cal).filter((k) => cal[k] !== trained[k]).map((k) => [k, cal[k]!])));
-      const weights = trainer.weights();
+        if (p.step % every === 0 || p.step === p.totalSteps) log(`${kind}: step ${p.step}/${p.totalSteps} loss ${ema.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      },
+    });
+    trainSeconds[kind] = (performance.now() - t0) / 1000;
+    finalLoss[kind] = ema;
+    const weights = res.weights!;
+    try {
       for (const site of testSites) {
         const acc = { cellDice: 0, cellPrecision: 0, cellRecall: 0, nucleusDice: 0 };
         const rates: Float32Array[] = [];
         const cellRates: number[] = [];
         for (const smp of site.samples) {
-          const outs = tf.tidy(() => {
-            const x = tf.tensor4d(smp.image.data, [1, o.size, o.size, 1]);
-            const out = model.forward(weights, x, { training: false });
-            return out.rate ? [tf.argMax(out.probs, -1), out.rate] : [tf.argMax(out.probs, -1)];
-          });
-          let cls: Int32Array;
-          let rate: Float32Array | null;
-          try {
-            // Awaited readbacks: webgpu in Node has no synchronous dataSync (docs/gpu.md).
-            cls = (await outs[0]!.data()) as Int32Array;
-            rate = outs[1] ? ((await outs[1].data()) as Float32Array) : null;
-          } finally {
-            tf.dispose(outs);
-          }
+          const [p] = await predict(net, weights, [smp.image], { withRate: true });
+          const cls = nestedMaskToClasses(p!.mask);
           const gt = nestedMaskToClasses(smp.mask);
           const n = gt.length;
           const pc = new Uint8Array(n);
@@ -198,9 +156,9 @@ export async function runAscExperiment(o: AscExperimentOptions, log: (line: stri
           acc.cellPrecision += c.precision;
           acc.cellRecall += c.recall;
           acc.nucleusDice += prf(pn, gn).dice;
-          if (rate) {
-            rates.push(rate);
-            for (let i = 0; i < n; i++) if (gc[i]) cellRates.push(rate[i]!);
+          if (p!.rate) {
+            rates.push(p!.rate);
+            for (let i = 0; i < n; i++) if (gc[i]) cellRates.push(p!.rate[i]!);
           }
         }
         const k = site.samples.length;
@@ -218,7 +176,7 @@ export async function runAscExperiment(o: AscExperimentOptions, log: (line: stri
         rows.push({ model: kind, site: site.site, cellDice: acc.cellDice / k, cellPrecision: acc.cellPrecision / k, cellRecall: acc.cellRecall / k, nucleusDice: acc.nucleusDice / k, medianRate, medianRateCell });
       }
     } finally {
-      trainer.dispose();
+      disposeWeights(weights);
     }
   }
   return { options: o, backend: tf.getBackend(), rows, trainSeconds, finalLoss };

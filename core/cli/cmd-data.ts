@@ -4,6 +4,7 @@
 // are all-or-nothing with a dry run; stats print per-dataset summaries and can write a thumbnail grid.
 // Progress goes to stderr, results to stdout. Exit codes: 0 ok, 1 error, 2 bad arguments,
 // 3 dry run found problems, 130 interrupted.
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -149,7 +150,12 @@ function progressLine(label: string): { update(done: number, total: number, extr
   };
 }
 
-function openStore(path: string): DatasetStore {
+/**
+ * Opens a site store. `mustExist` for commands that only read or change what is there (list, stats,
+ * rename, delete, a dry run): a mistyped --db is an error, never a new empty store.
+ */
+function openStore(path: string, mustExist = false): DatasetStore {
+  if (mustExist && !existsSync(path)) throw new FedSegError('NOT_FOUND', `store ${path} does not exist (check --db; \`fedseg data import\` or \`fedseg data generate --db\` creates one)`);
   return openSqliteStore(resolve(path));
 }
 
@@ -278,7 +284,11 @@ async function cmdImport(argv: string[]): Promise<number> {
       }
     },
   };
-  const store = db ? openStore(db) : null;
+  // A dry run never creates a store: against a store that does not exist yet it checks the files alone
+  // (and says so), so a mistyped --db leaves nothing behind.
+  const missing = dryRun && db !== undefined && !existsSync(db);
+  if (missing) process.stderr.write(`note: store ${db} does not exist; checking the files only (an import would create it)\n`);
+  const store = db && !missing ? openStore(db) : null;
   let report: ImportReport;
   try {
     switch (format) {
@@ -341,7 +351,7 @@ function withStore<T>(argv: string[], extra: Opts, help: string, fn: (store: Dat
     console.log(help);
     return 0;
   }
-  const store = openStore(need(v.db, 'db'));
+  const store = openStore(need(v.db, 'db'), true);
   try {
     return fn(store, v);
   } finally {

@@ -7,8 +7,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FedSegError } from '../contract/errors.js';
 import type { TrainMode } from '../contract/hub-protocol.js';
-import { demoSetup, generateDemoData, runDemoMethod, type DemoOptions } from '../federation/demo-runner.js';
-import { formatTable, renderReport, type DemoResult } from '../federation/demo-report.js';
+import { demoSetup, generateDemoData, runDemoMethod, type DemoOptions } from '../demo/demo-runner.js';
+import { formatTable, renderReport, type DemoResult } from '../demo/demo-report.js';
 import { initBackend, type BackendName } from '../backend.js';
 
 export const summary = 'FedAvg vs ELCFS over a local hub + site processes on synthetic fundus data; table + HTML report';

@@ -1,6 +1,7 @@
-// `fedseg eval`: the numbers it prints equal evaluateModel's on the same model and samples (model file
-// and store checkpoints), table and JSON output, and one-line errors with non-zero exit codes for a
-// missing / corrupt model file, an unknown dataset, a channel mismatch, a softmax model and bad arguments.
+// `fedseg eval`: the numbers it prints equal the run API's evaluation of the same model and samples
+// (model file, store checkpoints old and new, softmax networks too), table and JSON output, and
+// one-line errors with non-zero exit codes for a missing / corrupt model file, an unknown dataset, a
+// channel mismatch and bad arguments.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,19 +11,23 @@ import { tf } from '../tf/tf.js';
 import { useBackend } from '../../test/helpers/leaks.js';
 import { encodeWeights } from '../contract/weights.js';
 import { generateFundusSites } from '../data/synthetic/fundus.js';
-import { createUNet } from '../models/unet.js';
-import { createAscUNet } from '../models/asc-unet.js';
-import { encodeModel, modelSpecOf, saveModelFile, weightsToNamedArrays } from '../models/model-io.js';
+import type { ModelSpecInput } from '../contract/model-spec.js';
+import { encodeModel, saveModelFile } from '../models/model-io.js';
+import { buildNetwork } from '../models/registry.js';
 import type { WeightMap } from '../models/seg-model.js';
+import { toNamedArrays } from '../models/weight-map.js';
+import { generateCellSites } from '../data/synthetic/cells.js';
+import { evaluateNetwork, type NetworkEvaluation } from '../run/evaluation.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
-import { evaluateModel, type ModelEvaluation } from '../train/evaluate.js';
 import { run, type EvalReport } from './cmd-eval.js';
 import { captureCli } from '../../test/helpers/cli-capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedseg-cli-eval-'));
 const db = join(dir, 'site.db');
 const modelFile = join(dir, 'unet.fsw');
-const model = createUNet({ inChannels: 3, classes: 2, baseWidth: 4, depth: 3 });
+const spec: ModelSpecInput = { kind: 'unet', inChannels: 3, classes: 2, config: { baseWidth: 4, depth: 3 } };
+const net = buildNetwork(spec);
+const model = net.model;
 let weights: WeightMap;
 let samples: ReturnType<typeof generateFundusSites>[number]['samples'];
 let testSamples: typeof samples;
@@ -36,7 +41,7 @@ function oneLineError(err: string): string {
   return lines[0]!;
 }
 
-function sameNumbers(r: EvalReport, ev: ModelEvaluation): void {
+function sameNumbers(r: EvalReport, ev: NetworkEvaluation): void {
   assert.equal(r.dataset.images, ev.images);
   r.classes.forEach((c, k) => {
     assert.equal(c.dice, ev.meanDice[k]);
@@ -62,12 +67,11 @@ before(async () => {
     init['seg1.bias'] = tf.tensor1d([2, 0.3]);
     bias.dispose();
     weights = init;
-    await saveModelFile(modelFile, modelSpecOf(model), weights);
-    const cfg = modelSpecOf(model).config;
-    // An app-style checkpoint: a plain weights frame, the model config in the checkpoint meta.
-    store.saveCheckpoint({ name: 'local · epoch 1', blob: encodeWeights(weightsToNamedArrays(weights)), modelKind: 'unet', round: 1, meta: { usable: true, model: { kind: 'unet', ...cfg } } });
-    // A self-describing model frame stored as a checkpoint.
-    store.saveCheckpoint({ name: 'framed', blob: encodeModel(modelSpecOf(model), weights), modelKind: 'unet' });
+    await saveModelFile(modelFile, spec, weights);
+    // A checkpoint as earlier app versions wrote it: a plain weights frame, the model config in the checkpoint meta.
+    store.saveCheckpoint({ name: 'local · epoch 1', blob: encodeWeights(toNamedArrays(weights)), modelKind: 'unet', round: 1, meta: { usable: true, model: { kind: 'unet', inChannels: 3, classes: 2, baseWidth: 4, depth: 3 } } });
+    // A self-describing model frame stored as a model checkpoint.
+    store.saveCheckpoint({ name: 'framed', blob: encodeModel(spec, weights), modelKind: 'unet', meta: { role: 'model', model: net.spec, source: 'imported' } });
   } finally {
     store.close();
   }
@@ -94,7 +98,7 @@ test('model file: JSON equals evaluateModel on the test split (default), thresho
     assert.equal(rep.dataset.split, 'test');
     assert.equal(rep.threshold, threshold);
     assert.deepEqual(rep.classes.map((c) => c.name), ['disc', 'cup']);
-    const ev = await evaluateModel(model, weights, testSamples, { threshold });
+    const ev = await evaluateNetwork(net, weights, testSamples, { threshold });
     sameNumbers(rep, ev);
     assert.match(r.err, /evaluate 2\/2/);
     if (threshold === 0.5) {
@@ -107,7 +111,7 @@ test('model file: JSON equals evaluateModel on the test split (default), thresho
 });
 
 test('table output over --split all, and store checkpoints (by name, latest, self-describing frame)', async () => {
-  const ev = await evaluateModel(model, weights, samples, { threshold: 0.5 });
+  const ev = await evaluateNetwork(net, weights, samples, { threshold: 0.5 });
   const r = await cli('--model', modelFile, '--db', db, '--dataset', 'site1', '--split', 'all', '--threshold', '0.5', '--backend', 'cpu');
   assert.equal(r.code, 0, r.err);
   const disc = r.out.split('\n').find((l) => l.startsWith('disc'))!;
@@ -125,23 +129,49 @@ test('table output over --split all, and store checkpoints (by name, latest, sel
     assert.equal(c.code, 0, `${ck}: ${c.err}`);
     const rep = JSON.parse(c.out) as EvalReport;
     sameNumbers(rep, ev);
-    assert.match(rep.model.source, ck === 'latest' ? /local · epoch 1/ : new RegExp(ck));
+    assert.match(rep.model.source, ck === 'latest' ? /framed/ : new RegExp(ck));
   }
 });
 
-test('an ASC U-Net model file evaluates like evaluateModel', async () => {
-  const asc = createAscUNet({ inChannels: 3, classes: 2, baseWidth: 4, depth: 3 });
-  const aw = asc.init(5);
+test('an ASC U-Net model file evaluates like the run API', async () => {
+  const ascSpec: ModelSpecInput = { kind: 'asc-unet', inChannels: 3, classes: 2, config: { baseWidth: 4, depth: 3 } };
+  const asc = buildNetwork(ascSpec);
+  const aw = asc.model.init(5);
   try {
     const file = join(dir, 'asc.fsw');
-    await saveModelFile(file, { kind: asc.kind, config: { ...asc.config } }, aw);
+    await saveModelFile(file, ascSpec, aw);
     const r = await cli('--model', file, '--db', db, '--dataset', 'site1', '--threshold', '0.5', '--json', '--backend', 'cpu');
     assert.equal(r.code, 0, r.err);
     const rep = JSON.parse(r.out) as EvalReport;
     assert.equal(rep.model.kind, 'asc-unet');
-    sameNumbers(rep, await evaluateModel(asc, aw, testSamples, { threshold: 0.5 }));
+    sameNumbers(rep, await evaluateNetwork(asc, aw, testSamples, { threshold: 0.5 }));
   } finally {
     tf.dispose(Object.values(aw));
+  }
+});
+
+test('a softmax (ASCNet-7) model file evaluates too: arg-max nested masks, per-image results', async () => {
+  const cellsDb = join(dir, 'cells.db');
+  const cells = generateCellSites({ size: 16, perSite: 3, seed: 4 })[0]!.samples;
+  const store = openSqliteStore(cellsDb);
+  const d = store.createDataset({ name: 'cells', kind: 'cells', channels: 1, classes: 2, classNames: ['cell', 'nucleus'] });
+  store.addSamples(d.id, cells);
+  store.close();
+  const softSpec: ModelSpecInput = { kind: 'ascnet-7', inChannels: 1, classes: 2 };
+  const soft = buildNetwork(softSpec);
+  const sw = soft.model.init(2);
+  try {
+    const file = join(dir, 'ascnet.fsw');
+    await saveModelFile(file, softSpec, sw);
+    const r = await cli('--model', file, '--db', cellsDb, '--dataset', 'cells', '--json', '--backend', 'cpu');
+    assert.equal(r.code, 0, r.err);
+    const rep = JSON.parse(r.out) as EvalReport;
+    assert.equal(rep.model.kind, 'ascnet-7');
+    const ev = await evaluateNetwork(soft, sw, cells);
+    sameNumbers(rep, ev);
+    assert.deepEqual(rep.perImage.map((p) => p.dice), ev.perImage.map((p) => p.result.dice));
+  } finally {
+    tf.dispose(Object.values(sw));
   }
 });
 
@@ -161,11 +191,11 @@ test('bad inputs: one-line errors and non-zero exit codes', async () => {
   assert.equal(ds.code, 1);
   assert.match(oneLineError(ds.err), /no dataset 'nosuch' .*have: site1/);
 
-  const gray = createUNet({ inChannels: 1, classes: 2, baseWidth: 4, depth: 3 });
-  const gw = gray.init(1);
+  const graySpec: ModelSpecInput = { kind: 'unet', inChannels: 1, classes: 2, config: { baseWidth: 4, depth: 3 } };
+  const gw = buildNetwork(graySpec).model.init(1);
   const grayFile = join(dir, 'gray.fsw');
   try {
-    await saveModelFile(grayFile, modelSpecOf(gray), gw);
+    await saveModelFile(grayFile, graySpec, gw);
   } finally {
     tf.dispose(Object.values(gw));
   }
@@ -173,11 +203,11 @@ test('bad inputs: one-line errors and non-zero exit codes', async () => {
   assert.equal(mm.code, 1);
   assert.match(oneLineError(mm.err), /takes 1-channel images but dataset 'site1' has 3 channel\(s\)/);
 
-  const soft = join(dir, 'soft.fsw');
-  writeFileSync(soft, encodeModel({ kind: 'ascnet-7', config: { kind: 'ascnet-7', inChannels: 3, classes: 3 } }, [{ name: 'x', shape: [1], data: new Float32Array(1) }]));
-  const s = await cli('--model', soft, ...base);
+  const wrong = join(dir, 'wrong-weights.fsw');
+  writeFileSync(wrong, encodeModel({ kind: 'ascnet-7', inChannels: 3, classes: 2 }, [{ name: 'x', shape: [1], data: new Float32Array(1) }]));
+  const s = await cli('--model', wrong, ...base);
   assert.equal(s.code, 1);
-  assert.match(oneLineError(s.err), /softmax model/);
+  assert.match(oneLineError(s.err), /not a valid FedSeg model: .*missing/);
 
   const ck = await cli('--checkpoint', 'nosuch', ...base);
   assert.equal(ck.code, 1);

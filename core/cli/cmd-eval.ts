@@ -1,60 +1,64 @@
-// `fedseg eval`: evaluates a trained model on a dataset of a site store with the reference protocol
-// (ALGORITHMS.md §6, core/train/evaluate.ts evaluateModel): sigmoid probability >= threshold (0.75),
-// largest 4-connected component per class, per-image Dice and medpy-style HD95 (pixels), mean over
+// `fedseg eval`: evaluates a model on a dataset of a site store with the reference protocol
+// (docs/algorithms.md §6) through the run API (core/run/evaluation.ts), so the numbers are those the
+// app's Segment view shows per image: sigmoid probability >= threshold (0.75) with the largest
+// 4-connected component per class, or arg-max into nested masks for softmax networks (§7); per-image
+// Dice and medpy-style HD95 (mm where the samples record their spacing, else pixels), mean over
 // images per class, with the empty-mask cases counted (core/metrics/evaluate.ts EMPTY-MASK POLICY).
-// The model comes from a model file (core/models/model-io.ts saveModelFile; a hub's global model is
-// written to one with `fedseg-hub export-model --out FILE`) or from a checkpoint in the site store.
-// Only sigmoid multi-label models (U-Net, ASC U-Net) fit this protocol; softmax models (ASCNet-N) are
-// refused with a clear error. Progress goes to stderr, results to stdout.
-// Exit codes: 0 ok, 1 error, 2 bad arguments.
+// The model comes from a self-describing model file (a hub's global model: `fedseg-hub export-model
+// --out FILE`) or from a model checkpoint of the store (app training, imports, federation globals).
+// Progress goes to stderr, results to stdout. Exit codes: 0 ok, 1 error, 2 bad arguments.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tf } from '../tf/tf.js';
 import { FedSegError, toErrorValue } from '../contract/errors.js';
+import { describeSpec } from '../contract/model-spec.js';
 import { describeBackend, initBackend, type BackendName } from '../backend.js';
-import { buildModel, isSoftmaxKind, listModels, modelConfigOf } from '../app/models.js';
-import { decodeWeights } from '../contract/weights.js';
-import { createAscUNet, type AscUNetConfig } from '../models/asc-unet.js';
-import { decodeModel, modelFromSpec, namedArraysToWeights, type ModelSpec } from '../models/model-io.js';
-import type { SegModel, WeightMap } from '../models/seg-model.js';
-import type { CheckpointInfo, DatasetInfo, DatasetStore, SampleSplit } from '../store/dataset-store.js';
+import { decodeModel, readModelFile } from '../models/model-io.js';
+import { buildNetwork, type Network } from '../models/registry.js';
+import type { WeightMap } from '../models/seg-model.js';
+import { disposeWeights, toWeightMap } from '../models/weight-map.js';
+import { listModelRecords, readModel, type ModelRecord } from '../run/checkpoints.js';
+import { evaluateNetwork, type NetworkEvaluation } from '../run/evaluation.js';
+import type { DatasetInfo, DatasetStore, SampleSplit } from '../store/dataset-store.js';
+import { findDataset } from '../store/sample-source.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
-import { evaluateModel, type ModelEvaluation } from '../train/evaluate.js';
 
 export const summary = 'evaluate a model on a stored dataset (Dice, HD95 per class; reference protocol)';
 
 const USAGE = `usage: fedseg eval (--model FILE | --checkpoint NAME|ID|latest) --db SITE.db --dataset NAME|ID [options]
 
-  --model FILE        a FedSeg model file (saveModelFile; or \`fedseg-hub export-model --out FILE\`
-                      for a hub's global model of a round)
-  --checkpoint C      a checkpoint in the --db store: its name, its id, or 'latest' (newest usable model)
+  --model FILE        a FedSeg model file (weights + spec; a hub's global model of a round:
+                      \`fedseg-hub export-model --out FILE\`)
+  --checkpoint C      a model in the --db store: its name, its id, or 'latest' (newest model)
   --db FILE           the site's FedSeg store (SQLite)
   --dataset NAME|ID   dataset to evaluate on
   --split S           test | train | val | all (default: test if the dataset has test samples, else all)
   --threshold T       sigmoid probability threshold in (0, 1) (default 0.75, the reference)
   --batch N           images per forward pass (default 4)
   --json              print the result as JSON
-  --backend NAME      wasm | cpu | auto (default auto)
+  --backend NAME      wasm | cpu | webgpu | tensorflow | auto (default auto)
 
-Protocol (ALGORITHMS.md §6): probability >= threshold, largest connected component per class, Dice and
-HD95 (pixels) per image, mean per class; images where exactly one of prediction / ground truth is empty
-have an undefined HD95: they are counted (hd95-undef) and left out of the HD95 mean.
-Sigmoid models only (U-Net, ASC U-Net); softmax ASCNet-N models are not evaluated here.
+Protocol (docs/algorithms.md §6): prediction as the app's Segment view makes it (sigmoid models:
+probability >= threshold, largest connected component per class; softmax models: arg-max into nested
+masks), Dice and HD95 per image, mean per class; images where exactly one of prediction / ground truth
+is empty have an undefined HD95: they are counted (hd95-undef) and left out of the HD95 mean. Images
+without a mask are skipped (counted).
 
 exit codes: 0 ok, 1 error, 2 bad arguments`;
 
 type Split = SampleSplit | 'all';
 
 export interface EvalReport {
-  model: { source: string; kind: string; inChannels: number; classes: number };
-  dataset: { id: number; name: string; split: Split; images: number };
+  model: { source: string; kind: string; description: string; inChannels: number; classes: number };
+  dataset: { id: number; name: string; split: Split; images: number; skippedWithoutMask: number };
   threshold: number;
   backend: string;
+  hd95Unit: 'px' | 'mm';
   classes: { name: string; dice: number; hd95: number | null; images: number; hd95Undefined: number; emptyPred: number; emptyGt: number }[];
   meanDice: number;
   meanHd95: number | null;
+  /** Per image, in sample order (what the Segment view shows for each). */
+  perImage: { name: string; dice: number[]; hd95: (number | null)[] }[];
 }
 
 function bad(message: string): FedSegError {
@@ -85,31 +89,14 @@ function parse(argv: string[]) {
   }
 }
 
-/** Builds the network a model spec names; softmax kinds are refused (this protocol is per-class sigmoid). */
-function networkFromSpec(spec: ModelSpec, where: string): SegModel & { shapes?: { name: string; shape: number[] }[] } {
-  if (isSoftmaxKind(spec.kind)) throw softmaxError(spec.kind, where);
-  if (spec.kind === 'asc-unet') return createAscUNet(spec.config as unknown as AscUNetConfig);
-  return modelFromSpec(spec);
-}
-
-function softmaxError(kind: string, where: string): FedSegError {
-  return new FedSegError('UNSUPPORTED', `${where} is a softmax model ('${kind}', background + classes); fedseg eval applies the sigmoid reference protocol and evaluates U-Net / ASC U-Net models only`);
-}
-
 interface Loaded {
-  model: SegModel;
+  net: Network;
   weights: WeightMap;
   source: string;
 }
 
 async function loadFromFile(path: string): Promise<Loaded> {
-  if (!existsSync(path)) throw new FedSegError('NOT_FOUND', `model file ${path} does not exist`);
-  let buf: Uint8Array;
-  try {
-    buf = new Uint8Array(await readFile(path));
-  } catch (e) {
-    throw new FedSegError('IO_ERROR', `cannot read model file ${path}: ${(e as Error).message}`);
-  }
+  const buf = await readModelFile(path);
   let decoded: ReturnType<typeof decodeModel>;
   try {
     decoded = decodeModel(buf);
@@ -117,53 +104,30 @@ async function loadFromFile(path: string): Promise<Loaded> {
     const msg = e instanceof FedSegError ? e.message : String(e);
     throw new FedSegError('CORRUPT_FILE', `model file ${path} is not a valid FedSeg model: ${msg}`);
   }
-  const model = networkFromSpec(decoded.spec, `model file ${path}`);
-  // decodeModel checks names/shapes for kinds model-io knows; the ASC U-Net lists its own.
-  const weights = namedArraysToWeights(decoded.arrays, model.shapes);
-  return { model, weights, source: path };
+  const net = buildNetwork(decoded.spec);
+  return { net, weights: toWeightMap(decoded.arrays, net.shapes), source: path };
 }
 
-function pickCheckpoint(store: DatasetStore, which: string): CheckpointInfo {
+function pickCheckpoint(store: DatasetStore, which: string): ModelRecord {
+  const models = listModelRecords(store, store);
   if (which === 'latest') {
-    const newest = listModels(store)[0];
-    if (!newest) throw new FedSegError('NOT_FOUND', 'the store has no usable model checkpoint (train one, or join a federation)');
-    const info = store.getCheckpoint(Number(newest.id));
-    if (!info) throw new FedSegError('NOT_FOUND', `checkpoint ${newest.id} no longer exists`);
-    return info;
+    const newest = models.at(-1);
+    if (!newest) throw new FedSegError('NOT_FOUND', 'the store has no model (train one, or join a federation)');
+    return newest;
   }
-  if (/^\d+$/.test(which)) {
-    const info = store.getCheckpoint(Number(which));
-    if (info) return info;
+  const hit = (/^\d+$/.test(which) ? models.find((m) => m.info.id === Number(which)) : undefined) ?? models.filter((m) => m.info.name === which).at(-1);
+  if (!hit) {
+    const names = [...new Set(models.map((m) => m.info.name))];
+    throw new FedSegError('NOT_FOUND', `no checkpoint '${which}' in the store (${names.length ? `have: ${names.slice(0, 8).join(', ')}` : 'it has no models'})`);
   }
-  const byName = store.listCheckpoints().filter((c) => c.name === which);
-  const info = byName[byName.length - 1];
-  if (!info) {
-    const names = [...new Set(store.listCheckpoints().filter((c) => c.modelKind !== 'adam-state').map((c) => c.name))];
-    throw new FedSegError('NOT_FOUND', `no checkpoint '${which}' in the store (${names.length ? `have: ${names.slice(0, 8).join(', ')}` : 'it has none'})`);
-  }
-  return info;
+  return hit;
 }
 
-async function loadFromCheckpoint(store: DatasetStore, which: string): Promise<Loaded> {
-  const info = pickCheckpoint(store, which);
-  const where = `checkpoint '${info.name}' (id ${info.id})`;
-  if (info.modelKind === 'adam-state') throw new FedSegError('INVALID_ARGUMENT', `${where} is optimiser state, not a model`);
-  if (isSoftmaxKind(info.modelKind)) throw softmaxError(info.modelKind, where);
-  const blob = store.loadCheckpoint(info.id);
-  let arrays;
-  let model: SegModel & { shapes?: { name: string; shape: number[] }[] };
-  try {
-    // A frame written by saveModelFile/encodeModel carries its own spec; app and federation
-    // checkpoints keep it in the checkpoint meta or the federation's model-spec setting instead.
-    const d = decodeModel(blob);
-    arrays = d.arrays;
-    model = networkFromSpec(d.spec, where);
-  } catch (e) {
-    if (e instanceof FedSegError && e.code === 'UNSUPPORTED') throw e;
-    arrays = decodeWeights(blob).arrays;
-    model = await buildModel(modelConfigOf(info, store));
-  }
-  return { model, weights: namedArraysToWeights(arrays, model.shapes), source: where };
+function loadFromCheckpoint(store: DatasetStore, which: string): Loaded {
+  const rec = pickCheckpoint(store, which);
+  const m = readModel(store, rec.info.id, store);
+  const net = buildNetwork(m.spec);
+  return { net, weights: toWeightMap(m.arrays, net.shapes), source: `checkpoint '${rec.info.name}' (id ${rec.info.id})` };
 }
 
 function chooseSplit(store: DatasetStore, ds: DatasetInfo, v: string | undefined): Split {
@@ -172,14 +136,14 @@ function chooseSplit(store: DatasetStore, ds: DatasetInfo, v: string | undefined
   return v;
 }
 
-function checkCompatible(model: SegModel, ds: DatasetInfo, source: string): void {
-  if (model.inChannels !== ds.channels)
-    throw new FedSegError('SHAPE_MISMATCH', `${source} takes ${model.inChannels}-channel images but dataset '${ds.name}' has ${ds.channels} channel(s)`);
-  if (model.classes !== ds.classes)
-    throw new FedSegError('SHAPE_MISMATCH', `${source} predicts ${model.classes} class(es) but dataset '${ds.name}' has ${ds.classes} mask class(es)`);
+function checkCompatible(net: Network, ds: DatasetInfo, source: string): void {
+  if (net.spec.inChannels !== ds.channels)
+    throw new FedSegError('SHAPE_MISMATCH', `${source} takes ${net.spec.inChannels}-channel images but dataset '${ds.name}' has ${ds.channels} channel(s)`);
+  if (net.spec.classes !== ds.classes)
+    throw new FedSegError('SHAPE_MISMATCH', `${source} predicts ${net.spec.classes} class(es) but dataset '${ds.name}' has ${ds.classes} mask class(es)`);
 }
 
-export function toReport(ev: ModelEvaluation, ctx: { model: Loaded; ds: DatasetInfo; split: Split; threshold: number; backend: string }): EvalReport {
+export function toReport(ev: NetworkEvaluation, ctx: { model: Loaded; ds: DatasetInfo; split: Split; threshold: number; backend: string; skipped: number }): EvalReport {
   const classes = ev.meanDice.map((d, c) => ({
     name: ctx.ds.classNames[c] ?? `class${c}`,
     dice: d,
@@ -190,31 +154,33 @@ export function toReport(ev: ModelEvaluation, ctx: { model: Loaded; ds: DatasetI
     emptyGt: ev.emptyGt[c]!,
   }));
   const hds = classes.map((c) => c.hd95).filter((h): h is number => h !== null);
+  const spec = ctx.model.net.spec;
   return {
-    model: { source: ctx.model.source, kind: ctx.model.model.kind, inChannels: ctx.model.model.inChannels, classes: ctx.model.model.classes },
-    dataset: { id: ctx.ds.id, name: ctx.ds.name, split: ctx.split, images: ev.images },
+    model: { source: ctx.model.source, kind: spec.kind, description: describeSpec(spec), inChannels: spec.inChannels, classes: spec.classes },
+    dataset: { id: ctx.ds.id, name: ctx.ds.name, split: ctx.split, images: ev.images, skippedWithoutMask: ctx.skipped },
     threshold: ctx.threshold,
     backend: ctx.backend,
+    hd95Unit: ev.hd95Unit,
     classes,
     meanDice: classes.reduce((s, c) => s + c.dice, 0) / classes.length,
     meanHd95: hds.length === classes.length ? hds.reduce((s, h) => s + h, 0) / hds.length : null,
+    perImage: ev.perImage.map((p) => ({ name: p.name, dice: p.result.dice, hd95: p.result.hd95 })),
   };
 }
 
 export function formatTable(r: EvalReport): string {
-  const head = ['class', 'Dice %', 'HD95 px', 'images', 'hd95-undef', 'empty pred', 'empty gt'];
+  const head = ['class', 'Dice %', `HD95 ${r.hd95Unit}`, 'images', 'hd95-undef', 'empty pred', 'empty gt'];
   const rows = r.classes.map((c) => [c.name, (c.dice * 100).toFixed(2), c.hd95 === null ? '-' : c.hd95.toFixed(2), String(c.images), String(c.hd95Undefined), String(c.emptyPred), String(c.emptyGt)]);
   rows.push(['mean', (r.meanDice * 100).toFixed(2), r.meanHd95 === null ? '-' : r.meanHd95.toFixed(2), String(r.dataset.images), '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ').trimEnd();
   return [
-    `model ${r.model.source} (${r.model.kind}, ${r.model.inChannels} channel(s) -> ${r.model.classes} class(es))`,
-    `dataset '${r.dataset.name}' split ${r.dataset.split}: ${r.dataset.images} image(s); threshold ${r.threshold}; backend ${r.backend}`,
+    `model ${r.model.source} (${r.model.description})`,
+    `dataset '${r.dataset.name}' split ${r.dataset.split}: ${r.dataset.images} image(s)${r.dataset.skippedWithoutMask ? ` (${r.dataset.skippedWithoutMask} without a mask skipped)` : ''}; threshold ${r.threshold}; backend ${r.backend}`,
     line(head),
     ...rows.map(line),
   ].join('\n');
 }
-
 export async function run(argv: string[]): Promise<number> {
   try {
     const v = parse(argv);
@@ -230,7 +196,7 @@ export async function run(argv: string[]): Promise<number> {
     const batch = v.batch === undefined ? 4 : Number(v.batch);
     if (!Number.isInteger(batch) || batch < 1 || batch > 1024) throw bad(`--batch must be an integer in [1, 1024], got '${String(v.batch)}'`);
     const backend = v.backend ?? 'auto';
-    if (!['wasm', 'cpu', 'auto', 'webgpu', 'tensorflow', 'tensorflow-gpu'].includes(backend)) throw bad(`--backend must be wasm, cpu or auto, got '${backend}'`);
+    if (!['wasm', 'cpu', 'auto', 'webgpu', 'tensorflow', 'tensorflow-gpu'].includes(backend)) throw bad(`--backend must be wasm, cpu, webgpu, tensorflow or auto, got '${backend}'`);
     if (!existsSync(v.db)) throw new FedSegError('NOT_FOUND', `store ${v.db} does not exist`);
     return await evaluate({ ...v, db: v.db, dataset: v.dataset }, threshold, batch, backend);
   } catch (e) {
@@ -246,20 +212,18 @@ async function evaluate(v: { model?: string; checkpoint?: string; db: string; da
   const store = openSqliteStore(resolve(v.db));
   let loaded: Loaded | undefined;
   try {
-    const ds = store.getDataset(/^\d+$/.test(v.dataset) ? Number(v.dataset) : v.dataset) ?? store.getDataset(v.dataset);
-    if (!ds) {
-      const names = store.listDatasets().map((d) => d.name);
-      throw new FedSegError('NOT_FOUND', `no dataset '${v.dataset}' in ${v.db} (${names.length ? `have: ${names.slice(0, 8).join(', ')}` : 'it has none'})`);
-    }
+    const ds = findDataset(store, v.dataset, v.db);
     const split = chooseSplit(store, ds, v.split);
     const report = await initBackend({ backend: backend as BackendName | 'auto' });
-    loaded = v.model ? await loadFromFile(v.model) : await loadFromCheckpoint(store, v.checkpoint!);
-    checkCompatible(loaded.model, ds, loaded.source);
-    const samples = store.loadSamples(ds.id, split === 'all' ? {} : { split });
+    loaded = v.model ? await loadFromFile(v.model) : loadFromCheckpoint(store, v.checkpoint!);
+    checkCompatible(loaded.net, ds, loaded.source);
+    const all = store.loadSamples(ds.id, split === 'all' ? {} : { split });
+    const samples = all.filter((s) => s.meta?.hasMask !== false);
+    if (all.length > 0 && samples.length === 0) throw new FedSegError('INVALID_INPUT', `dataset '${ds.name}' has no images with masks${split === 'all' ? '' : ` in its '${split}' split`}`);
     if (samples.length === 0) throw new FedSegError('NOT_FOUND', `dataset '${ds.name}' has no ${split === 'all' ? '' : `'${split}' `}samples${split === 'all' ? '' : ' (try --split all)'}`);
     const tty = process.stderr.isTTY === true;
     let lastDecile = -1;
-    const ev = await evaluateModel(loaded.model, loaded.weights, samples, {
+    const ev = await evaluateNetwork(loaded.net, loaded.weights, samples, {
       threshold,
       batchSize: batch,
       onProgress: (done, total) => {
@@ -272,11 +236,11 @@ async function evaluate(v: { model?: string; checkpoint?: string; db: string; da
         }
       },
     });
-    const out = toReport(ev, { model: loaded, ds, split, threshold, backend: describeBackend(report) });
+    const out = toReport(ev, { model: loaded, ds, split, threshold, backend: describeBackend(report), skipped: all.length - samples.length });
     console.log(v.json ? JSON.stringify(out, null, 2) : formatTable(out));
     return 0;
   } finally {
-    if (loaded) tf.dispose(Object.values(loaded.weights));
+    if (loaded) disposeWeights(loaded.weights);
     store.close();
   }
 }

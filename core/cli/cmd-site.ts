@@ -1,14 +1,17 @@
-// `fedseg site`: a headless federated site (ALGORITHMS.md §1-2). Joins a hub with its enrolment token,
-// shares its spectrum windows, trains locally on the dataset in its own SQLite store when asked, sends
-// weights, evaluates when asked (eval/unseen role), reconnects on drops and resumes after a crash.
+// `fedseg site`: a headless federated site (docs/algorithms.md §1-2). Joins a hub with its enrolment
+// token, shares its spectrum windows, trains the hub's network locally on the dataset in its own SQLite
+// store when asked (the run API's Participation), sends weights, evaluates when asked (eval/unseen
+// role), keeps every global model it receives, reconnects on drops and resumes after a crash.
 // Exit codes: 0 finished, 1 other error, 2 bad arguments, 3 hub unreachable, 4 authentication failed,
 // 5 protocol version mismatch, 6 duplicate site name, 130 interrupted.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FedSegError, toErrorValue } from '../contract/errors.js';
+import { describeSpec } from '../contract/model-spec.js';
 import { describeBackend, initBackend, type BackendName } from '../backend.js';
-import { LearnerTrainer } from '../federation/learner-trainer.js';
 import { runSite, type SiteEvent } from '../federation/site-client.js';
+import { Participation } from '../run/participation.js';
+import { participantData } from '../store/sample-source.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 
 export const summary = 'join a federation hub as a site and train/evaluate when asked';
@@ -51,11 +54,11 @@ export function progressPrinter(name: string, quiet: boolean, stream: NodeJS.Wri
   return (e) => {
     switch (e.type) {
       case 'connecting': if (e.attempt > 1) line(`connecting to ${e.url} (attempt ${e.attempt})`); break;
-      case 'connected': line(`connected to ${e.welcome.hub}: ${e.welcome.mode}, round ${e.welcome.round}/${e.welcome.totalRounds}`); break;
+      case 'connected': line(`connected to ${e.welcome.hub}: ${e.welcome.mode}, round ${e.welcome.round}/${e.welcome.totalRounds}, model ${describeSpec(e.welcome.model)}`); break;
       case 'disconnected': line(`disconnected (${e.reason}); retrying in ${(e.retryInMs / 1000).toFixed(1)} s`); break;
       case 'spectrum-sent': line(`sent ${e.count} amplitude windows (${e.bytes} bytes)`); break;
       case 'bank': line(`received ${e.count} amplitude windows from ${e.sources} other site(s)`); break;
-      case 'round-start': line(`round ${e.round}/${e.totalRounds}: local ${e.mode} training`); break;
+      case 'round-start': line(`round ${e.round}/${e.totalRounds}: local ${e.mode} training${e.deadline ? ` (deadline ${new Date(e.deadline).toISOString().slice(11, 19)})` : ''}`); break;
       case 'progress': {
         if (quiet) break;
         const text = `[${name}] round ${e.round} ${e.work} ${bar(e.fraction)}${e.note ? ` ${e.note}` : ''}`;
@@ -70,6 +73,7 @@ export function progressPrinter(name: string, quiet: boolean, stream: NodeJS.Wri
       }
       case 'round-sent': line(`round ${e.round}: ${e.resent ? 're-sent the saved' : 'sent'} update (${e.bytes} bytes)${fmtMetrics(e.metrics)}`); break;
       case 'evaluated': line(`round ${e.round}: evaluated${fmtMetrics(e.metrics)}`); break;
+      case 'global-model': line(`kept the global model of round ${e.round} (checkpoint ${e.modelId})`); break;
       case 'hub-error': line(`hub: ${e.code}: ${e.message}`); break;
       case 'finished': line('the hub finished the run'); break;
     }
@@ -116,6 +120,7 @@ export async function run(argv: string[]): Promise<number> {
         throw new FedSegError('IO_ERROR', `cannot read --ca ${v.ca}: ${(e as Error).message}`);
       }
     }
+    if (!existsSync(v.db!)) throw new FedSegError('NOT_FOUND', `store ${v.db} does not exist (import this site's images first: fedseg data import --db ${v.db} ...)`);
     const store = openSqliteStore(v.db!);
     const ac = new AbortController();
     const onSig = () => ac.abort();
@@ -129,7 +134,7 @@ export async function run(argv: string[]): Promise<number> {
       else throw new FedSegError('INVALID_ARGUMENT', datasets.length === 0 ? `store ${v.db} holds no dataset (import one with fedseg data)` : `store ${v.db} holds ${datasets.length} datasets; pick one with --dataset (${datasets.map((d) => d.name).join(', ')})`);
       const report = await initBackend({ backend: (v.backend ?? 'auto') as BackendName | 'auto' });
       if (!v.quiet) console.log(`[${name}] backend ${describeBackend(report)}`);
-      const trainer = new LearnerTrainer({ store, dataset, site: v.name!, backend: report.name, seed: Number(v.seed ?? 0) });
+      const trainer = new Participation({ ledger: store, data: participantData(store, dataset), site: v.name!, backend: report.name, seed: Number(v.seed ?? 0) });
       const s = await runSite({
         hubUrl: v.hub!, site: v.name!, token: token!, role, trainer, ledger: store, signal: ac.signal,
         ...(ca ? { ca } : {}), onEvent: progressPrinter(v.name!, !!v.quiet),

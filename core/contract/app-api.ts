@@ -9,6 +9,8 @@
 // Types + schemas only: no logic, no node:, no DOM (see eslint.config.js).
 import { z } from 'zod';
 import type { ErrorValue } from './errors.js';
+import { ModelSourceSchema } from './checkpoint.js';
+import { ModelKindSchema } from './model-spec.js';
 
 // ---------- shared value schemas ----------
 export const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected a byte array' });
@@ -95,7 +97,9 @@ export const ModelSummary = z.object({
   id: Id,
   name: z.string(),
   kind: z.string(),
-  source: z.enum(['local', 'global', 'imported']),
+  /** One line: kind, size, channels and classes (describeSpec). */
+  description: z.string(),
+  source: ModelSourceSchema,
   inChannels: NonNegInt,
   classes: NonNegInt,
   createdAt: z.string(),
@@ -110,8 +114,8 @@ export const SegMetrics = z.object({
 });
 export type SegMetrics = z.infer<typeof SegMetrics>;
 
-/** unet / asc-unet: sigmoid multi-label (D's ELCFS learner); ascnet-7: ASCNet-7 softmax over nested labels (E). */
-export const ModelKind = z.enum(['unet', 'asc-unet', 'ascnet-7']);
+/** unet / asc-unet: sigmoid multi-label (the ELCFS learner); ascnet-7/-14, cnn-7, dilated-7: softmax over nested labels. */
+export const ModelKind = ModelKindSchema;
 export type ModelKind = z.infer<typeof ModelKind>;
 
 export const TrainingConfig = z.object({
@@ -193,6 +197,8 @@ export const FederationStatus = z.object({
   hubUrl: z.string(),
   siteName: z.string(),
   message: z.string(),
+  /** The network the hub trains (describeSpec), once connected. */
+  model: z.string().nullable().default(null),
   round: z.object({ number: z.number().int(), phase: z.string(), deadline: z.string().nullable(), quorum: z.number().int().nullable() }).nullable(),
   sites: z.array(z.object({ name: z.string(), state: z.string(), lastSeen: z.string().nullable() })),
 });
@@ -283,8 +289,8 @@ export const appMethods = {
     FederationSettings, 'Save the federation settings (token only if given).'),
   testConnection: method(z.object({ hubUrl: z.string().max(2000).optional(), siteName: z.string().max(120).optional(), token: z.string().max(4096).optional() }),
     ConnectionReport, 'Try to reach and authenticate with the hub; explain any failure in plain words.'),
-  joinFederation: method(z.object({ datasetIds: z.array(Id).min(1).max(16), modelKind: ModelKind.default('unet') }), FederationStatus,
-    'Connect to the hub and take part in its rounds with these datasets.'),
+  joinFederation: method(z.object({ datasetIds: z.array(Id).min(1).max(16) }), FederationStatus,
+    'Connect to the hub and take part in its rounds with these datasets (the hub decides the network).'),
   leaveFederation: method(Empty, FederationStatus, 'Disconnect from the hub (the current round is abandoned).'),
   getFederationStatus: method(Empty, FederationStatus, 'Connection state, current round and the sites the hub reports.'),
 

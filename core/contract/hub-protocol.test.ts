@@ -7,10 +7,15 @@ import { ATTACHMENT_KINDS, decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_V
 const w = [{ name: 'a/w', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6.5]) }];
 const hash = 'a'.repeat(64);
 const samples: HubMessage[] = [
-  { kind: 'hello', protocol: PROTOCOL_VERSION, site: 'A', token: 't', capabilities: { backend: 'wasm', modes: ['elcfs'], float16: true, role: 'train' } },
+  { kind: 'hello', protocol: PROTOCOL_VERSION, site: 'A', token: 't', capabilities: { backend: 'wasm', modes: ['elcfs'], kinds: ['unet'], float16: true, role: 'train' } },
   { kind: 'error', code: 'AUTH_FAILED', message: 'no' },
+  {
+    kind: 'welcome', protocol: PROTOCOL_VERSION, hub: 'h', runId: 'ab'.repeat(8), mode: 'elcfs', round: 1, totalRounds: 2,
+    model: { kind: 'asc-unet', inChannels: 3, classes: 2, input: { normalise: 'zscore' }, config: { baseWidth: 8, depth: 3, rateBeta: 1 } },
+    train: { localEpochs: 1, batchSize: 5, lr: 1e-3, alpha: 0.003, maxStepsPerEpoch: 0 }, maxPayload: 1024, wireDtype: 'float32', heartbeatMs: 100, spectrumNeeded: true,
+  },
   { kind: 'heartbeat', t: 1, round: 2, progress: 0.5 },
-  { kind: 'train_ins', round: 1, mode: 'elcfs', globalHash: hash, deadline: 5 },
+  { kind: 'train_ins', round: 1, mode: 'elcfs', globalHash: hash, deadline: 5, timeLeftMs: 1000 },
   { kind: 'train_res', round: 1, globalHash: hash, numSamples: 4, metrics: { loss: 0.5 } },
   { kind: 'spectrum_res', count: 1, channels: 3, halfWidth: 0 },
   { kind: 'evaluate_res', round: 1, numSamples: 3, metrics: { dice_c0: 0.9 } },
@@ -35,7 +40,7 @@ test('messages round-trip; tensor kinds are binary frames, the rest text', () =>
 
 test('float16 attachments halve the payload', () => {
   const big = [{ name: 'x', shape: [1000], data: new Float32Array(1000).fill(0.25) }];
-  const m: HubMessage = { kind: 'train_ins', round: 1, mode: 'fedavg', globalHash: hash, deadline: 1 };
+  const m: HubMessage = { kind: 'train_ins', round: 1, mode: 'fedavg', globalHash: hash, deadline: 1, timeLeftMs: 1 };
   const a = encodeMessage(m, big).bytes;
   const b = encodeMessage(m, big, { dtype: 'float16' }).bytes;
   assert.ok(b < a * 0.6, `${b} vs ${a}`);
@@ -53,10 +58,10 @@ test('invalid messages are rejected with PROTOCOL_ERROR naming the problem', () 
     [new Uint8Array(16), true, /magic/],
   ];
   for (const [data, bin, re] of bad) assert.throws(() => decodeMessage(data, bin), (e: Error & { code?: string }) => e.code === 'PROTOCOL_ERROR' && re.test(e.message), String(data));
-  const text = encodeMessage({ kind: 'init_ins' }).data as string;
+  const text = encodeMessage({ kind: 'init_ins', seed: 1 }).data as string;
   assert.throws(() => decodeMessage(text, false, { accept: SITE_TO_HUB }).msg, /not accepted/);
   assert.doesNotThrow(() => decodeMessage(text, false, { accept: HUB_TO_SITE }));
-  assert.throws(() => encodeMessage(samples[3]!), /needs a tensor attachment/);
+  assert.throws(() => encodeMessage(samples.find((m) => m.kind === 'train_ins')!), /needs a tensor attachment/);
   assert.throws(() => encodeMessage(samples[1]!, w), /must not carry/);
   assert.throws(() => encodeMessage({ kind: 'train_res', round: 1, globalHash: hash, numSamples: 1, metrics: { loss: NaN } }, w), /invalid/);
 });

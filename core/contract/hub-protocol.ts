@@ -1,4 +1,4 @@
-// The hub <-> site wire protocol (FedDG federated setting, ALGORITHMS.md §1-2): versioned,
+// The hub <-> site wire protocol (FedDG federated setting, docs/algorithms.md §1-2): versioned,
 // `kind`-discriminated messages validated with zod at BOTH ends (this is a trust boundary).
 //
 // Framing (one WebSocket message = one protocol message):
@@ -11,9 +11,11 @@
 // schema names (spectrum windows, weights, counts, metrics) ever goes on the wire.
 import { z } from 'zod';
 import { FedSegError, type ErrorCode } from './errors.js';
+import { ModelKindSchema, ModelSpecSchema } from './model-spec.js';
 import { decodeWeights, encodeWeights, type NamedArray, type WireDtype } from './weights.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: Welcome carries a full ModelSpec and the hub's run id; InitIns its seed; TrainIns the time left; GlobalModel. */
+export const PROTOCOL_VERSION = 2;
 /** Default ws maxPayload (bytes) on both ends; the hub advertises its own value in Welcome. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 /** WebSocket close codes FedSeg uses (4000-4999 is the application range). */
@@ -41,27 +43,22 @@ export type SiteRole = z.infer<typeof SiteRoleSchema>;
 export const CapabilitiesSchema = z.strictObject({
   backend: z.string().max(64),
   modes: z.array(TrainModeSchema).max(4),
+  /** Network kinds this site can build (core/models/registry.ts). */
+  kinds: z.array(ModelKindSchema).max(16),
   float16: z.boolean(),
   role: SiteRoleSchema,
 });
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
 
-/** Which network every site builds (the hub never runs it; it only checks names/shapes). */
-export const ModelSpecSchema = z.strictObject({
-  kind: z.string().max(64),
-  inChannels: Int.min(1).max(64),
-  classes: Int.min(1).max(64),
-  baseWidth: Int.min(1).max(1024).optional(),
-  seed: Int,
-});
-export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+/** Identifies one federated run of a hub (random, kept in the hub's state across restarts). */
+export const RunIdSchema = z.string().regex(/^[0-9a-f]{16,64}$/);
 
-/** Local training hyper-parameters the hub hands every site (ALGORITHMS.md §1 reference values by default). */
+/** Local training hyper-parameters the hub hands every site (docs/algorithms.md §1 reference values by default). */
 export const TrainConfigSchema = z.strictObject({
   localEpochs: Int.min(1).max(1000),
   batchSize: Int.min(1).max(4096),
   lr: z.number().positive(),
-  /** CFSI window fraction alpha (ALGORITHMS.md §2); b = max(1, floor(min(H,W) * alpha)). */
+  /** CFSI window fraction alpha (docs/algorithms.md §2); b = max(1, floor(min(H,W) * alpha)). */
   alpha: z.number().min(0).max(0.5),
   /** Upper bound on steps per local epoch (0 = no bound), to keep demos short. */
   maxStepsPerEpoch: NonNeg,
@@ -81,6 +78,7 @@ const Welcome = z.strictObject({
   kind: z.literal('welcome'),
   protocol: Int,
   hub: z.string().max(128),
+  runId: RunIdSchema,
   mode: TrainModeSchema,
   round: NonNeg,
   totalRounds: NonNeg,
@@ -110,10 +108,10 @@ const Heartbeat = z.strictObject({
   /** Local progress 0..1 of the current work (for the hub's status page). */
   progress: z.number().min(0).max(1).optional(),
 });
-/** Hub -> one site: build the model from spec.seed and send its initial weights (one global init). */
-const InitIns = z.strictObject({ kind: z.literal('init_ins') });
+/** Hub -> one site: build the Welcome's model, initialised from `seed`, and send its weights (one global init). */
+const InitIns = z.strictObject({ kind: z.literal('init_ins'), seed: Int });
 const InitRes = z.strictObject({ kind: z.literal('init_res') });
-/** Hub -> site: send your amplitude windows (ALGORITHMS.md §2: the (2b+1)^2 x C window only). */
+/** Hub -> site: send your amplitude windows (docs/algorithms.md §2: the (2b+1)^2 x C window only). */
 const SpectrumIns = z.strictObject({ kind: z.literal('spectrum_ins'), alpha: z.number().min(0).max(0.5), maxWindows: Int.min(1).max(100000) });
 /** Attachment: one entry per image, name `w/<i>`, shape [C, 2b+1, 2b+1]. */
 const SpectrumRes = z.strictObject({ kind: z.literal('spectrum_res'), count: Int.min(1), channels: Int.min(1).max(64), halfWidth: NonNeg.max(512) });
@@ -126,18 +124,25 @@ const TrainIns = z.strictObject({
   mode: TrainModeSchema,
   /** sha-256 (hex) of the global weights frame, so a site that already trained from it can resend. */
   globalHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The round's deadline on the hub's clock (ms since the epoch), for display. */
   deadline: z.number(),
+  /** Time left until the deadline when the hub sent this (clock-independent; the site stops when it runs out). */
+  timeLeftMs: NonNeg,
 });
 /** Attachment: the locally trained weights by name. */
 const TrainRes = z.strictObject({ kind: z.literal('train_res'), round: Int.min(1), globalHash: z.string().regex(/^[0-9a-f]{64}$/), numSamples: Int.min(1), metrics: Metrics });
+/** Attachment: the global model of `round`, sent to every site when the run finishes (final = true). */
+const GlobalModel = z.strictObject({ kind: z.literal('global_model'), round: NonNeg, final: z.boolean() });
 /** Attachment: the weights to evaluate. */
 const EvaluateIns = z.strictObject({ kind: z.literal('evaluate_ins'), round: NonNeg });
 const EvaluateRes = z.strictObject({ kind: z.literal('evaluate_res'), round: NonNeg, numSamples: NonNeg, metrics: Metrics });
 
 export const HubMessageSchema = z.discriminatedUnion('kind', [
-  Hello, Welcome, ErrorMsg, Bye, Heartbeat, InitIns, InitRes, SpectrumIns, SpectrumRes, SpectrumBank, TrainIns, TrainRes, EvaluateIns, EvaluateRes,
+  Hello, Welcome, ErrorMsg, Bye, Heartbeat, InitIns, InitRes, SpectrumIns, SpectrumRes, SpectrumBank, TrainIns, TrainRes, EvaluateIns, EvaluateRes, GlobalModel,
 ]);
 export type HubMessage = z.infer<typeof HubMessageSchema>;
+/** The Welcome on its own (the site's 'connected' event carries it). */
+export const WelcomeSchema = Welcome;
 export type MessageKind = HubMessage['kind'];
 export type MessageOf<K extends MessageKind> = Extract<HubMessage, { kind: K }>;
 export type HelloMsg = MessageOf<'hello'>;
@@ -147,12 +152,12 @@ export type TrainResMsg = MessageOf<'train_res'>;
 
 /** Kinds that carry a tensor attachment (binary frame) — and only these may. */
 export const ATTACHMENT_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([
-  'init_res', 'spectrum_res', 'spectrum_bank', 'train_ins', 'train_res', 'evaluate_ins',
+  'init_res', 'spectrum_res', 'spectrum_bank', 'train_ins', 'train_res', 'evaluate_ins', 'global_model',
 ]);
 /** Who may send what. */
 export const SITE_TO_HUB: ReadonlySet<MessageKind> = new Set<MessageKind>(['hello', 'heartbeat', 'init_res', 'spectrum_res', 'train_res', 'evaluate_res', 'error', 'bye']);
 export const HUB_TO_SITE: ReadonlySet<MessageKind> = new Set<MessageKind>([
-  'welcome', 'error', 'bye', 'heartbeat', 'init_ins', 'spectrum_ins', 'spectrum_bank', 'train_ins', 'evaluate_ins',
+  'welcome', 'error', 'bye', 'heartbeat', 'init_ins', 'spectrum_ins', 'spectrum_bank', 'train_ins', 'evaluate_ins', 'global_model',
 ]);
 
 export interface DecodedFrame {

@@ -11,6 +11,7 @@ export {
   alphaForHalfWidth,
   presetAlpha,
   sampleLambda,
+  sharedWindowAlpha,
   extractAmplitudeWindow,
   interpolateAmplitude,
   interpolateAmplitudeFull,

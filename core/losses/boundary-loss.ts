@@ -16,6 +16,7 @@ import { tf } from '../tf/tf.js';
 import { FedSegError } from '../contract/errors.js';
 import type { MaskU8 } from '../contract/image.js';
 import { boundaryRing, backgroundRing } from '../morphology/rings.js';
+import { maskPlane } from '../masks/convert.js';
 
 export const NTXENT_TAU = 0.05;
 export const BOUNDARY_GAMMA = 0.1;
@@ -84,8 +85,7 @@ export function boundaryRegions(masks: MaskU8[], bgIterations = BACKGROUND_RING_
     if (m.width !== w || m.height !== h || m.classes !== classes || m.data.length !== hw * classes)
       throw new FedSegError('SHAPE_MISMATCH', `boundaryRegions: mask ${b} is ${m.width}x${m.height}x${m.classes}, batch is ${w}x${h}x${classes}`);
     for (let s = 0; s < classes; s++) {
-      const ch = new Uint8Array(hw);
-      for (let i = 0; i < hw; i++) ch[i] = m.data[i * classes + s]! ? 1 : 0;
+      const ch = maskPlane(m, s);
       const rings = [boundaryRing(ch, h, w), backgroundRing(ch, h, w, bgIterations)];
       rings.forEach((ring, k) => {
         let count = 0;

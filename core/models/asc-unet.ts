@@ -12,12 +12,11 @@
 // inference; optimisers skip the `.running_*` entries, `isTrainableWeight`).
 import { tf } from '../tf/tf.js';
 import { FedSegError } from '../contract/errors.js';
-import { createRng } from '../rng.js';
+import { createRng, mixSeed } from '../rng.js';
 import type { ForwardOutput, WeightMap } from './seg-model.js';
 import { createUNet, instanceNorm, resolveUNetConfig, unetWeightShapes, upsampleNearest2x, type ResolvedUNetConfig, type UNetConfig } from './unet.js';
 import { ascConv2d, type AscImpl } from './asc-conv.js';
 import { checkWeights, getWeight, initRateField, isTrainableWeight, rateFieldForward, rateFieldShapes, rescaleRate, type NormOptions, type ParamShape } from './rate-field.js';
-import { mixSeed } from '../data/synthetic/raster.js';
 
 export interface AscUNetConfig extends UNetConfig {
   /** ASC implementation (asc-conv.ts), default 'auto'. */

@@ -7,8 +7,8 @@
 // - 'cnn-7'    : classic CNN, 7 plain 3x3 convs, 8 channels.
 // - 'dilated-7': dilated CNN, rates 1,1,2,4,8,16,1, 8 channels (dilated conv through the ASC op with a
 //                constant rate, so it trains on wasm where tfjs has no dilated-conv gradient).
-// Training: softmax cross-entropy (`softmaxCrossEntropy`), Adam lr 1e-3, beta1 0.9, beta2 0.9, batch 2
-// (`createSoftmaxTrainer`). Filters Glorot-uniform, biases 0, BN gamma 1 / beta 0.
+// Training (core/losses/cross-entropy.ts, core/train/softmax-step.ts): softmax cross-entropy, Adam lr
+// 1e-3, beta1 0.9, beta2 0.9, batch 2. Filters Glorot-uniform, biases 0, BN gamma 1 / beta 0.
 // Weight names: layer{i}.weight [3,3,Cin,Cout], layer{i}.bias, layer{i}.bn.{gamma,beta,running_mean,
 // running_var} (i < N), and rate.* for the ASC models. Running statistics: see rate-field.ts.
 import { tf } from '../tf/tf.js';
@@ -20,7 +20,6 @@ import {
   batchNorm, bnShapes, checkWeights, convShapes, getWeight, initParams, isTrainableWeight, rateFieldForward, rateFieldShapes,
   type NormOptions, type ParamShape,
 } from './rate-field.js';
-import { Adam } from '../train/adam.js';
 
 export type AscNetKind = 'ascnet-7' | 'ascnet-14' | 'cnn-7' | 'dilated-7';
 export const ASCNET_KINDS: readonly AscNetKind[] = ['cnn-7', 'dilated-7', 'ascnet-7', 'ascnet-14'];
@@ -145,94 +144,3 @@ export const createAscNet7 = (o: Omit<AscNetConfig, 'kind'>) => createAscNet({ .
 export const createAscNet14 = (o: Omit<AscNetConfig, 'kind'>) => createAscNet({ ...o, kind: 'ascnet-14' });
 export const createClassicCnn = (o: Omit<AscNetConfig, 'kind'>) => createAscNet({ ...o, kind: 'cnn-7' });
 export const createDilatedCnn = (o: Omit<AscNetConfig, 'kind'>) => createAscNet({ ...o, kind: 'dilated-7' });
-
-/** Mean softmax cross-entropy over all pixels. logits [B,H,W,K], labels int32 [B,H,W] in [0, K). */
-export function softmaxCrossEntropy(logits: tf.Tensor4D, labels: tf.Tensor3D): tf.Scalar {
-  const k = logits.shape[3];
-  if (labels.rank !== 3 || labels.shape.some((d, i) => d !== logits.shape[i])) {
-    throw new FedSegError('SHAPE_MISMATCH', `softmaxCrossEntropy: labels [${labels.shape}] must be [${logits.shape.slice(0, 3)}]`);
-  }
-  return tf.tidy(() => {
-    const onehot = tf.oneHot(tf.cast(labels, 'int32'), k);
-    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), -1))) as tf.Scalar;
-  });
-}
-
-export interface SoftmaxTrainerOptions {
-  lr?: number;
-  beta1?: number;
-  beta2?: number;
-  /**
-   * Optimiser to continue with (e.g. Adam.fromNamedArrays of a checkpoint, for resume); the trainer
-   * takes ownership. Default: a fresh Adam(lr, beta1, beta2, eps 1e-7).
-   */
-  adam?: Adam;
-}
-
-export interface SoftmaxTrainer {
-  /**
-   * One Adam step on a batch (batch-statistics BN); resolves to the loss before the step. Async: the
-   * loss is read back with an awaited data() so it works on webgpu in Node (no synchronous readback).
-   */
-  step(x: tf.Tensor4D, labels: tf.Tensor3D): Promise<number>;
-  /** Current weights: the trainable tensors plus the running-stat tensors (owned by the trainer). */
-  weights(): WeightMap;
-  /** Replace non-trainable entries (e.g. calibrated running stats); the trainer takes ownership. */
-  setNonTrainable(entries: WeightMap): void;
-  /** The optimiser (D's serialisable Adam, core/train/adam.ts): checkpoint it with toNamedArraysAsync(). */
-  readonly adam: Adam;
-  dispose(): void;
-}
-
-/**
- * Adam (lr 1e-3, beta1 0.9, beta2 0.9 by default: ASCNet's settings; eps 1e-7, the Keras/tfjs default
- * the original used) on softmax cross-entropy. The optimiser is core/train/adam.ts (same update as
- * tf.train.adam) so its state can be checkpointed and restored.
- */
-export function createSoftmaxTrainer(model: SegModel & { forward(w: WeightMap, x: tf.Tensor4D, o?: NormOptions): ForwardOutput }, init: WeightMap, opts: SoftmaxTrainerOptions = {}): SoftmaxTrainer {
-  const train: WeightMap = {};
-  const fixed: WeightMap = {};
-  for (const [k, t] of Object.entries(init)) {
-    // clone() shares the buffer (ref-counted); init stays the caller's
-    if (isTrainableWeight(k)) train[k] = t.clone();
-    else fixed[k] = t.clone();
-  }
-  const adam = opts.adam ?? new Adam({ lr: opts.lr ?? 1e-3, beta1: opts.beta1 ?? 0.9, beta2: opts.beta2 ?? 0.9, eps: 1e-7 });
-  const names = Object.keys(train);
-  const current = (): WeightMap => ({ ...fixed, ...train });
-  return {
-    adam,
-    async step(x, labels) {
-      const ws = names.map((n) => train[n]!);
-      const { value, grads } = tf.tidy(() => {
-        // Weights that do not reach the loss get zero gradients instead of an error.
-        const r = tf.engine().gradients(() => {
-          const w: WeightMap = { ...fixed };
-          names.forEach((n, i) => (w[n] = ws[i]!));
-          return softmaxCrossEntropy(model.forward(w, x, { training: true }).logits!, labels);
-        }, ws, undefined, true);
-        return { value: r.value as tf.Scalar, grads: r.grads.map((g, i) => g ?? tf.zerosLike(ws[i]!)) };
-      });
-      const g: WeightMap = {};
-      names.forEach((n, i) => (g[n] = grads[i]!));
-      try {
-        adam.apply(train, g); // replaces train[n] with the updated tensors (old ones disposed)
-        return ((await value.data()) as Float32Array)[0]!;
-      } finally {
-        tf.dispose([value, ...grads]);
-      }
-    },
-    weights: current,
-    setNonTrainable(entries) {
-      for (const [k, t] of Object.entries(entries)) {
-        if (isTrainableWeight(k)) throw new FedSegError('INVALID_ARGUMENT', `setNonTrainable: '${k}' is trainable`);
-        if (fixed[k] && fixed[k] !== t) fixed[k]!.dispose();
-        fixed[k] = t;
-      }
-    },
-    dispose() {
-      adam.dispose();
-      tf.dispose([...Object.values(train), ...Object.values(fixed)]);
-    },
-  };
-}

@@ -1,86 +1,17 @@
-// Model files: named weights + the model config in one binary frame (core/contract/weights.ts format:
-// "FSW1" | manifest JSON | raw little-endian data). The manifest's `meta.model` holds
-// `{kind, config}` so a file rebuilds its network; weights are keyed by name, never by position
-// (ALGORITHMS.md §3). float32 round trips bit-exactly; float16 is an option for smaller files/frames.
+// Model files: named weights and the ModelSpec (core/contract/model-spec.ts) in one binary frame
+// (core/contract/weights.ts: "FSW1" | manifest JSON | raw little-endian data); the manifest's
+// `meta.model` holds the spec, so a file rebuilds its network (core/models/registry.ts) with nothing
+// else. Weights are keyed by name, never by position (docs/algorithms.md §3); names and shapes are
+// checked against the spec on every read. float32 round trips bit-exactly; float16 is an option.
+// Files written before specs were complete (meta.model = {kind, config: {inChannels, classes, ...}},
+// or the app's {kind, inChannels, classes, baseWidth, depth}) are read through upgradeSpec.
 import { readFile, writeFile, rename } from 'node:fs/promises';
-import { tf } from '../tf/tf.js';
 import { FedSegError } from '../contract/errors.js';
+import { MODEL_KINDS, type ModelSpec, type ModelSpecInput } from '../contract/model-spec.js';
 import { encodeWeights, decodeWeights, type NamedArray, type WireDtype, type DecodeLimits } from '../contract/weights.js';
-import type { SegModel, WeightMap } from './seg-model.js';
-import { createUNet, unetWeightShapes, type UNetConfig } from './unet.js';
-
-/** What a model file says about its network. */
-export interface ModelSpec {
-  kind: string;
-  config: Record<string, unknown>;
-}
-
-type Factory = { create: (config: Record<string, unknown>) => SegModel; shapes?: (config: Record<string, unknown>) => { name: string; shape: number[] }[] };
-const factories = new Map<string, Factory>([
-  [
-    'unet',
-    {
-      create: (c) => createUNet(c as unknown as UNetConfig),
-      shapes: (c) => unetWeightShapes(c as unknown as UNetConfig),
-    },
-  ],
-]);
-
-/** Lets other model kinds (ASC U-Net, ASCNet-N) be rebuilt from files. */
-export function registerModelKind(kind: string, create: Factory['create'], shapes?: Factory['shapes']): void {
-  factories.set(kind, shapes ? { create, shapes } : { create });
-}
-
-export function modelFromSpec(spec: ModelSpec): SegModel {
-  const f = factories.get(spec?.kind);
-  if (!f) throw new FedSegError('UNSUPPORTED', `model kind '${String(spec?.kind)}' is unknown (known: ${[...factories.keys()].join(', ')})`);
-  return f.create(spec.config ?? {});
-}
-
-function checkFloat32(w: WeightMap): void {
-  for (const [name, t] of Object.entries(w))
-    if (t.dtype !== 'float32') throw new FedSegError('INVALID_ARGUMENT', `weight '${name}' has dtype ${t.dtype}; only float32 weights are stored`);
-}
-
-/**
- * Copies tensors out to plain arrays (insertion order of the map). Synchronous readback: not on webgpu
- * in Node (throws FedSegError UNSUPPORTED there); use weightsToNamedArraysAsync, which works everywhere.
- */
-export function weightsToNamedArrays(w: WeightMap): NamedArray[] {
-  checkFloat32(w);
-  return Object.entries(w).map(([name, t]) => ({ name, shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) }));
-}
-
-/** weightsToNamedArrays with awaited readbacks (every backend, webgpu included). Same result. */
-export async function weightsToNamedArraysAsync(w: WeightMap): Promise<NamedArray[]> {
-  checkFloat32(w);
-  const entries = Object.entries(w);
-  const data = await Promise.all(entries.map(([, t]) => t.data() as Promise<Float32Array>));
-  return entries.map(([name, t], i) => ({ name, shape: [...t.shape], data: Float32Array.from(data[i]!) }));
-}
-
-/** Plain arrays -> fresh tensors (caller disposes). With `expected`, names and shapes must match exactly. */
-export function namedArraysToWeights(arrays: NamedArray[], expected?: { name: string; shape: number[] }[]): WeightMap {
-  if (expected) {
-    const have = new Map(arrays.map((a) => [a.name, a]));
-    const missing = expected.filter((e) => !have.has(e.name)).map((e) => e.name);
-    if (missing.length) throw new FedSegError('SHAPE_MISMATCH', `weights are missing ${missing.length} entr${missing.length === 1 ? 'y' : 'ies'}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
-    const known = new Set(expected.map((e) => e.name));
-    const extra = arrays.filter((a) => !known.has(a.name)).map((a) => a.name);
-    if (extra.length) throw new FedSegError('SHAPE_MISMATCH', `weights have unexpected entries: ${extra.slice(0, 5).join(', ')}`);
-    for (const e of expected) {
-      const a = have.get(e.name)!;
-      if (a.shape.length !== e.shape.length || a.shape.some((d, i) => d !== e.shape[i]))
-        throw new FedSegError('SHAPE_MISMATCH', `weight '${e.name}' has shape [${a.shape}], the model expects [${e.shape}]`);
-    }
-  }
-  const out: WeightMap = {};
-  for (const a of arrays) {
-    if (a.shape.reduce((x, y) => x * y, 1) !== a.data.length) throw new FedSegError('SHAPE_MISMATCH', `weight '${a.name}': shape [${a.shape}] does not match ${a.data.length} values`);
-    out[a.name] = tf.tensor(a.data, a.shape, 'float32');
-  }
-  return out;
-}
+import { buildNetwork, parseModelSpec, type Network } from './registry.js';
+import type { WeightMap } from './seg-model.js';
+import { checkEntries, toNamedArrays, toNamedArraysAsync, toWeightMap } from './weight-map.js';
 
 export interface SaveOptions {
   dtype?: WireDtype;
@@ -88,16 +19,48 @@ export interface SaveOptions {
   meta?: Record<string, unknown>;
 }
 
-/** One binary frame with weights and `meta.model = spec`. A WeightMap is read synchronously (see weightsToNamedArrays; encodeModelAsync for webgpu). */
-export function encodeModel(spec: ModelSpec, weights: WeightMap | NamedArray[], opts: SaveOptions = {}): Uint8Array {
-  if (!spec || typeof spec.kind !== 'string' || !spec.kind) throw new FedSegError('INVALID_ARGUMENT', 'encodeModel: model spec needs a kind');
-  const arrays = Array.isArray(weights) ? weights : weightsToNamedArrays(weights);
-  return encodeWeights(arrays, { dtype: opts.dtype ?? 'float32', meta: { ...(opts.meta ?? {}), model: { kind: spec.kind, config: spec.config ?? {} } } });
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A spec from what a file or checkpoint recorded: the current schema, or the two older layouts
+ * ({kind, config: {inChannels, classes, baseWidth, depth, ...}} and {kind, inChannels, classes,
+ * baseWidth, depth}). Throws CORRUPT_FILE when nothing usable is there.
+ */
+export function upgradeSpec(raw: unknown, what = 'model'): ModelSpec {
+  if (!isObj(raw) || typeof raw.kind !== 'string') throw new FedSegError('CORRUPT_FILE', `${what} has no model spec (meta.model = {kind, inChannels, classes, config})`);
+  if (!(MODEL_KINDS as readonly string[]).includes(raw.kind))
+    throw new FedSegError('UNSUPPORTED', `${what}: model kind '${raw.kind}' is unknown (known: ${MODEL_KINDS.join(', ')})`);
+  let candidate: Record<string, unknown> = raw;
+  if (raw.inChannels === undefined) {
+    const c = isObj(raw.config) ? raw.config : {};
+    candidate = { kind: raw.kind, inChannels: c.inChannels, classes: c.classes, config: pick(c, raw.kind) };
+  } else if (!isObj(raw.config)) {
+    candidate = { kind: raw.kind, inChannels: raw.inChannels, classes: raw.classes, ...(isObj(raw.input) ? { input: raw.input } : {}), config: pick(raw, raw.kind) };
+  }
+  try {
+    return parseModelSpec(candidate, `${what}: model spec`);
+  } catch (e) {
+    throw new FedSegError('CORRUPT_FILE', (e as Error).message);
+  }
+}
+
+function pick(src: Record<string, unknown>, kind: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const keys = kind === 'unet' ? ['baseWidth', 'depth'] : kind === 'asc-unet' ? ['baseWidth', 'depth', 'rateBeta'] : ['rateBeta'];
+  for (const k of keys) if (src[k] !== undefined) out[k] = src[k];
+  return out;
+}
+
+/** One binary frame with the weights and `meta.model = spec`. A WeightMap is read synchronously (encodeModelAsync for webgpu). */
+export function encodeModel(spec: ModelSpec | ModelSpecInput, weights: WeightMap | NamedArray[], opts: SaveOptions = {}): Uint8Array {
+  const s = parseModelSpec(spec);
+  const arrays = Array.isArray(weights) ? weights : toNamedArrays(weights);
+  return encodeWeights(arrays, { dtype: opts.dtype ?? 'float32', meta: { ...(opts.meta ?? {}), model: s } });
 }
 
 /** encodeModel with awaited readbacks of a WeightMap (every backend, webgpu included). */
-export async function encodeModelAsync(spec: ModelSpec, weights: WeightMap | NamedArray[], opts: SaveOptions = {}): Promise<Uint8Array> {
-  return encodeModel(spec, Array.isArray(weights) ? weights : await weightsToNamedArraysAsync(weights), opts);
+export async function encodeModelAsync(spec: ModelSpec | ModelSpecInput, weights: WeightMap | NamedArray[], opts: SaveOptions = {}): Promise<Uint8Array> {
+  return encodeModel(spec, Array.isArray(weights) ? weights : await toNamedArraysAsync(weights), opts);
 }
 
 export interface DecodedModel {
@@ -107,38 +70,35 @@ export interface DecodedModel {
   meta: Record<string, unknown>;
 }
 
-/** Parses and validates a model frame (names/shapes checked against the kind when it is known). */
-export function decodeModel(buf: Uint8Array, limits?: DecodeLimits): DecodedModel {
+/**
+ * Parses and validates a model frame: the spec, and the weights' names and shapes against it.
+ * `fallbackSpec` is used when the frame itself carries none (checkpoints written before frames were
+ * self-describing keep their spec beside the blob).
+ */
+export function decodeModel(buf: Uint8Array, limits?: DecodeLimits, fallbackSpec?: ModelSpec): DecodedModel {
   const { arrays, meta } = decodeWeights(buf, limits);
-  const m = meta?.model as ModelSpec | undefined;
-  if (!m || typeof m !== 'object' || typeof m.kind !== 'string' || typeof m.config !== 'object' || m.config === null)
-    throw new FedSegError('CORRUPT_FILE', 'model file has no model spec (meta.model = {kind, config})');
-  const f = factories.get(m.kind);
-  if (f?.shapes) validateShapes(arrays, f.shapes(m.config));
+  const spec = meta?.model === undefined && fallbackSpec ? fallbackSpec : upgradeSpec(meta?.model, 'model file');
+  checkEntries(arrays, buildNetwork(spec).shapes, 'model file weights');
   const { model: _drop, ...rest } = meta ?? {};
-  return { spec: { kind: m.kind, config: m.config }, arrays, meta: rest };
+  return { spec, arrays, meta: rest };
 }
 
-function validateShapes(arrays: NamedArray[], expected: { name: string; shape: number[] }[]): void {
-  const have = new Map(arrays.map((a) => [a.name, a.shape]));
-  for (const e of expected) {
-    const s = have.get(e.name);
-    if (!s) throw new FedSegError('SHAPE_MISMATCH', `model file lacks weight '${e.name}'`);
-    if (s.length !== e.shape.length || s.some((d, i) => d !== e.shape[i]))
-      throw new FedSegError('SHAPE_MISMATCH', `model file weight '${e.name}' has shape [${s}], the config implies [${e.shape}]`);
-  }
-  if (have.size !== expected.length) throw new FedSegError('SHAPE_MISMATCH', `model file has ${have.size} weights, the config implies ${expected.length}`);
+export interface LoadedModel {
+  net: Network;
+  weights: WeightMap;
+  spec: ModelSpec;
+  meta: Record<string, unknown>;
 }
 
 /** Decodes a frame and builds the network and its weights (caller disposes the weights). */
-export function loadModel(buf: Uint8Array, limits?: DecodeLimits): { model: SegModel; weights: WeightMap; spec: ModelSpec; meta: Record<string, unknown> } {
+export function loadModel(buf: Uint8Array, limits?: DecodeLimits): LoadedModel {
   const d = decodeModel(buf, limits);
-  const model = modelFromSpec(d.spec);
-  return { model, weights: namedArraysToWeights(d.arrays), spec: d.spec, meta: d.meta };
+  const net = buildNetwork(d.spec);
+  return { net, weights: toWeightMap(d.arrays, net.shapes), spec: d.spec, meta: d.meta };
 }
 
 /** Writes atomically (temp file + rename). */
-export async function saveModelFile(path: string, spec: ModelSpec, weights: WeightMap | NamedArray[], opts: SaveOptions = {}): Promise<void> {
+export async function saveModelFile(path: string, spec: ModelSpec | ModelSpecInput, weights: WeightMap | NamedArray[], opts: SaveOptions = {}): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     await writeFile(tmp, await encodeModelAsync(spec, weights, opts));
@@ -149,18 +109,15 @@ export async function saveModelFile(path: string, spec: ModelSpec, weights: Weig
   }
 }
 
-export async function loadModelFile(path: string, limits?: DecodeLimits): Promise<ReturnType<typeof loadModel>> {
-  let buf: Uint8Array;
+export async function readModelFile(path: string): Promise<Uint8Array> {
   try {
-    buf = new Uint8Array(await readFile(path));
+    return new Uint8Array(await readFile(path));
   } catch (e) {
-    throw new FedSegError('IO_ERROR', `cannot read model file ${path}: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FedSegError(code === 'ENOENT' ? 'NOT_FOUND' : 'IO_ERROR', code === 'ENOENT' ? `model file ${path} does not exist` : `cannot read model file ${path}: ${(e as Error).message}`);
   }
-  return loadModel(buf, limits);
 }
 
-/** The spec of a model that exposes its config (createUNet's models do: their resolved config). */
-export function modelSpecOf(model: SegModel & { config?: object }): ModelSpec {
-  if (!model.config || typeof model.config !== 'object') throw new FedSegError('INVALID_ARGUMENT', `modelSpecOf: model '${model.kind}' does not expose a config`);
-  return { kind: model.kind, config: { ...model.config } as Record<string, unknown> };
+export async function loadModelFile(path: string, limits?: DecodeLimits): Promise<LoadedModel> {
+  return loadModel(await readModelFile(path), limits);
 }

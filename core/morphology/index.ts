@@ -2,4 +2,4 @@
 export { binaryErosion, binaryDilation } from './binary.js';
 export { boundaryRing, backgroundRing } from './rings.js';
 export { labelComponents4, keepLargestComponent } from './components.js';
-export { maskPlane, stackPlanes } from './planes.js';
+export { maskPlane, stackPlanes } from '../masks/convert.js';

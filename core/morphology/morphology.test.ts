@@ -50,7 +50,7 @@ test('bad masks throw FedSegError naming the problem', () => {
 });
 
 test('maskPlane / stackPlanes round trip', async () => {
-  const { maskPlane, stackPlanes } = await import('./planes.js');
+  const { maskPlane, stackPlanes } = await import('../masks/convert.js');
   const a = Uint8Array.from([1, 0, 1, 1, 0, 0]);
   const b = Uint8Array.from([0, 0, 1, 0, 1, 1]);
   const m = stackPlanes([a, b], 2, 3);

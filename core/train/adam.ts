@@ -130,6 +130,20 @@ export class Adam {
     return [...this.m.keys()];
   }
 
+  /**
+   * null when every moment belongs to one of `weights` with the same shape, else why not (state of
+   * another network must not be applied: its moments would broadcast or fail mid-step).
+   */
+  mismatch(weights: readonly { name: string; shape: readonly number[] }[]): string | null {
+    const shapes = new Map(weights.map((w) => [w.name, w.shape]));
+    for (const [name, t] of this.m) {
+      const s = shapes.get(name);
+      if (!s) return `optimiser state has '${name}', which the model does not`;
+      if (s.length !== t.shape.length || s.some((d, i) => d !== t.shape[i])) return `optimiser state of '${name}' is [${t.shape}], the model's weight is [${s}]`;
+    }
+    return null;
+  }
+
   dispose(): void {
     for (const t of this.m.values()) t.dispose();
     for (const t of this.v.values()) t.dispose();

@@ -1,15 +1,12 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../tf/tf.js';
 import { createUNet } from '../models/unet.js';
 import { generateFundusSites } from '../data/synthetic/fundus.js';
 import { extractAmplitudeWindow } from '../freq/amplitude-interpolation.js';
 import { trainLocal, type TrainProgress, type AmplitudeBankEntry } from './local-training.js';
-import { evaluateModel, predictProbabilities, predictProbabilitiesAsync } from './evaluate.js';
-import { postprocess, evaluateMasks, aggregateEvaluations } from '../metrics/evaluate.js';
 import { Adam } from './adam.js';
 import { assertNoLeaks, useBackend } from '../../test/helpers/leaks.js';
-import { disposeWeights, cloneWeights, fedAvg } from './federated-simulation.js';
+import { disposeWeights, cloneWeights } from '../models/weight-map.js';
 import { createAscUNet } from '../models/asc-unet.js';
 
 before(async () => {
@@ -74,27 +71,6 @@ test('trainLocal: cancellation, and bad options are clear errors', async () => {
   await assert.rejects(trainLocal({ model: gray, weights: w, samples: own!.samples, adam, mode: 'fedavg', seed: 1 }), /expects 1/);
   disposeWeights(w);
   adam.dispose();
-});
-
-test('evaluateModel = postprocess + evaluateMasks + aggregate, per image; fedAvg weights by sample count', async () => {
-  const w = model.init(3);
-  const samples = others[0]!.samples;
-  const ev = await assertNoLeaks(() => evaluateModel(model, w, samples, { batchSize: 2, threshold: 0.5 }));
-  const probs = predictProbabilities(model, w, samples.map((s) => s.image));
-  assert.deepEqual(await assertNoLeaks(() => predictProbabilitiesAsync(model, w, samples.map((s) => s.image))), probs);
-  const manual = aggregateEvaluations(samples.map((s, i) => evaluateMasks(postprocess(probs[i]!, 16, 16, 2, 0.5), s.mask)));
-  assert.equal(ev.images, samples.length);
-  assert.deepEqual(ev.meanDice, manual.meanDice);
-  assert.deepEqual(ev.emptyPred, manual.emptyPred);
-  assert.equal(ev.perImage.length, samples.length);
-  await assert.rejects(evaluateModel(model, w, samples, { batchSize: 0 }), /batchSize/);
-
-  const a = { x: tf.tensor1d([1, 2]) };
-  const b = { x: tf.tensor1d([4, 8]) };
-  const avg = fedAvg([a, b], [1, 3]);
-  assert.deepEqual(Array.from(avg.x!.dataSync()), [3.25, 6.5]);
-  assert.throws(() => fedAvg([a, b], [1]), /2 weight maps but 1 counts/);
-  [a, b, avg, w].forEach(disposeWeights);
 });
 
 test('any SegModel plugs in: ELCFS local training of the ASC U-Net (rate field + ASC convs)', async () => {

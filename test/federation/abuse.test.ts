@@ -20,7 +20,7 @@ function raw(url: string) {
 }
 
 const hello = (site: string, token: string, protocol = PROTOCOL_VERSION) =>
-  encodeMessage({ kind: 'hello', protocol, site, token, capabilities: { backend: 'raw', modes: ['elcfs', 'fedavg'], float16: false, role: 'train' } }).data as string;
+  encodeMessage({ kind: 'hello', protocol, site, token, capabilities: { backend: 'raw', modes: ['elcfs', 'fedavg'], kinds: ['unet'], float16: false, role: 'train' } }).data as string;
 
 test('wrong token, wrong version, duplicate name, malformed, oversized and NaN updates are rejected; the run finishes', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
@@ -39,7 +39,7 @@ test('wrong token, wrong version, duplicate name, malformed, oversized and NaN u
     await assert.rejects(unknown.promise, { code: 'AUTH_FAILED' });
     // Wrong protocol version -> VERSION_MISMATCH.
     const old = site(url, 'B', tokens.B!, new FakeTrainer({ target: 0, samples: 1 }), { protocolVersion: 0 });
-    await assert.rejects(old.promise, (e: Error & { code?: string }) => e.code === 'VERSION_MISMATCH' && /site speaks 0, hub speaks 1/.test(e.message));
+    await assert.rejects(old.promise, (e: Error & { code?: string }) => e.code === 'VERSION_MISMATCH' && e.message.includes(`site speaks 0, hub speaks ${PROTOCOL_VERSION}`));
     // Duplicate site name while A is connected -> ALREADY_EXISTS.
     await waitFor(() => a.events.some((e) => e.type === 'connected'), 20_000, 'A connect');
     const dup = site(url, 'A', tokens.A!, new FakeTrainer({ target: 0, samples: 1 }));

@@ -15,7 +15,7 @@ function hubConfig(dir: string, extra: Record<string, unknown>): string {
   const path = join(dir, 'hub.json');
   writeFileSync(path, JSON.stringify({
     host: '127.0.0.1', db: join(dir, 'hub.db'), heartbeatMs: 200, siteTimeoutMs: 30_000, evaluate: 'none',
-    model: { kind: 'fake', inChannels: 3, classes: 2, seed: 3 }, ...extra,
+    model: { kind: 'unet', inChannels: 3, classes: 2, config: { baseWidth: 2, depth: 2 } }, initSeed: 3, ...extra,
   }));
   return path;
 }

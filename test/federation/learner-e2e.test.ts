@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import { decodeMessage, HUB_TO_SITE, SITE_TO_HUB, BANK_ENTRY_RE, WINDOW_ENTRY_RE, type HubMessage } from '../../core/contract/hub-protocol.js';
 import { decodeWeights } from '../../core/contract/weights.js';
 import { generateFundusSites } from '../../core/data/synthetic/fundus.js';
-import { LearnerTrainer } from '../../core/federation/learner-trainer.js';
+import { Participation } from '../../core/run/participation.js';
+import { listModelRecords } from '../../core/run/checkpoints.js';
+import { participantData } from '../../core/store/sample-source.js';
 import { createMemoryStore } from '../../core/store/memory-store.js';
 import { runSite } from '../../core/federation/site-client.js';
 import { tf } from '../../core/tf/tf.js';
@@ -34,7 +36,7 @@ test('real learner, ELCFS over loopback; the wire carries only windows, weights,
       const ds = store.createDataset({ name: d.site, kind: 'fundus', channels: 3, classes: 2 });
       store.addSamples(ds.id, d.samples);
       const role = k === 2 ? 'eval' as const : 'train' as const;
-      const trainer = new LearnerTrainer({ store, dataset: ds.id, site: d.site, backend: report.name, seed: k });
+      const trainer = new Participation({ ledger: store, data: participantData(store, ds.id), site: d.site, backend: report.name, seed: k });
       const p = runSite({ hubUrl: url, site: d.site, token: tokens[d.site]!, role, trainer, ledger: store, signal: ac.signal,
         tap: (dir, data, binary) => frames.push({ dir, data: typeof data === 'string' ? data : data.slice(), binary }) });
       return { store, trainer, p };
@@ -46,8 +48,15 @@ test('real learner, ELCFS over loopback; the wire carries only windows, weights,
     const evals = hub.state.listEvaluations();
     assert.deepEqual(evals.map((e) => e.round), [1, 2]);
     for (const e of evals) for (const k of ['dice_c0', 'dice_c1']) assert.ok(e.metrics[k]! >= 0 && e.metrics[k]! <= 1, `${k}=${e.metrics[k]}`);
-    // Adam state persisted at each train site (kept across rounds, never sent).
-    for (const s of sites.slice(0, 2)) assert.ok(s.store.listCheckpoints().some((c) => c.name === 'federation-adam' && c.round === 2));
+    // Adam state persisted at each train site (kept across rounds, never sent): 2 rounds x 2 steps.
+    for (const s of sites.slice(0, 2)) assert.ok(s.store.listCheckpoints().some((c) => c.meta.role === 'optimiser' && c.meta.step === 4), 'optimiser state after round 2');
+    // Every site keeps the final global model with the hub's spec (usable without side information).
+    for (const s of sites) {
+      const g = listModelRecords(s.store).filter((r) => r.meta.source === 'global');
+      assert.deepEqual(g.map((r) => r.info.round), [2], 'the newest global model is kept');
+      assert.equal(g[0]!.meta.model.kind, 'unet');
+      assert.deepEqual(g[0]!.meta.model.config, { baseWidth: 4, depth: 5 });
+    }
 
     // ---- wire inspection ----
     const modelNames = new Set(decodeWeights(hub.state.checkpoint(0)!.weights).arrays.map((a) => `${a.name}:${a.shape}`));
@@ -70,7 +79,7 @@ test('real learner, ELCFS over loopback; the wire carries only windows, weights,
       const bytes = f.data as Uint8Array;
       for (const probe of imageProbes) assert.equal(Buffer.from(bytes).indexOf(Buffer.from(probe)), -1, `${m.kind} frame contains image bytes`);
     }
-    for (const k of ['hello', 'welcome', 'spectrum_res', 'spectrum_bank', 'train_ins', 'train_res', 'evaluate_ins', 'evaluate_res', 'bye']) assert.ok(kinds.has(k), `no ${k} seen`);
+    for (const k of ['hello', 'welcome', 'spectrum_res', 'spectrum_bank', 'train_ins', 'train_res', 'evaluate_ins', 'evaluate_res', 'global_model', 'bye']) assert.ok(kinds.has(k), `no ${k} seen`);
     // Everything sent was audited with its size.
     for (const s of sites) assert.ok(s.store.listAudit({ direction: 'out' }).every((a) => a.bytes > 0));
     const outFrames = frames.filter((f) => f.dir === 'out').length;

@@ -1,5 +1,6 @@
-// Hub + sites on loopback (real ws, real SQLite, light trainer): ELCFS rounds with spectrum bank,
-// FedAvg by sample count, evaluation by an eval (unseen) site, checkpoints and audit on both sides.
+// Hub + sites (real SQLite, light trainer) over a real WebSocket on 127.0.0.1 and, for the round logic,
+// also over the in-memory transport (same hub and site client, no socket): ELCFS rounds with the spectrum
+// bank, FedAvg by sample count, evaluation by an eval (unseen) site, checkpoints and audit on both sides.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
@@ -7,15 +8,17 @@ import { encodeMessage, PROTOCOL_VERSION } from '../../core/contract/hub-protoco
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeWeights, encodeWeights } from '../../core/contract/weights.js';
-import { formatStatus, type HubStatus } from '../../federation-hub/status.js';
+import { HubStatusSchema } from '../../core/contract/hub-status.js';
+import { listModelRecords } from '../../core/run/checkpoints.js';
+import { formatStatus } from '../../federation-hub/status.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
-import { site, startHub, tempDir, waitFor, within } from './helpers/hub-harness.js';
+import { site, startHub, tempDir, TRANSPORTS, waitFor, within } from './helpers/hub-harness.js';
 
-test('ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank excludes own and eval windows', { timeout: 120_000 }, async () => {
+for (const transport of TRANSPORTS) test(`ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank excludes own and eval windows (${transport})`, { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const { hub, url, tokens } = await startHub(dir, { mode: 'elcfs', rounds: 3, minSites: 3 },
-      [{ name: 'A' }, { name: 'B' }, { name: 'C' }, { name: 'U', role: 'eval' }]);
+      [{ name: 'A' }, { name: 'B' }, { name: 'C' }, { name: 'U', role: 'eval' }], { transport });
     const run = hub.run();
     const targets = { A: 1, B: 2, C: 4 } as const;
     const samples = { A: 10, B: 20, C: 10 } as const;
@@ -51,18 +54,23 @@ test('ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank exclu
     assert.ok(out.some((a) => a.kind === 'amplitude-window'));
     assert.ok(!out.some((a) => a.summary.includes(tokens.A!)), 'the token is never logged');
     assert.equal(u.ledger.listAudit({ kind: 'amplitude-window' }).length, 0, 'an eval site never sends windows');
-    assert.ok(u.ledger.listCheckpoints().some((c) => c.name === 'federation-global' && c.round === 3));
-    // One round numbering everywhere: A's last received global model (train_ins of round 3) is stored as
-    // 'round 2', is byte-identical to the hub's round-2 checkpoint, and the audit log names it the same way.
-    const gA = sites[0]!.ledger.listCheckpoints().filter((c) => c.name === 'federation-global');
-    assert.deepEqual(gA.map((c) => c.round), [2]);
-    assert.deepEqual(sites[0]!.ledger.loadCheckpoint(gA[0]!.id), st.checkpoint(2)!.weights);
+    // Every site keeps the newest global model, with the hub's spec: the eval site from evaluate_ins, the
+    // train sites from the final model the hub sends when the run finishes. One round numbering
+    // everywhere: A's copy of round 3 holds exactly the hub's round-3 checkpoint, and the audit log names
+    // the model that came with train_ins of round 3 'global model of round 2'.
+    for (const l of [u.ledger, sites[0]!.ledger]) {
+      const g = listModelRecords(l).filter((r) => r.meta.source === 'global');
+      assert.deepEqual(g.map((r) => r.info.round), [3]);
+      assert.equal(g[0]!.meta.model.kind, 'unet');
+    }
+    const gA = listModelRecords(sites[0]!.ledger).filter((r) => r.meta.source === 'global')[0]!;
+    assert.deepEqual(decodeWeights(sites[0]!.ledger.loadCheckpoint(gA.info.id)).arrays, decodeWeights(st.checkpoint(3)!.weights).arrays);
     const gotGlobals = sites[0]!.ledger.listAudit({ kind: 'global-model' }).map((x) => x.summary);
     assert.ok(gotGlobals.some((x) => x.startsWith('global model of round 2 ') && x.includes('to train round 3')), gotGlobals.join(' | '));
     assert.ok(st.listAudit({ event: 'send' }).some((x) => x.detail === 'train_ins round 3 (global model of round 2)'));
     assert.ok(st.listAudit({ event: 'round_done' }).length === 3);
-    // Status endpoint: sites, rounds, last metrics.
-    const status = (await (await fetch(`${url.replace('ws:', 'http:')}/status`)).json()) as HubStatus;
+    // Status document (GET /status over ws; the same document in memory): sites, rounds, last metrics.
+    const status = HubStatusSchema.parse(transport === 'ws' ? await (await fetch(`${url.replace('ws:', 'http:')}/status`)).json() : hub.status());
     assert.equal(status.phase, 'finished');
     assert.equal(status.lastCompletedRound, 3);
     assert.deepEqual(status.sites.map((x) => [x.name, x.role]), [['A', 'train'], ['B', 'train'], ['C', 'train'], ['U', 'eval']]);
@@ -76,10 +84,10 @@ test('ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank exclu
   }
 });
 
-test('FedAvg mode sends no spectra at all', { timeout: 120_000 }, async () => {
+for (const transport of TRANSPORTS) test(`FedAvg mode sends no spectra at all (${transport})`, { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 2, minSites: 2, evaluate: 'none' }, [{ name: 'A' }, { name: 'B' }]);
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 2, minSites: 2, evaluate: 'none' }, [{ name: 'A' }, { name: 'B' }], { transport });
     const run = hub.run();
     const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 3 }));
     const b = site(url, 'B', tokens.B!, new FakeTrainer({ target: 3, samples: 1 }));
@@ -102,7 +110,7 @@ test('a stale session (half-open socket, no pongs) is replaced when its site rec
     // A connection that authenticates and then goes silent (does not answer pings), like a dropped network path.
     const stale = new WebSocket(url, { autoPong: false });
     await new Promise<void>((r) => stale.once('open', () => r()));
-    stale.send(encodeMessage({ kind: 'hello', protocol: PROTOCOL_VERSION, site: 'S', token: tokens.S!, capabilities: { backend: 'x', modes: ['fedavg'], float16: false, role: 'train' } }).data);
+    stale.send(encodeMessage({ kind: 'hello', protocol: PROTOCOL_VERSION, site: 'S', token: tokens.S!, capabilities: { backend: 'x', modes: ['fedavg'], kinds: ['unet'], float16: false, role: 'train' } }).data);
     await new Promise((r) => setTimeout(r, 1300));
     const run = hub.run();
     const s = site(url, 'S', tokens.S!, new FakeTrainer({ target: 1, samples: 2 }));
@@ -117,15 +125,14 @@ test('a stale session (half-open socket, no pongs) is replaced when its site rec
   }
 });
 
-test('a dropped connection mid-round: the site reconnects, rejoins the open round and its update counts', { timeout: 60_000 }, async () => {
+for (const transport of TRANSPORTS) test(`a dropped connection mid-round: the site reconnects, rejoins the open round and its update counts (${transport})`, { timeout: 60_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 2, minSites: 2, evaluate: 'none', roundTimeoutMs: 10_000 }, [{ name: 'A' }, { name: 'B' }]);
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 2, minSites: 2, evaluate: 'none', roundTimeoutMs: 10_000 }, [{ name: 'A' }, { name: 'B' }], { transport });
     const run = hub.run();
-    const sessions = (hub as unknown as { sessions: Map<string, { ws: { terminate(): void } }> }).sessions;
     let dropped = false;
     const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 2, workMs: 300, onTrain: (r) => {
-      if (r.round === 1 && !dropped) { dropped = true; sessions.get('A')!.ws.terminate(); } // the network path dies while A trains
+      if (r.round === 1 && !dropped) { dropped = true; hub.sessions.get('A')!.conn.terminate(); } // the network path dies while A trains
     } }));
     const b = site(url, 'B', tokens.B!, new FakeTrainer({ target: 3, samples: 2, workMs: 50 }));
     const [ra] = await within(Promise.all([a.promise, b.promise, run]), 30_000, 'run');
@@ -139,10 +146,10 @@ test('a dropped connection mid-round: the site reconnects, rejoins the open roun
   }
 });
 
-test('float16 on the wire: half-size weight messages, FedAvg within half precision', { timeout: 60_000 }, async () => {
+for (const transport of TRANSPORTS) test(`float16 on the wire: half-size weight messages, FedAvg within half precision (${transport})`, { timeout: 60_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 2, evaluate: 'none', wireDtype: 'float16' }, [{ name: 'A' }, { name: 'B' }]);
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 2, evaluate: 'none', wireDtype: 'float16' }, [{ name: 'A' }, { name: 'B' }], { transport });
     const run = hub.run();
     const shapes = { w: [1000] };
     const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 1, step: 1, shapes }));
@@ -158,13 +165,13 @@ test('float16 on the wire: half-size weight messages, FedAvg within half precisi
   }
 });
 
-test('initWeights: the hub starts from a weights file and asks no site to build the model', { timeout: 60_000 }, async () => {
+for (const transport of TRANSPORTS) test(`initWeights: the hub starts from a weights file and asks no site to build the model (${transport})`, { timeout: 60_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const init = [{ name: 'w', shape: [4], data: Float32Array.from([1, 2, 3, 4]) }];
     const file = join(dir, 'init.fsw');
     writeFileSync(file, encodeWeights(init));
-    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none', initWeights: file }, [{ name: 'A' }]);
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none', initWeights: file }, [{ name: 'A' }], { transport });
     const run = hub.run();
     const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 5, samples: 1, step: 0.5 }));
     await within(Promise.all([a.promise, run]), 20_000, 'run');
@@ -176,13 +183,13 @@ test('initWeights: the hub starts from a weights file and asks no site to build 
   }
 });
 
-test('a participant that disconnects and stays away is excluded after rejoinGraceMs, not at the deadline', { timeout: 60_000 }, async () => {
+for (const transport of TRANSPORTS) test(`a participant that disconnects and stays away is excluded after rejoinGraceMs, not at the deadline (${transport})`, { timeout: 60_000 }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     // rejoinGraceMs is far below the deadline but not tiny: a participant that is merely slow to reconnect
     // on a loaded machine (A, if the hub drops it) must not be mistaken for one that is gone for good.
     const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 2, evaluate: 'none', roundTimeoutMs: 60_000, rejoinGraceMs: 2000 },
-      [{ name: 'A' }, { name: 'B' }]);
+      [{ name: 'A' }, { name: 'B' }], { transport });
     const b0 = new AbortController();
     const b = site(url, 'B', tokens.B!, new FakeTrainer({ target: 3, samples: 1, workMs: 8000 }), { signal: b0.signal });
     await waitFor(() => b.events.some((e) => e.type === 'connected'), 20_000, 'B connected');
@@ -217,7 +224,7 @@ test('a stall of the hub\'s own event loop is not counted as site silence; a rea
     // A site that authenticates and then answers nothing (no pongs, no heartbeats) is dropped after siteTimeoutMs.
     const silent = new WebSocket(url, { autoPong: false });
     await new Promise<void>((r) => silent.once('open', () => r()));
-    silent.send(encodeMessage({ kind: 'hello', protocol: PROTOCOL_VERSION, site: 'S', token: tokens.S!, capabilities: { backend: 'x', modes: ['fedavg'], float16: false, role: 'train' } }).data);
+    silent.send(encodeMessage({ kind: 'hello', protocol: PROTOCOL_VERSION, site: 'S', token: tokens.S!, capabilities: { backend: 'x', modes: ['fedavg'], kinds: ['unet'], float16: false, role: 'train' } }).data);
     const closed = new Promise<void>((r) => silent.once('close', () => r()));
     await within(closed, 20_000, 'silent site dropped');
     assert.deepEqual(hub.state.listAudit({ event: 'timeout' }).map((x) => x.site), ['S']);

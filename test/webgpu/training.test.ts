@@ -1,6 +1,6 @@
 // The learner's training path on the webgpu backend (issue #8 follow-up, docs/gpu.md "Reading tensors"):
 // tfjs-webgpu in Node has no synchronous readback, so one real ELCFS trainLocal step (FedDG episodic
-// meta step, ALGORITHMS.md §5) and one evaluateModel call (§6) must run with async readbacks only.
+// meta step, docs/algorithms.md §5) and one run-API evaluation (§6) must run with async readbacks only.
 // Also: Adam.apply uses the fused WGSL update on webgpu (core/tf/webgpu-fused.ts) and must equal the
 // torch-order tf-ops update of core/train/adam.ts (run on cpu) step for step.
 // Runs on SwiftShader without a GPU (as kernels.test.ts); skipped on a dev machine without chromium.
@@ -11,10 +11,10 @@ import { tf } from '../../core/tf/tf.js';
 import { initBackend } from '../../core/backend.js';
 import { SWIFTSHADER_ICD, useSwiftShader, webGpuDeviceErrors } from '../../core/tf/webgpu-backend.js';
 import { createRng } from '../../core/rng.js';
-import { createUNet } from '../../core/models/unet.js';
+import { buildNetwork } from '../../core/models/registry.js';
 import { Adam } from '../../core/train/adam.js';
 import { trainLocal } from '../../core/train/local-training.js';
-import { evaluateModel } from '../../core/train/evaluate.js';
+import { evaluateNetwork } from '../../core/run/evaluation.js';
 import { generateFundusSites } from '../../core/data/synthetic/fundus.js';
 import { extractAmplitudeWindow } from '../../core/freq/amplitude-interpolation.js';
 import { assertNoLeaks, relError } from '../helpers/leaks.js';
@@ -71,13 +71,14 @@ test('Adam.apply on webgpu (fused WGSL) equals the tf-ops Adam on cpu over 3 ste
   });
 });
 
-test('one ELCFS trainLocal step and evaluateModel run on webgpu (no sync readback), finite, no leaks', { skip }, async () => {
+test('one ELCFS trainLocal step and a run-API evaluation run on webgpu (no sync readback), finite, no leaks', { skip }, async () => {
   await tf.setBackend('webgpu');
   const errs0 = webGpuDeviceErrors().length;
   const sites = generateFundusSites({ sites: 2, perSite: 2, size: 32, seed: 3 });
   const [own, other] = [sites[0]!, sites[1]!];
   const bank = [{ site: other.site, windows: other.samples.map((s) => extractAmplitudeWindow(s.image, 0.05)) }];
-  const model = createUNet({ inChannels: 3, classes: 2, baseWidth: 4, depth: 3 });
+  const net = buildNetwork({ kind: 'unet', inChannels: 3, classes: 2, config: { baseWidth: 4, depth: 3 } });
+  const model = net.model;
   const weights = model.init(7);
   const w0 = Float32Array.from(await weights['seg1.weight']!.data());
   const adam = new Adam();
@@ -91,7 +92,7 @@ test('one ELCFS trainLocal step and evaluateModel run on webgpu (no sync readbac
   assert.ok(Math.abs(r.lastLosses.total - (r.lastLosses.inner + r.lastLosses.metaDice + 0.1 * r.lastLosses.boundary)) < 1e-4);
   const w1 = await weights['seg1.weight']!.data();
   assert.ok(w1.some((v, i) => v !== w0[i]), 'the step must change the weights');
-  const ev = await assertNoLeaks(() => evaluateModel(model, weights, sites[1]!.samples, { batchSize: 2 }), 'evaluateModel');
+  const ev = await assertNoLeaks(() => evaluateNetwork(net, weights, sites[1]!.samples, { batchSize: 2 }), 'evaluateNetwork');
   assert.equal(ev.perImage.length, 2);
   for (const d of ev.meanDice) assert.ok(Number.isFinite(d) && d >= 0 && d <= 1, `dice ${d}`);
   assert.deepEqual(webGpuDeviceErrors().slice(errs0), [], 'WebGPU device errors');

@@ -13,8 +13,8 @@
 // Deterministic for a given seed (core/rng.ts); cells do not overlap.
 import { FedSegError } from '../../contract/errors.js';
 import type { Sample } from '../../contract/image.js';
-import { createRng, type Rng } from '../../rng.js';
-import { mixSeed, smoothField } from './raster.js';
+import { createRng, mixSeed, type Rng } from '../../rng.js';
+import { smoothField } from './raster.js';
 
 export interface CellSiteStyle {
   name: string;
@@ -161,16 +161,4 @@ export function generateCellSites(opts: CellOptions): CellSite[] {
     style,
     samples: Array.from({ length: opts.perSite }, (_, i) => generateCellSample(style, opts.size, mixSeed(opts.seed, k, i), `${style.name}-${String(i).padStart(4, '0')}`)),
   }));
-}
-
-/** Nested multi-label mask -> class index per pixel (0 = background, c+1 = deepest channel c set). */
-export function nestedMaskToClasses(mask: { width: number; height: number; classes: number; data: Uint8Array }): Int32Array {
-  const n = mask.width * mask.height;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let k = 0;
-    for (let c = 0; c < mask.classes; c++) if (mask.data[i * mask.classes + c]) k = c + 1;
-    out[i] = k;
-  }
-  return out;
 }

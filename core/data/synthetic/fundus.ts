@@ -10,8 +10,8 @@
 // and pixel values are quantised to integers 0..255 so that writing PNGs and re-importing them is
 // lossless.
 import type { ImageF32, MaskU8, Sample } from '../../contract/image.js';
-import { createRng, type Rng } from '../../rng.js';
-import { clamp, gaussianBlurHWC, mixSeed, smoothField, smoothstep } from './raster.js';
+import { createRng, mixSeed, type Rng } from '../../rng.js';
+import { clamp, gaussianBlurHWC, smoothField, smoothstep } from './raster.js';
 import { checkSiteOptions } from './site-options.js';
 
 /** How one site's camera renders a fundus (all in [0, 1] linear-ish RGB units). */

@@ -8,8 +8,8 @@
 // smooth multiplicative bias field, contrast (gamma), blur and Rician noise; every volume is then
 // z-scored over all its voxels.
 import type { Sample } from '../../contract/image.js';
-import { createRng, type Rng } from '../../rng.js';
-import { clamp, gaussianBlurHWC, mixSeed, smoothField, smoothstep } from './raster.js';
+import { createRng, mixSeed, type Rng } from '../../rng.js';
+import { clamp, gaussianBlurHWC, smoothField, smoothstep } from './raster.js';
 import { checkSiteOptions } from './site-options.js';
 
 export interface ProstateStyle {

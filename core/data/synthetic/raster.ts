@@ -3,20 +3,6 @@
 // platform-dependent iteration order. Single-channel planes are Float32Array of length h*w, row-major.
 import type { Rng } from '../../rng.js';
 
-/** Derives a 32-bit seed from a list of integers (FNV-1a over their 32-bit words). */
-export function mixSeed(...parts: number[]): number {
-  let h = 0x811c9dc5;
-  for (const p of parts) {
-    let v = p >>> 0;
-    for (let i = 0; i < 4; i++) {
-      h ^= v & 0xff;
-      h = Math.imul(h, 0x01000193) >>> 0;
-      v >>>= 8;
-    }
-  }
-  return h >>> 0;
-}
-
 /**
  * A smooth random field in [-1, 1]: a (grid+1)^2 lattice of uniform values, bicubically (Catmull-Rom
  * weights, clamped) interpolated to h x w. `grid` controls the number of bumps across the image.

@@ -12,20 +12,24 @@ const { values: v } = parseArgs({
 });
 const store = openSqliteStore(v.db!);
 const die = v['die-after-persist'] ? Number(v['die-after-persist']) : -1;
+// The store itself, except that persisting the round-`die` update (the run API's 'update' checkpoint,
+// written in one transaction) is followed by a SIGKILL before the update can be sent.
 const ledger: SiteLedger = {
   appendAudit: (e) => store.appendAudit(e),
   saveCheckpoint: (c) => store.saveCheckpoint(c),
   listCheckpoints: (q) => store.listCheckpoints(q),
+  getCheckpoint: (id) => store.getCheckpoint(id),
   loadCheckpoint: (id) => store.loadCheckpoint(id),
   deleteCheckpoint: (id) => store.deleteCheckpoint(id),
-  getSetting: (k) => store.getSetting(k),
-  setSetting: (k, val) => {
-    store.setSetting(k, val);
-    if ((val as { round?: number }).round === die && !store.getSetting('test.died')) {
+  transaction: <T>(fn: () => T): T => {
+    const r = store.transaction(fn);
+    const persisted = store.listCheckpoints().some((c) => c.meta.role === 'update' && c.meta.round === die);
+    if (persisted && !store.getSetting('test.died')) {
       store.setSetting('test.died', true);
       console.log('dying after persisting update');
       process.kill(process.pid, 'SIGKILL');
     }
+    return r;
   },
 };
 runSite({

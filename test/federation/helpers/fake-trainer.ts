@@ -1,8 +1,8 @@
 // A light arithmetic trainer for TRANSPORT tests only (the hub, ws and SQLite are real): it moves every
 // weight a fixed fraction towards a per-site target, so FedAvg's result is predictable, and reports
-// deterministic spectrum windows. Tests that are about learning use core/federation/learner-trainer.ts.
+// deterministic spectrum windows. Tests that are about learning use the run API's Participation (core/run/participation.ts).
 import { FedSegError } from '../../../core/contract/errors.js';
-import type { ModelSpec } from '../../../core/contract/hub-protocol.js';
+import { MODEL_KINDS, type ModelSpec } from '../../../core/contract/model-spec.js';
 import type { NamedArray } from '../../../core/contract/weights.js';
 import type { EvaluateRequest, SiteTrainer, SpectrumWindow, TrainRequest } from '../../../core/federation/trainer.js';
 
@@ -40,6 +40,7 @@ export const DEFAULT_SHAPES: Record<string, number[]> = { 'enc0/conv0/w': [3, 3,
 
 export class FakeTrainer implements SiteTrainer {
   readonly backend = 'fake';
+  readonly kinds = MODEL_KINDS;
   trained: number[] = [];
   evaluated: number[] = [];
   banks: SpectrumWindow[][][] = [];
@@ -54,9 +55,9 @@ export class FakeTrainer implements SiteTrainer {
     return Array.from({ length: n }, (_, i) => ({ channels: 3, halfWidth: 1, data: Float32Array.from({ length: 27 }, (_, j) => this.o.target * 100 + i + j / 100) }));
   }
 
-  async initWeights(spec: ModelSpec): Promise<NamedArray[]> {
+  async initWeights(_spec: ModelSpec, seed: number): Promise<NamedArray[]> {
     return Object.entries(this.o.shapes ?? DEFAULT_SHAPES).map(([name, shape]) => ({
-      name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7 + spec.seed) % 11) / 11),
+      name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7 + seed) % 11) / 11),
     }));
   }
 

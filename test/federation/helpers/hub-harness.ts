@@ -1,10 +1,13 @@
-// Loopback harness for federation tests: a real hub (ws + SQLite in a temp dir) and real site clients.
+// Harness for federation tests: a real hub (SQLite in a temp dir) on a real WebSocket server on
+// 127.0.0.1, or on the in-memory transport (same hub, same site client, no socket), and real site clients.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { parseHubConfig, type HubConfigInput } from '../../../federation-hub/config.js';
 import { Hub } from '../../../federation-hub/hub.js';
+import { MemoryTransport } from '../../../federation-hub/memory-transport.js';
+import type { Connector } from '../../../core/contract/transport.js';
 import { createMemoryStore } from '../../../core/store/memory-store.js';
 import { runSite, type SiteClientOptions, type SiteEvent } from '../../../core/federation/site-client.js';
 import type { SiteTrainer } from '../../../core/federation/trainer.js';
@@ -24,19 +27,30 @@ export function tempDir(prefix = 'fedseg-fed-'): { dir: string; cleanup: () => v
 // Short heartbeats keep tests quick; the timeouts are generous on purpose: no test here expects a site to
 // time out or miss a deadline unless it sets its own bound, and on a loaded machine (full `npm test`, 2
 // cores) a 5 s bound was hit by sites that were merely slow.
+// The light trainer ignores the model kind; a small U-Net spec keeps the hub's checks realistic.
 export const FAST: HubConfigInput = {
   host: '127.0.0.1', port: 0, heartbeatMs: 200, siteTimeoutMs: 30_000, roundTimeoutMs: 30_000, evalTimeoutMs: 30_000,
-  model: { kind: 'fake', inChannels: 3, classes: 2, seed: 3 }, exitWhenDone: false,
+  model: { kind: 'unet', inChannels: 3, classes: 2, config: { baseWidth: 2, depth: 2 } }, initSeed: 3, exitWhenDone: false,
 };
 
-export async function startHub(dir: string, cfg: HubConfigInput, sites: { name: string; role?: 'train' | 'eval' }[], log = false) {
+export type TransportKind = 'ws' | 'memory';
+export const TRANSPORTS: TransportKind[] = ['ws', 'memory'];
+
+/** In-memory hubs by URL, so site() connects to them without a socket. */
+const memoryHubs = new Map<string, Connector>();
+let memoryCount = 0;
+
+export async function startHub(dir: string, cfg: HubConfigInput, sites: { name: string; role?: 'train' | 'eval' }[], opts: { log?: boolean; transport?: TransportKind } = {}) {
   const config = parseHubConfig({ ...FAST, db: join(dir, 'hub.db'), ...cfg });
-  const hub = new Hub(config, log ? (l) => console.log(`[hub] ${l}`) : () => {});
+  const memory = opts.transport === 'memory' ? new MemoryTransport(config.maxPayload) : undefined;
+  if (memory) memory.url = `memory://hub-${++memoryCount}`;
+  const hub = new Hub(config, opts.log ? (l) => console.log(`[hub] ${l}`) : () => {}, memory);
   const tokens: Record<string, string> = {};
   for (const s of sites) tokens[s.name] = hub.state.addSite(s.name, s.role ?? 'train');
   cleanups.push(() => hub.stop());
   const port = await hub.listen();
-  return { hub, port, url: `ws://127.0.0.1:${port}`, tokens, config };
+  if (memory) memoryHubs.set(memory.url, memory.connector);
+  return { hub, port, url: memory ? memory.url : `ws://127.0.0.1:${port}`, tokens, config };
 }
 
 export function site(url: string, name: string, token: string, trainer: SiteTrainer, extra: Partial<SiteClientOptions> = {}) {
@@ -51,9 +65,10 @@ export function site(url: string, name: string, token: string, trainer: SiteTrai
     if (own.aborted) ac.abort();
     else own.addEventListener('abort', () => ac.abort(), { once: true });
   }
+  const connect = memoryHubs.get(url);
   const p = runSite({
     hubUrl: url, site: name, token, trainer, ledger, backoff: { initialMs: 50, maxMs: 400 }, firstAttempts: 3,
-    onEvent: (e) => events.push(e), ...rest, signal: ac.signal,
+    onEvent: (e) => events.push(e), ...(connect ? { connect } : {}), ...rest, signal: ac.signal,
   });
   p.catch(() => {}); // handled by the test (or irrelevant once the test failed)
   return { promise: p, ledger, events, trainer };

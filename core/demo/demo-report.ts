@@ -3,6 +3,7 @@
 // report (table, per-round curves as inline SVG, example overlays as data-URI PNGs).
 import { PNG } from 'pngjs';
 import type { ImageF32, MaskU8 } from '../contract/image.js';
+import { maskPlane } from '../masks/convert.js';
 import { boundaryRing } from '../morphology/rings.js';
 
 export interface RoundEval {
@@ -129,11 +130,7 @@ export function lineChartSvg(series: Series[], opts: { title: string; yLabel: st
 /** Image with contours: ground truth disc/cup green/cyan, prediction disc/cup red/yellow; nearest-upscaled. */
 export function overlayPng(image: ImageF32, gt: MaskU8, pred: MaskU8, scale = 3): string {
   const { width: w, height: h } = image;
-  const ch = (m: MaskU8, c: number) => {
-    const out = new Uint8Array(w * h);
-    for (let i = 0; i < w * h; i++) out[i] = m.data[i * m.classes + c]!;
-    return boundaryRing(out, h, w);
-  };
+  const ch = (m: MaskU8, c: number) => boundaryRing(maskPlane(m, c), h, w);
   const rings: [Uint8Array, [number, number, number]][] = [];
   for (let c = 0; c < Math.min(2, gt.classes); c++) rings.push([ch(gt, c), c === 0 ? [0, 230, 0] : [0, 220, 230]]);
   for (let c = 0; c < Math.min(2, pred.classes); c++) rings.push([ch(pred, c), c === 0 ? [255, 40, 40] : [255, 230, 0]]);

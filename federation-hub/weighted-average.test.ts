@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { NamedArray } from '../core/contract/weights.js';
-import { checkUpdate, FedAvgAccumulator, fedAvg } from './fedavg.js';
+import { checkUpdate, FedAvgAccumulator, fedAvg } from './weighted-average.js';
 
 const model = (vals: number[][]): NamedArray[] => vals.map((v, i) => ({ name: `w${i}`, shape: [v.length], data: Float32Array.from(v) }));
 const arb = fc.array(fc.array(fc.float({ min: -10, max: 10, noNaN: true }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 });

@@ -1,9 +1,10 @@
-// `fedseg demo`: the whole method over the network on one machine (ALGORITHMS.md §1). Generates the
+// `fedseg demo`: the whole method over the network on one machine (docs/algorithms.md §1). Generates the
 // built-in multi-site fundus data, writes each site's images into its OWN store, and for each method
 // (FedAvg, then ELCFS) starts a real hub process (bin/fedseg-hub.mjs) and one `fedseg site` process per
 // source site plus one eval process for the held-out (unseen) site, all on 127.0.0.1. The unseen site
-// evaluates the global model after every round; afterwards the final global model (kept in the unseen
-// site's store) predicts a few unseen images for the report's overlays.
+// evaluates the global model after every round; afterwards the final global model (kept, with its
+// spec, in the unseen site's store) predicts a few unseen images for the report's overlays through the
+// run API, as the app's Segment view would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -11,13 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { FedSegError } from '../contract/errors.js';
 import type { TrainMode } from '../contract/hub-protocol.js';
 import type { Sample } from '../contract/image.js';
-import { decodeWeights } from '../contract/weights.js';
 import { generateFundusSites } from '../data/synthetic/fundus.js';
-import { postprocess, evaluateMasks } from '../metrics/evaluate.js';
-import { createUNet } from '../models/unet.js';
+import { buildNetwork } from '../models/registry.js';
+import { disposeWeights, toWeightMap } from '../models/weight-map.js';
+import { listModelRecords, readModel } from '../run/checkpoints.js';
+import { scoreSample } from '../run/evaluation.js';
+import { predict } from '../run/predict.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
-import { tf } from '../tf/tf.js';
-import { predictProbabilitiesAsync } from '../train/evaluate.js';
 import { overlayPng, type DemoSetup, type MethodResult, type Overlay, type RoundEval } from './demo-report.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -101,9 +102,9 @@ export async function runDemoMethod(o: DemoOptions, data: { site: string; sample
   const hubDb = join(dir, 'hub.db');
   const cfgPath = join(dir, 'hub.json');
   writeFileSync(cfgPath, JSON.stringify({
-    name: `demo-${method}`, host: '127.0.0.1', port: 0, db: hubDb, mode: method, rounds: o.rounds, minSites: sources.length,
+    name: `demo-${method}`, host: '127.0.0.1', port: 0, db: hubDb, strategy: method, rounds: o.rounds, minSites: sources.length,
     roundTimeoutMs: 60 * 60_000, evalTimeoutMs: 30 * 60_000, evaluate: 'eval', heartbeatMs: 5000, siteTimeoutMs: 10 * 60_000, exitWhenDone: true,
-    model: { kind: 'unet', inChannels: 3, classes: 2, baseWidth: o.baseWidth, seed: o.seed },
+    model: { kind: 'unet', inChannels: 3, classes: 2, config: { baseWidth: o.baseWidth, depth: 5 } }, initSeed: o.seed,
     train: { localEpochs: o.localEpochs, batchSize: o.batchSize, lr: 1e-3, alpha: 0.003, maxStepsPerEpoch: 0 },
   }, null, 2));
   const hubBin = join(root, 'bin/fedseg-hub.mjs');
@@ -165,29 +166,25 @@ export async function runDemoMethod(o: DemoOptions, data: { site: string; sample
   const evalLines = await runCli([hubBin, 'evaluations', '--db', hubDb]);
   const evals = JSON.parse(evalLines.find((l) => l.startsWith('['))!) as { round: number; site: string; metrics: Record<string, number> }[];
   const rounds: RoundEval[] = evals.filter((e) => e.site === unseen).map((e) => ({ round: e.round, metrics: e.metrics }));
-  const overlays = await finalOverlays(join(dir, `${unseen}.db`), held.samples.slice(0, o.overlays), o.baseWidth);
+  const overlays = await finalOverlays(join(dir, `${unseen}.db`), held.samples.slice(0, o.overlays));
   return { method, unseen, rounds, elapsedMs: Date.now() - t0, overlays };
 }
 
 /** Predicts a few unseen images with the final global model kept in the eval site's store. */
-async function finalOverlays(storePath: string, samples: Sample[], baseWidth: number): Promise<Overlay[]> {
+async function finalOverlays(storePath: string, samples: Sample[]): Promise<Overlay[]> {
   if (samples.length === 0) return [];
   const store = openSqliteStore(storePath);
   try {
-    const ck = store.listCheckpoints().filter((c) => c.name === 'federation-global').at(-1);
-    if (!ck) return [];
-    const arrays = decodeWeights(store.loadCheckpoint(ck.id)).arrays;
-    const model = createUNet({ inChannels: 3, classes: 2, baseWidth });
-    const weights = Object.fromEntries(arrays.map((a) => [a.name, tf.tensor(a.data, a.shape, 'float32')]));
+    const rec = listModelRecords(store).filter((r) => r.meta.source === 'global').at(-1);
+    if (!rec) return [];
+    const m = readModel(store, rec.info.id);
+    const net = buildNetwork(m.spec);
+    const weights = toWeightMap(m.arrays, net.shapes);
     try {
-      // Awaited readback: sync readbacks throw on webgpu (docs/gpu.md "Reading tensors").
-      const probs = await predictProbabilitiesAsync(model, weights, samples.map((s) => s.image));
-      return samples.map((s, i) => {
-        const pred = postprocess(probs[i]!, s.image.height, s.image.width, 2);
-        return { name: s.name, png: overlayPng(s.image, s.mask, pred), dice: evaluateMasks(pred, s.mask).dice };
-      });
+      const preds = await predict(net, weights, samples.map((s) => s.image));
+      return samples.map((s, i) => ({ name: s.name, png: overlayPng(s.image, s.mask, preds[i]!.mask), dice: scoreSample(preds[i]!.mask, s).dice }));
     } finally {
-      tf.dispose(Object.values(weights));
+      disposeWeights(weights);
     }
   } finally {
     store.close();

@@ -1,0 +1,53 @@
+// Messages between the engine's API thread and its job worker thread (core/app/job-worker.ts), which
+// runs local training and federated participation so the API never blocks. Declared once; the worker
+// parses what it is given and the engine parses what comes back.
+import { z } from 'zod';
+import { TrainingConfig, TrainingProgress } from './app-api.js';
+import { SiteEventSchema } from './site-events.js';
+
+const Id = z.number().int().min(1);
+
+export const TrainingJobSchema = z.object({
+  runId: Id,
+  config: TrainingConfig,
+  /** Continue from this run's latest checkpoint (resume). */
+  resumeFromRunId: Id.nullable(),
+});
+export type TrainingJob = z.infer<typeof TrainingJobSchema>;
+
+export const FederationJobSchema = z.object({
+  runId: Id,
+  hubUrl: z.string().min(1).max(2000),
+  site: z.string().min(1).max(64),
+  token: z.string().min(1).max(4096),
+  datasetId: Id,
+});
+export type FederationJob = z.infer<typeof FederationJobSchema>;
+
+export const WorkerInputSchema = z.object({
+  dbPath: z.string().min(1),
+  work: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('train'), job: TrainingJobSchema }),
+    z.object({ kind: z.literal('federate'), job: FederationJobSchema }),
+  ]),
+});
+export type WorkerInput = z.infer<typeof WorkerInputSchema>;
+
+export const JobOutcomeSchema = z.object({
+  status: z.enum(['finished', 'cancelled', 'failed']),
+  /** The model the run produced (local training), if any. */
+  modelId: Id.nullable(),
+  message: z.string(),
+});
+export type JobOutcome = z.infer<typeof JobOutcomeSchema>;
+
+export const ToWorkerSchema = z.object({ t: z.literal('cancel') });
+export type ToWorker = z.infer<typeof ToWorkerSchema>;
+
+export const FromWorkerSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('progress'), p: TrainingProgress }),
+  z.object({ t: z.literal('site'), e: SiteEventSchema }),
+  z.object({ t: z.literal('backend'), backend: z.string() }),
+  z.object({ t: z.literal('done'), outcome: JobOutcomeSchema }),
+]);
+export type FromWorker = z.infer<typeof FromWorkerSchema>;

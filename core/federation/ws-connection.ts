@@ -1,0 +1,55 @@
+// The site's WebSocket connection (ws / wss, optional private CA), as a contract Connection, and the
+// plain-words explanation of socket failures shown to operators.
+import WebSocket from 'ws';
+import { FedSegError } from '../contract/errors.js';
+import type { Connection, ConnectionEvents, Connector } from '../contract/transport.js';
+
+export const wsConnector: Connector = (url, opts) => {
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url, { maxPayload: opts.maxPayload, handshakeTimeout: opts.handshakeTimeoutMs, ...(opts.ca ? { ca: Buffer.from(opts.ca) } : {}) });
+  } catch (e) {
+    throw new FedSegError('INVALID_ARGUMENT', `bad hub URL '${url}': ${(e as Error).message}`);
+  }
+  return wrapWebSocket(ws, url);
+};
+
+/** A ws WebSocket (either end) as a Connection. */
+export function wrapWebSocket(ws: WebSocket, remote: string): Connection {
+  return {
+    remote,
+    isOpen: () => ws.readyState === WebSocket.OPEN,
+    send(data, done) {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.send(data, () => done?.());
+    },
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
+    ping: () => {
+      if (ws.readyState === WebSocket.OPEN) ws.ping();
+    },
+    listen(ev: ConnectionEvents) {
+      ws.on('open', () => ev.onOpen?.());
+      ws.on('error', (e: Error & { code?: string }) => ev.onError?.({ message: e.message, ...(e.code ? { code: e.code } : {}) }));
+      ws.on('pong', () => ev.onPong?.());
+      ws.on('close', (code: number, reason: Buffer) => ev.onClose(code, reason.toString()));
+      ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+        const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+        ev.onMessage(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'), isBinary);
+      });
+    },
+  };
+}
+
+/** What went wrong with a connection, in words an operator can act on. */
+export function describeSocketError(e: { code?: string; message: string } | undefined): string {
+  if (!e) return 'connection closed';
+  const c = e.code ?? '';
+  if (c === 'ECONNREFUSED') return 'connection refused (is the hub running, and is the port right?)';
+  if (c === 'ENOTFOUND' || c === 'EAI_AGAIN') return 'host name not found (DNS)';
+  if (c === 'ETIMEDOUT') return 'timed out (firewall or wrong address?)';
+  if (c === 'ECONNRESET') return 'connection reset';
+  if (/certificate|self.signed|SSL|TLS/i.test(e.message) || c.startsWith('ERR_TLS') || c.includes('CERT'))
+    return `TLS error: ${e.message} (pass the hub's certificate with --ca)`;
+  return e.message || c || 'unknown error';
+}

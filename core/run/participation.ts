@@ -1,0 +1,172 @@
+// A site's participation in a federation, as the run API does it (the SiteTrainer the site client
+// calls, core/federation/trainer.ts): local training of whatever network the hub's ModelSpec names
+// (core/models/registry.ts) with ELCFS or FedAvg (docs/algorithms.md §1-5; softmax networks train
+// FedAvg with cross-entropy, §7), evaluation with the reference protocol (§6), the site's amplitude
+// windows (§2: only the (2b+1)^2 x C window per image, at least 3x3 unless alpha = 0).
+// Optimiser state is kept per federated run (runKey = hub + its run id) in the store, never averaged,
+// and survives a crash; state of another run or another network is never applied.
+import { FedSegError } from '../contract/errors.js';
+import type { Sample } from '../contract/image.js';
+import { MODEL_KINDS, type ModelKind, type ModelSpec } from '../contract/model-spec.js';
+import type { NamedArray } from '../contract/weights.js';
+import type { EvaluateRequest, EvaluateResult, SiteTrainer, SpectrumWindow, TrainRequest, TrainResult } from '../federation/trainer.js';
+import { extractAmplitudeWindow } from '../freq/window-dft.js';
+import { sharedWindowAlpha } from '../freq/window.js';
+import { buildNetwork, type Network } from '../models/registry.js';
+import { disposeWeights, toNamedArraysAsync, toWeightMap } from '../models/weight-map.js';
+import { createRng } from '../rng.js';
+import { Adam } from '../train/adam.js';
+import { trainLocal, type LocalMode } from '../train/local-training.js';
+import { SOFTMAX_ADAM } from '../train/softmax-step.js';
+import { calibrateRunningStats } from './batch-norm.js';
+import { loadOptimiser, saveOptimiser } from './checkpoints.js';
+import { evaluateNetwork, evaluationMetrics } from './evaluation.js';
+import { trainingFit, trainingInput } from './network-input.js';
+import type { CheckpointLedger, WindowLedger } from './ports.js';
+
+/** This site's images: what it trains on and what it evaluates on (loaded lazily, once). */
+export interface ParticipantData {
+  train(): Sample[];
+  test(): Sample[];
+  /** The dataset the windows are recorded under (for the operator's view). */
+  datasetId?: number;
+}
+
+export interface ParticipationOptions {
+  ledger: CheckpointLedger & WindowLedger;
+  data: ParticipantData;
+  /** This site's name (kept out of its own meta-test spectra). */
+  site: string;
+  /** Backend name reported to the hub. */
+  backend: string;
+  /** Seeds local shuffling / CFSI draws (mixed with the round). */
+  seed?: number;
+}
+
+export class Participation implements SiteTrainer {
+  readonly backend: string;
+  readonly kinds: readonly ModelKind[] = MODEL_KINDS;
+  private trainSet?: Sample[];
+  private testSet?: Sample[];
+  private net?: Network;
+  private readonly adams = new Map<string, Adam>();
+
+  constructor(private readonly o: ParticipationOptions) {
+    this.backend = o.backend;
+  }
+
+  private get train_(): Sample[] {
+    return (this.trainSet ??= this.o.data.train());
+  }
+
+  private get test_(): Sample[] {
+    return (this.testSet ??= this.o.data.test());
+  }
+
+  /** The network of a spec (kept while the spec stays the same). */
+  private network(spec: ModelSpec): Network {
+    if (!this.net || JSON.stringify(this.net.spec) !== JSON.stringify(spec)) this.net = buildNetwork(spec);
+    return this.net;
+  }
+
+  numSamples(): number {
+    return this.train_.length;
+  }
+
+  async spectrumWindows(alpha: number, maxWindows: number): Promise<SpectrumWindow[]> {
+    const samples = this.train_.slice(0, maxWindows);
+    const out: SpectrumWindow[] = [];
+    for (const s of samples) {
+      const a = sharedWindowAlpha(s.image.height, s.image.width, alpha);
+      const win = extractAmplitudeWindow(s.image, a);
+      out.push(win);
+      this.o.ledger.putAmplitudeWindows([{ source: 'local', site: this.o.site, datasetId: this.o.data.datasetId ?? null, sampleName: s.name, alpha: a, window: win }]);
+    }
+    return out;
+  }
+
+  async initWeights(spec: ModelSpec, seed: number): Promise<NamedArray[]> {
+    const w = this.network(spec).model.init(seed);
+    try {
+      return await toNamedArraysAsync(w);
+    } finally {
+      disposeWeights(w);
+    }
+  }
+
+  /** The run's optimiser: in memory, else from the store, else fresh (never another network's). */
+  private adamFor(runKey: string, net: Network, lr: number): Adam {
+    const have = this.adams.get(runKey);
+    if (have && have.mismatch(net.shapes) === null) return have;
+    have?.dispose();
+    this.adams.delete(runKey);
+    const stored = loadOptimiser(this.o.ledger, runKey);
+    let adam: Adam | null = null;
+    if (stored) {
+      adam = Adam.fromNamedArrays(stored, { lr });
+      if (adam.mismatch(net.shapes) !== null) {
+        adam.dispose();
+        adam = null;
+      }
+    }
+    adam ??= new Adam(net.output === 'softmax' ? { ...SOFTMAX_ADAM, lr } : { lr });
+    this.adams.set(runKey, adam);
+    return adam;
+  }
+
+  async train(req: TrainRequest): Promise<TrainResult> {
+    const net = this.network(req.model);
+    const all = this.train_;
+    const unfit = trainingFit(net, all[0]!.image.height, all[0]!.image.width);
+    if (unfit) throw new FedSegError('SHAPE_MISMATCH', `this site cannot train the hub's model: ${unfit}`);
+    if (net.output === 'softmax' && req.mode === 'elcfs')
+      throw new FedSegError('UNSUPPORTED', `ELCFS trains sigmoid networks (U-Net, ASC U-Net); the hub's '${req.model.kind}' is a softmax network`);
+    const mode: LocalMode = net.output === 'softmax' ? 'softmax' : req.mode;
+    const adam = this.adamFor(req.runKey, net, req.config.lr);
+    let samples = all;
+    const seed = ((this.o.seed ?? 0) * 1000003 + req.round * 7919) >>> 0;
+    if (req.config.maxStepsPerEpoch > 0 && samples.length > req.config.maxStepsPerEpoch * req.config.batchSize) {
+      samples = createRng(seed ^ 0x9e3779b9).shuffle([...samples]).slice(0, req.config.maxStepsPerEpoch * req.config.batchSize);
+    }
+    if (mode === 'elcfs') {
+      // Received windows are kept in the store so the operator can see what came in.
+      this.o.ledger.deleteAmplitudeWindows({ source: 'received' });
+      this.o.ledger.putAmplitudeWindows(req.bank.flatMap((g, i) => g.map((w) => ({ source: 'received' as const, site: `source-${i}`, alpha: req.config.alpha, round: req.round, window: w }))));
+    }
+    const weights = toWeightMap(req.global, net.shapes);
+    try {
+      const r = await trainLocal({
+        model: net.model, weights, samples, adam, mode, seed, epochs: req.config.localEpochs, batchSize: req.config.batchSize,
+        amplitudeBank: req.bank.map((g, i) => ({ site: `source-${i}`, windows: g })), site: this.o.site, input: trainingInput(net),
+        onProgress: (p) => req.onProgress(p.step / p.steps, `step ${p.step}/${p.steps} loss ${p.losses.total.toFixed(4)}`, {
+          step: p.step, steps: p.steps, losses: { total: p.losses.total, inner: p.losses.inner, ...(mode === 'elcfs' ? { metaDice: p.losses.metaDice, boundary: p.losses.boundary } : {}) },
+        }),
+        ...(req.signal ? { signal: req.signal } : {}),
+      });
+      await calibrateRunningStats(net, weights, samples.map((s) => s.image), req.config.batchSize);
+      const out = await toNamedArraysAsync(weights);
+      saveOptimiser(this.o.ledger, req.runKey, await adam.toNamedArraysAsync(), { step: adam.step, name: 'federation optimiser state' });
+      const metrics: Record<string, number> = { steps: r.steps, elapsedMs: Math.round(r.elapsedMs) };
+      for (const [k, v] of Object.entries(r.meanLosses)) if (Number.isFinite(v)) metrics[`loss_${k}`] = v;
+      return { weights: out, numSamples: all.length, metrics };
+    } finally {
+      disposeWeights(weights);
+    }
+  }
+
+  async evaluate(req: EvaluateRequest): Promise<EvaluateResult> {
+    const net = this.network(req.model);
+    const weights = toWeightMap(req.global, net.shapes);
+    try {
+      const ev = await evaluateNetwork(net, weights, this.test_, { onProgress: (d, t) => req.onProgress(d / t), ...(req.signal ? { signal: req.signal } : {}) });
+      return { numSamples: ev.images, metrics: evaluationMetrics(ev) };
+    } finally {
+      disposeWeights(weights);
+    }
+  }
+
+  dispose(): void {
+    for (const a of this.adams.values()) a.dispose();
+    this.adams.clear();
+  }
+}

@@ -1,0 +1,257 @@
+// The hub's connected sites: every new connection must say hello (protocol version, enrolled name and
+// token, capabilities) within 10 s; messages are decoded and validated (core/contract/hub-protocol.ts)
+// before anything else sees them, every message in or out is audited with its size, a live duplicate
+// name is refused while a stale one (half-open socket after a network drop) is replaced, and silent
+// sites are dropped by the heartbeat sweep. A bad message is answered with an error, never a crash.
+import { FedSegError, toErrorValue, type ErrorCode } from '../core/contract/errors.js';
+import {
+  CLOSE, decodeMessage, encodeMessage, PROTOCOL_VERSION, SITE_TO_HUB,
+  type Capabilities, type DecodedFrame, type HelloMsg, type HubMessage, type SiteRole,
+} from '../core/contract/hub-protocol.js';
+import type { Connection } from '../core/contract/transport.js';
+import type { NamedArray } from '../core/contract/weights.js';
+import type { HubConfig } from './config.js';
+import type { HubState } from './state.js';
+import type { StrategySite } from './strategies/strategy.js';
+
+export interface Session extends StrategySite {
+  readonly name: string;
+  readonly role: SiteRole;
+  readonly conn: Connection;
+  readonly caps: Capabilities;
+  readonly connectedAt: number;
+  lastSeen: number;
+  progress?: number;
+  progressRound?: number;
+  awaitingInit?: boolean;
+}
+
+export interface SessionEvents {
+  /** Refuses a site before it is welcomed (e.g. it cannot build the model); null admits it. */
+  admit(hello: HelloMsg, role: SiteRole): { code: ErrorCode; message: string } | null;
+  /** A site was admitted: the hub welcomes it and hands out its work. */
+  joined(s: Session, hello: HelloMsg): void;
+  /** A validated message from an admitted site; throwing answers the site with that error. */
+  message(s: Session, f: DecodedFrame): void;
+  left(s: Session): void;
+}
+
+export type HubLog = (line: string) => void;
+
+export class Sessions {
+  private readonly byName = new Map<string, Session>();
+  private timer?: ReturnType<typeof setInterval>;
+  /** Set by closeAll: late events of closing connections are ignored (the state may be closed already). */
+  private closed = false;
+  private lastSweep = 0;
+
+  constructor(private readonly config: HubConfig, private readonly state: HubState, private readonly log: HubLog, private readonly events: SessionEvents) {}
+
+  all(): Session[] {
+    return [...this.byName.values()];
+  }
+
+  get(name: string): Session | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Takes over a new connection from the transport. */
+  accept(conn: Connection): void {
+    if (this.closed) return conn.terminate();
+    let session: Session | undefined;
+    const helloTimer = setTimeout(() => {
+      if (!session) this.reject(conn, null, 'PROTOCOL_ERROR', 'no hello within 10 s', CLOSE.protocolError);
+    }, 10_000);
+    conn.listen({
+      onError: (e) => {
+        if (this.closed || e.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return;
+        const who = session?.name ?? conn.remote;
+        this.state.audit('rejected', session?.name ?? null, 'in', null, `message too large from ${who}: over maxPayload ${this.config.maxPayload} bytes`);
+        this.log(`rejected an oversized message from ${who} (maxPayload ${this.config.maxPayload} bytes)`);
+      },
+      onPong: () => {
+        if (session) session.lastSeen = Date.now();
+      },
+      onClose: () => {
+        clearTimeout(helloTimer);
+        if (!this.closed && session && this.byName.get(session.name) === session) {
+          this.byName.delete(session.name);
+          this.state.audit('leave', session.name, null, null, '');
+          this.log(`site ${session.name} disconnected`);
+          this.events.left(session);
+        }
+      },
+      onMessage: (data, isBinary) => {
+        if (this.closed) return;
+        const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+        let frame: DecodedFrame;
+        try {
+          frame = decodeMessage(data, isBinary, { accept: SITE_TO_HUB, maxValues: Math.ceil(this.config.maxPayload / 2) });
+        } catch (e) {
+          const v = toErrorValue(e);
+          this.state.audit('rejected', session?.name ?? null, 'in', size, `from ${session?.name ?? conn.remote}: ${v.message}`);
+          this.log(`rejected a message from ${session?.name ?? conn.remote}: ${v.message}`);
+          this.reject(conn, session ?? null, v.code, v.message, CLOSE.protocolError);
+          return;
+        }
+        if (!session) {
+          if (frame.msg.kind !== 'hello') {
+            this.reject(conn, null, 'PROTOCOL_ERROR', `expected hello first, got '${frame.msg.kind}'`, CLOSE.protocolError);
+            return;
+          }
+          clearTimeout(helloTimer);
+          session = this.onHello(conn, frame.msg, frame.bytes);
+          return;
+        }
+        session.lastSeen = Date.now();
+        if (frame.msg.kind !== 'heartbeat') this.state.audit('recv', session.name, 'in', frame.bytes, summarise(frame.msg));
+        try {
+          this.onMessage(session, frame);
+        } catch (e) {
+          const v = toErrorValue(e);
+          this.state.audit('rejected', session.name, 'in', frame.bytes, `${frame.msg.kind}: ${v.message}`);
+          this.log(`rejected ${frame.msg.kind} from ${session.name}: ${v.message}`);
+          this.send(session, { kind: 'error', code: v.code, message: v.message });
+        }
+      },
+    });
+  }
+
+  private onMessage(s: Session, f: DecodedFrame): void {
+    const m = f.msg;
+    switch (m.kind) {
+      case 'heartbeat':
+        s.progress = m.progress;
+        s.progressRound = m.round;
+        return;
+      case 'bye':
+        s.conn.close(CLOSE.normal);
+        return;
+      case 'error':
+        this.state.audit('site_error', s.name, 'in', f.bytes, `${m.code}: ${m.message}`);
+        this.log(`site ${s.name} reported ${m.code}: ${m.message}`);
+        return;
+      case 'hello':
+        throw new FedSegError('PROTOCOL_ERROR', 'hello was already received on this connection');
+      default:
+        this.events.message(s, f);
+    }
+  }
+
+  private reject(conn: Connection, s: Session | null, code: ErrorCode, message: string, close: number): void {
+    try {
+      conn.send(encodeMessage({ kind: 'error', code, message }).data, () => conn.close(close, message.slice(0, 120)));
+    } catch {
+      conn.terminate();
+    }
+    if (s && this.byName.get(s.name) === s) {
+      this.byName.delete(s.name);
+      this.events.left(s);
+    }
+  }
+
+  private onHello(conn: Connection, m: HelloMsg, bytes: number): Session | undefined {
+    const addr = conn.remote;
+    if (m.protocol !== PROTOCOL_VERSION) {
+      this.state.audit('rejected', m.site, 'in', bytes, `protocol version ${m.protocol} from ${addr}; hub speaks ${PROTOCOL_VERSION}`);
+      this.reject(conn, null, 'VERSION_MISMATCH', `protocol version mismatch: site speaks ${m.protocol}, hub speaks ${PROTOCOL_VERSION}; update the older one`, CLOSE.versionMismatch);
+      return undefined;
+    }
+    const role = this.state.authenticate(m.site, m.token);
+    if (!role) {
+      this.state.audit('rejected', m.site, 'in', bytes, `authentication failed from ${addr}`);
+      this.log(`authentication failed for '${m.site}' from ${addr}`);
+      this.reject(conn, null, 'AUTH_FAILED', `authentication failed for site '${m.site}': unknown site or wrong token`, CLOSE.authFailed);
+      return undefined;
+    }
+    if (m.capabilities.role !== role) {
+      this.reject(conn, null, 'AUTH_FAILED', `site '${m.site}' is enrolled as a ${role} site but connected as ${m.capabilities.role}`, CLOSE.authFailed);
+      return undefined;
+    }
+    const existing = this.byName.get(m.site);
+    if (existing && existing.conn.isOpen()) {
+      // A live session with this name wins (a second instance is refused). A stale one (no pong or message
+      // for 2 heartbeats: typically a half-open socket after a network drop) is replaced by the newcomer.
+      if (Date.now() - existing.lastSeen < Math.max(2 * this.config.heartbeatMs, 1000)) {
+        this.state.audit('rejected', m.site, 'in', bytes, `duplicate connection from ${addr}: '${m.site}' is already connected`);
+        this.reject(conn, null, 'ALREADY_EXISTS', `site '${m.site}' is already connected (duplicate site name)`, CLOSE.duplicate);
+        return undefined;
+      }
+      this.state.audit('replaced', m.site, 'in', bytes, `stale session (silent ${Date.now() - existing.lastSeen} ms) replaced by a new connection from ${addr}`);
+      this.byName.delete(m.site);
+      existing.conn.terminate();
+    }
+    const refusal = this.events.admit(m, role);
+    if (refusal) {
+      this.state.audit('rejected', m.site, 'in', bytes, refusal.message);
+      this.reject(conn, null, refusal.code, refusal.message, CLOSE.protocolError);
+      return undefined;
+    }
+    const s: Session = { name: m.site, role, conn, caps: m.capabilities, connectedAt: Date.now(), lastSeen: Date.now(), notes: new Map() };
+    this.byName.set(s.name, s);
+    this.state.touchSite(s.name);
+    this.state.audit('join', s.name, 'in', bytes, `${addr}; backend ${m.capabilities.backend}; role ${role}` + (m.resumeRound !== undefined ? `; resuming round ${m.resumeRound}` : ''));
+    this.log(`site ${s.name} joined (${role}, backend ${m.capabilities.backend})`);
+    this.events.joined(s, m);
+    return s;
+  }
+
+  send(s: Session, msg: HubMessage, weights?: NamedArray[] | Uint8Array): void {
+    if (!s.conn.isOpen()) return;
+    const e = encodeMessage(msg, weights);
+    s.conn.send(e.data);
+    if (msg.kind !== 'heartbeat') this.state.audit('send', s.name, 'out', e.bytes, summarise(msg));
+  }
+
+  bye(s: Session, reason: 'finished' | 'shutdown', message: string): void {
+    this.send(s, { kind: 'bye', reason, message });
+  }
+
+  /** Starts the heartbeat sweep (pings every site, drops those silent for longer than siteTimeoutMs). */
+  startSweeps(): void {
+    this.lastSweep = Date.now();
+    this.timer = setInterval(() => this.sweep(), this.config.heartbeatMs);
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    // If this timer fired late, the hub's own event loop was blocked (a loaded machine, a long SQLite
+    // write): frames from the sites sat unread meanwhile, so that time is not the sites' silence. Without
+    // this, one stall longer than siteTimeoutMs dropped every site at once (a reconnecting participant
+    // then missed rejoinGraceMs, the round was aborted and the quorum could never be met again).
+    const lag = now - this.lastSweep - this.config.heartbeatMs;
+    this.lastSweep = now;
+    if (lag > 0) for (const s of this.byName.values()) s.lastSeen = Math.min(now, s.lastSeen + lag);
+    for (const s of this.byName.values()) {
+      if (now - s.lastSeen > this.config.siteTimeoutMs) {
+        this.state.audit('timeout', s.name, null, null, `silent for ${now - s.lastSeen} ms`);
+        s.conn.terminate();
+      } else s.conn.ping();
+    }
+  }
+
+  /** Says goodbye to every site and closes its connection. */
+  closeAll(finished: boolean): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.byName.values()) {
+      if (!finished) this.bye(s, 'shutdown', 'the hub is shutting down');
+      s.conn.close(finished ? CLOSE.finished : CLOSE.shutdown);
+    }
+  }
+}
+
+export function summarise(m: HubMessage): string {
+  switch (m.kind) {
+    case 'hello': return `hello ${m.site} v${m.protocol}`;
+    case 'train_ins': return `train_ins round ${m.round} (global model of round ${m.round - 1})`;
+    case 'train_res': return `train_res round ${m.round}`;
+    case 'evaluate_ins': case 'evaluate_res': return `${m.kind} round ${m.round}`;
+    case 'global_model': return `global_model round ${m.round}${m.final ? ' (final)' : ''}`;
+    case 'spectrum_res': return `spectrum_res ${m.count} windows`;
+    case 'spectrum_bank': return `spectrum_bank ${m.count} windows from ${m.sources} sites`;
+    case 'error': return `error ${m.code}: ${m.message}`;
+    default: return m.kind;
+  }
+}
