@@ -158,15 +158,16 @@ export function batchNorm(x: tf.Tensor4D, weights: WeightMap, name: string, opts
   const rm = getWeight(weights, `${name}.running_mean`) as tf.Tensor1D;
   const rv = getWeight(weights, `${name}.running_var`) as tf.Tensor1D;
   return tf.tidy(() => {
-    // Never-calibrated statistics (exactly the init state mean 0 / var 1) fall back to the input's own
-    // batch statistics, so a learner that never calls calibrateBatchNorm still infers sensibly.
+    // Never-calibrated statistics (exactly the init state mean 0 / var 1) fall back to each image's own
+    // statistics (per image, not per batch: a prediction must not depend on which other images share
+    // its batch), so a learner that never calls calibrateBatchNorm still infers sensibly.
     // Selected with tensor arithmetic (no synchronous read, works on every backend).
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const { mean, variance } = tf.moments(x, [1, 2], true);
     const uncal = tf.cast(tf.logicalAnd(tf.equal(tf.sum(tf.abs(rm)), 0), tf.equal(tf.sum(tf.abs(tf.sub(rv, 1))), 0)), 'float32');
     const keep = tf.sub(1, uncal);
-    const m = tf.add(tf.mul(uncal, mean), tf.mul(keep, rm)) as tf.Tensor1D;
-    const v = tf.add(tf.mul(uncal, variance), tf.mul(keep, rv)) as tf.Tensor1D;
-    return tf.batchNorm(x, m, v, beta as tf.Tensor1D, gamma as tf.Tensor1D, BN_EPS);
+    const m = tf.add(tf.mul(uncal, mean), tf.mul(keep, rm)) as tf.Tensor4D;
+    const v = tf.add(tf.mul(uncal, variance), tf.mul(keep, rv)) as tf.Tensor4D;
+    return tf.add(tf.mul(tf.mul(tf.sub(x, m), tf.rsqrt(tf.add(v, BN_EPS))), gamma), beta) as tf.Tensor4D;
   });
 }
 
