@@ -1,6 +1,6 @@
 // Entry of the engine's Electron utility process: the whole core engine (SQLite store, tfjs, training
 // and federation workers) runs here, never in the main process, so the window stays responsive.
-import { createEngine } from '../core/app/engine.js';
+import { createEngine } from '../core/app/index.js';
 import { serveEngine, type HostPortLike } from './engine-link.js';
 
 const port = (process as unknown as { parentPort?: HostPortLike }).parentPort;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appMethodNames, IPC_EVENT, IPC_INVOKE, type Envelope } from '../core/contract/app-api.js';
-import { createEngine, type Engine } from '../core/app/engine.js';
+import { createEngine, type Engine } from '../core/app/index.js';
 import type { IpcMainInvokeEventLike, IpcMainLike, WebContentsLike } from './electron-api.js';
 import { linkToEngineProcess, serveEngine } from './engine-link.js';
 import { forwardEvents, registerAppApi } from './ipc-bridge.js';

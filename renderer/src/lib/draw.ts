@@ -24,7 +24,7 @@ export function cssColour(c: RGB): string {
 }
 
 /** Grey, RGB or RGBA 8-bit raster -> RGBA (opaque). */
-export function rasterToRgba(r: Raster): Uint8ClampedArray {
+export function rasterToRgba(r: Raster): Uint8ClampedArray<ArrayBuffer> {
   const n = r.width * r.height;
   const out = new Uint8ClampedArray(n * 4);
   const p = r.pixels;
@@ -68,7 +68,7 @@ export interface OverlayStyle {
  * The overlay as RGBA with alpha 255 where a visible class is drawn and 0 elsewhere; the caller applies
  * the opacity (canvas globalAlpha). Later classes paint over earlier ones (cup over disc).
  */
-export function maskOverlayRgba(mask: MaskView, style: OverlayStyle): Uint8ClampedArray {
+export function maskOverlayRgba(mask: MaskView, style: OverlayStyle): Uint8ClampedArray<ArrayBuffer> {
   const { width: w, height: h, classes: k } = mask;
   const out = new Uint8ClampedArray(w * h * 4);
   for (let c = 0; c < k; c++) {
@@ -115,7 +115,7 @@ export function heatColour(t: number): RGB {
 }
 
 /** A float field through the heat colour map, scaled from [min, max] (the field's own range by default). */
-export function fieldToRgba(f: FloatField, range?: [number, number]): Uint8ClampedArray {
+export function fieldToRgba(f: FloatField, range?: [number, number]): Uint8ClampedArray<ArrayBuffer> {
   const [lo, hi] = range ?? [f.min, f.max];
   const span = hi - lo || 1;
   const out = new Uint8ClampedArray(f.width * f.height * 4);
