@@ -1,5 +1,5 @@
 // ASC layer (ASCNet Eq. 3-6, core/models/asc-conv.ts) forward and forward+backward against a plain 3x3
-// conv of the same shape: batch 2, 128x128, 32 -> 32 channels (issue 7 §6, target <= 4x the plain conv),
+// conv of the same shape: batch 2, 128x128, 32 -> 32 channels (target <= 4x the plain conv),
 // plus whole-network train steps of the ASCNet experiment models (64x64, batch 2).
 //   npm run bench -- --only asc                   # auto backend
 //   npm run bench -- --only asc --backend wasm,cpu
@@ -51,7 +51,7 @@ async function layerTable(backend: string, size: number, runs: number): Promise<
     title: `ASC layer vs plain 3x3 conv, ${backend}, batch ${B}, ${H}x${W}, ${C}->${C} (median ms of ${runs})`,
     columns: ['op', 'fwd ms', 'fwd+bwd ms', 'fwd ratio', 'fwd+bwd ratio'],
     rows,
-    notes: ['target: ASC fwd+bwd <= 4x the plain conv (issue 7)', 'ratios are against the plain conv measured in the same run'],
+    notes: ['target: ASC fwd+bwd <= 4x the plain conv', 'ratios are against the plain conv measured in the same run'],
   };
 }
 

@@ -1,4 +1,4 @@
-// conv2d 3×3 forward and forward+backward (issue 2 §7): batch 4, 128×128, 32→32 channels, 'same',
+// conv2d 3×3 forward and forward+backward: batch 4, 128×128, 32→32 channels, 'same',
 // on each backend that loads, with ratios against wasm measured in the same run; plus FedSeg's conv
 // backward paths against the stock tfjs kernels.
 //   npm run bench -- --only conv                  # auto backend (+ wasm as baseline)

@@ -1,4 +1,4 @@
-// One training step of the reference U-Net (3,179,890 params), batch 5, 128x128x3 (issue 4 §8):
+// One training step of the reference U-Net (3,179,890 params), batch 5, 128x128x3:
 // FedAvg (plain Dice step) and ELCFS (first-order meta step with one CFSI view + boundary loss), incl.
 // Adam, on the best backend (or --backend ...). Anchor, measured on this machine type: the authors'
 // PyTorch code (Debian torch 1.13, CPU, 1 thread) takes 0.9-1.4 s per FedAvg iteration and 2.2-2.4 s

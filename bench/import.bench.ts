@@ -1,4 +1,4 @@
-// Import throughput (issue 5 §6): 256x256 RGB PNG images with REFUGE grey-level PNG masks, imported
+// Import throughput: 256x256 RGB PNG images with REFUGE grey-level PNG masks, imported
 // through importFolder (read, decode, validate, encode, stage, one-transaction commit) into a fresh
 // SQLite file. Target >= 200 images/s. Also reports the stages separately (PNG decode of a pair,
 // store-only insert of decoded samples) to show where the time goes, and a generate->write rate.

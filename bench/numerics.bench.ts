@@ -1,4 +1,4 @@
-// Numerics benchmarks (issue 3): FFT2 of 384x384x3, CFSI window-only throughput at 384^2 (3x3 window),
+// Numerics benchmarks: FFT2 of 384x384x3, CFSI window-only throughput at 384^2 (3x3 window),
 // HD95 of a 384^2 mask pair. Single-threaded plain TypeScript; targets printed beside the figures.
 import { fft2, ifft2 } from '../core/freq/fft2d.js';
 import { extractAmplitudeWindow, interpolateAmplitude, interpolateAmplitudeFull } from '../core/freq/amplitude-interpolation.js';
@@ -96,7 +96,7 @@ export default async function numerics(ctx: BenchContext): Promise<BenchTable[]>
       title: 'Numerics (TypeScript; CFSI rows via hand-assembled wasm SIMD; one core, 384x384)',
       columns: ['measure', 'value', 'target', 'meets'],
       rows: [
-        ['FFT2 of 384x384x3 (3 channel planes, f64), ms', fmt(fftMs), '(MEASURED.md: fft.js+radix-3 63 ms)', '-'],
+        ['FFT2 of 384x384x3 (3 channel planes, f64), ms', fmt(fftMs), '(docs/measured.md: fft.js+radix-3 63 ms)', '-'],
         ['FFT2 of 384x384x3, CPU ms (user+sys)', fmt(fftCpuMs), '-', '-'],
         ['IFFT2 of 384x384x3, ms', fmt(roundMs), '-', '-'],
         ['CFSI window-only, images/s (384^2 x3, 3x3 window, clip)', fmt(cfsiPerS, 0), '>= 1000', cfsiPerS >= 1000 ? 'yes' : 'no'],

@@ -1,4 +1,4 @@
-// GPU benchmark for the webgpu backend (issue #8): conv 3x3 forward and forward+backward with tfjs's
+// GPU benchmark for the webgpu backend: conv 3x3 forward and forward+backward with tfjs's
 // stock webgpu kernels vs FedSeg's WGSL kernels (core/tf/webgpu-kernels.ts), and the reference U-Net
 // train step (core/models/unet.ts, Dice loss, Adam), batch 5.
 //   npm run bench -- --backend webgpu [--only webgpu] [--runs 5] [--reps 10] [--full] [--unet 128,384|none]
@@ -94,7 +94,7 @@ async function unetStep(size: number, batch: number, runs: number, reps: number)
   const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([batch, size, size, 2], 0, 1, 'float32', 5), 0.5), 'float32'));
   const m = new Map<string, tf.Tensor>(names.map((n) => [n, tf.zerosLike(weights[n]!)]));
   const v = new Map<string, tf.Tensor>(names.map((n) => [n, tf.zerosLike(weights[n]!)]));
-  // D's U-Net skips conv biases that instance norm cancels: differentiate only the weights in use
+  // The U-Net (core/models/unet.ts) skips conv biases that instance norm cancels: differentiate only the weights in use
   const lossWith = (map: Record<string, tf.Tensor>) => diceLoss(model.forward(map, x, { training: true }).probs, y);
   const probe = tf.engine().gradients(() => lossWith(weights), names.map((n) => weights[n]!), undefined, true);
   const used = names.filter((_, i) => probe.grads[i] != null);
@@ -189,7 +189,7 @@ export default async function webgpuBench(ctx: BenchContext): Promise<BenchTable
       title: `webgpu reference U-Net train step (fwd + Dice + grads + Adam), ms (${device})`,
       columns: ['input', 'params', 'stock kernels', 'FedSeg kernels', 'speed-up'],
       rows: urows,
-      notes: ['U-Net: core/models/unet.ts defaults (base 16, depth 5, instance norm); targets (issue #8): b5 384² ≤ 170 ms on an H100-class GPU.', 'FedSeg column: WGSL conv kernels + GPU-side Sum/Mean gradients + fused Adam (core/tf/webgpu-fused.ts); stock: tfjs 4.22 kernels/gradients, Adam as tf ops.'],
+      notes: ['U-Net: core/models/unet.ts defaults (base 16, depth 5, instance norm); targets: b5 384² ≤ 170 ms on an H100-class GPU.', 'FedSeg column: WGSL conv kernels + GPU-side Sum/Mean gradients + fused Adam (core/tf/webgpu-fused.ts); stock: tfjs 4.22 kernels/gradients, Adam as tf ops.'],
     });
   }
   const errs = webGpuDeviceErrors();

@@ -1,6 +1,6 @@
 // Seeded pseudo-random numbers for everything in FedSeg that is random (init, shuffling, lambda
 // sampling, synthetic data). Pure maths takes an explicit Rng so runs are reproducible
-// (ALGORITHMS.md §1: "Seeds fixed").
+// (docs/algorithms.md §1: "Seeds fixed").
 //
 // Generator: sfc32 (Chris Doty-Humphrey's Small Fast Counter, 128-bit state, period >= 2^32),
 // seeded from a 32-bit seed through splitmix32 and 12 warm-up draws. Normals: Box-Muller with the

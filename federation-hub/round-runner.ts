@@ -7,11 +7,12 @@
 // After the last round the final model goes to every connected site. A failed or late site is data
 // for the round (logged, excluded), never a crash.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { FedSegError, toErrorValue } from '../core/contract/errors.js';
 import type { DecodedFrame, HubMessage, MessageOf } from '../core/contract/hub-protocol.js';
 import { decodeWeights, encodeWeights, type NamedArray } from '../core/contract/weights.js';
+import { Changes } from './changes.js';
 import type { HubConfig } from './config.js';
+import { acceptInitialModel, initialFromFile } from './initial-model.js';
 import type { Session } from './sessions.js';
 import type { HubState } from './state.js';
 import type { Aggregator, Strategy } from './strategies/strategy.js';
@@ -55,7 +56,7 @@ export class RoundRunner {
   private stopped = false;
   private global?: Global;
   private current?: OpenRound;
-  private waiters: (() => void)[] = [];
+  private readonly changes = new Changes();
 
   constructor(private readonly config: HubConfig, private readonly state: HubState, private readonly strategy: Strategy, private readonly peers: Peers, private readonly log: (l: string) => void) {}
 
@@ -115,9 +116,7 @@ export class RoundRunner {
 
   /** Wakes the waits (a site joined or left, readiness may have changed). */
   notify(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    this.changes.notify();
   }
 
   // ------------------------------------------------------------------ sites
@@ -174,22 +173,8 @@ export class RoundRunner {
       this.log(`global model: round ${ck.round} checkpoint (${ck.hash.slice(0, 12)})`);
       return;
     }
-    if (this.config.initWeights) {
-      let buf: Uint8Array;
-      try {
-        buf = readFileSync(this.config.initWeights);
-      } catch (e) {
-        throw new FedSegError('IO_ERROR', `cannot read initWeights ${this.config.initWeights}: ${(e as Error).message}`);
-      }
-      const { arrays, meta } = decodeWeights(buf);
-      const spec = meta?.model as { kind?: unknown } | undefined;
-      if (spec && spec.kind !== this.config.model.kind)
-        throw new FedSegError('SHAPE_MISMATCH', `initWeights ${this.config.initWeights} holds a '${String(spec.kind)}' model; this hub trains '${this.config.model.kind}'`);
-      const frame = encodeWeights(arrays);
-      this.state.saveInitialCheckpoint(frame, sha256(frame), this.config.initWeights);
-      this.setGlobal(0, frame);
-      return;
-    }
+    const fromFile = initialFromFile(this.config, this.state);
+    if (fromFile) return this.setGlobal(0, fromFile);
     // One global initialisation (docs/algorithms.md §1): ask one train site to build the model from initSeed.
     while (!this.stopped && !this.global) {
       await this.waitUntil(() => this.stopped || !!this.global || this.peers.all().some((s) => s.role === 'train'), 5000);
@@ -206,11 +191,7 @@ export class RoundRunner {
 
   private onInitRes(s: Session, arrays: NamedArray[]): void {
     if (!s.awaitingInit || this.global) throw new FedSegError('PROTOCOL_ERROR', 'unexpected init_res');
-    if (arrays.length === 0) throw new FedSegError('BAD_UPDATE', 'initial model has no weights');
-    for (const a of arrays) for (const v of a.data) if (!Number.isFinite(v)) throw new FedSegError('BAD_UPDATE', `initial weight '${a.name}' is not finite`);
-    const frame = encodeWeights(arrays);
-    this.state.saveInitialCheckpoint(frame, sha256(frame), s.name);
-    this.setGlobal(0, frame);
+    this.setGlobal(0, acceptInitialModel(this.state, s.name, arrays));
   }
 
   private setGlobal(round: number, stored: Uint8Array): void {
@@ -306,16 +287,7 @@ export class RoundRunner {
       evaluators().every((n) => this.state.hasEvaluation(last, n) || (!this.peers.get(n) && Date.now() - t0 > 5000)), 250);
   }
 
-  /** Resolves when pred() holds; re-checked on every state change and at least every `pollMs`. */
-  private async waitUntil(pred: () => boolean, pollMs: number): Promise<void> {
-    while (!pred()) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, pollMs);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  private waitUntil(pred: () => boolean, pollMs: number): Promise<void> {
+    return this.changes.until(pred, pollMs);
   }
 }

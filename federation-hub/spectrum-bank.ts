@@ -1,4 +1,4 @@
-// Spectrum bank (FedDG §3.1 / ALGORITHMS.md §2): sites share only the low-frequency amplitude WINDOW of
+// Spectrum bank (FedDG §3.1 / docs/algorithms.md §2): sites share only the low-frequency amplitude WINDOW of
 // each training image; the hub redistributes them so every site can interpolate towards the amplitude
 // distributions of the OTHER source sites. A recipient never gets its own windows back and never an
 // eval (unseen) site's windows (those are never stored: see HubState.listSpectra). Sources are renumbered

@@ -1,4 +1,4 @@
-// FedAvg (ALGORITHMS.md §1) properties: identity on equal inputs, order independence, weighting by
+// FedAvg (docs/algorithms.md §1) properties: identity on equal inputs, order independence, weighting by
 // sample count, norm clipping, and rejection of bad updates without touching the running sum.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

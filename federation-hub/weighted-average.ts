@@ -1,4 +1,4 @@
-// FedAvg (McMahan et al. 2017; FedDG ALGORITHMS.md §1): theta = sum_k (N_k / N) theta_k, N_k = site k's
+// FedAvg (McMahan et al. 2017; FedDG docs/algorithms.md §1): theta = sum_k (N_k / N) theta_k, N_k = site k's
 // training-sample count. Streaming: each update is checked and folded into a float64 running sum as it
 // arrives, so memory is O(params) (one accumulator + the update being folded), never O(sites x params).
 // Update checks (a bad update is rejected with a reason; the round goes on): every name of the global

@@ -1,6 +1,6 @@
 // Dataset handlers of the app API: list, statistics, built-in demo data, import (dry run + transactional
 // import with progress), rename, delete, paging and single samples for the viewer.
-// Data and storage are C's modules (core/store, core/data); this file only adapts them to the API.
+// Data and storage live in core/store and core/data; this file only adapts them to the API.
 import type { AppHandlers } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
 import type { Sample } from '../contract/image.js';
@@ -19,7 +19,7 @@ function generatedSites(kind: 'fundus' | 'prostate' | 'cells', sites: number, pe
     return generateFundusSites({ sites, perSite, size, seed }).map((s) => ({ site: s.site, samples: s.samples, classNames: FUNDUS_CLASSES, channels: 3, classes: 2 }));
   if (kind === 'prostate')
     return generateProstateSites({ sites, perSite, size, seed }).map((s) => ({ site: s.site, samples: s.samples, classNames: ['prostate'], channels: 1, classes: 1 }));
-  // Cell microscopy (E's generator): two sites with different cell sizes, classes = nested labels.
+  // Cell microscopy (core/data/synthetic/cells.ts): two sites with different cell sizes, classes = nested labels.
   return generateCellSites({ perSite, size, seed }).slice(0, sites).map((s) => ({
     site: s.site, samples: s.samples, classNames: ['cell', 'nucleus'].slice(0, s.samples[0]?.mask.classes ?? 1), channels: s.samples[0]?.image.channels ?? 1, classes: s.samples[0]?.mask.classes ?? 1,
   }));

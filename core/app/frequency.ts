@@ -1,5 +1,5 @@
 // Frequency-space views of the app API (FedDG/ELCFS, Liu et al. CVPR 2021, §3.2 continuous
-// frequency-space interpolation, ALGORITHMS.md §2): the fftshifted log-amplitude spectrum with the
+// frequency-space interpolation, docs/algorithms.md §2): the fftshifted log-amplitude spectrum with the
 // low-frequency window of half-width b = floor(min(H, W) * alpha), the local/received amplitude bank,
 // a preview of Eq. 2-3 (image amplitude moved towards a bank window by lambda, phase kept), and the
 // windows that joining a federation would share. The maths is core/freq; this adapts it.

@@ -1,6 +1,6 @@
 // "Test connection": reach the hub, authenticate with Hello (core/contract/hub-protocol.ts), wait for
 // Welcome, then leave politely (Bye). Every failure is classified and explained in plain words for an
-// operator (PRODUCT.md: NVFlare #3740 — "the site cannot reach the server and nothing says why"):
+// operator (docs/product.md: NVFlare #3740 — "the site cannot reach the server and nothing says why"):
 // bad address, DNS, refused, timeout, TLS, bad token, version mismatch, something that is not a hub.
 import WebSocket from 'ws';
 import type { ConnectionProblem, ConnectionReport } from '../contract/app-api.js';

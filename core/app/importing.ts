@@ -1,6 +1,6 @@
 // Import wizard handlers: detect the folder layout, dry-run preview (thumbnails of the first images, every
 // problem the real import would hit, files skipped) and the transactional import with progress events.
-// The importers and the all-or-nothing runner are C's (core/data/import); this file chooses the plan.
+// The importers and the all-or-nothing runner live in core/data/import; this file chooses the plan.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import type { AppHandlers, ImportConvention } from '../contract/app-api.js';

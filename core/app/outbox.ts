@@ -1,5 +1,5 @@
-// The Outbox: the site's append-only audit log (C's store; written by F's site client for every payload
-// sent or received), newest first, with totals per direction (PRODUCT.md "What leaves this hospital").
+// The Outbox: the site's append-only audit log (in the site's store; written by the site client for every payload
+// sent or received), newest first, with totals per direction (docs/product.md "What leaves this hospital").
 import type { AppHandlers } from '../contract/app-api.js';
 import type { EngineContext } from './context.js';
 

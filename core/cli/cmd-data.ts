@@ -1,5 +1,5 @@
 // `fedseg data <generate|import|list|stats|rename|delete>`: the site's data catalogue from the
-// command line (issue 5). Built-in multi-site data is written either as the on-disk layouts the
+// command line. Built-in multi-site data is written either as the on-disk layouts the
 // importers read (DoFE PNG folders, FedDG .npy, SAML-like NIfTI) or straight into a store; imports
 // are all-or-nothing with a dry run; stats print per-dataset summaries and can write a thumbnail grid.
 // Progress goes to stderr, results to stdout. Exit codes: 0 ok, 1 error, 2 bad arguments,

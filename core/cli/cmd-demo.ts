@@ -1,5 +1,5 @@
 // `fedseg demo` (npm run demo): FedAvg then ELCFS over the network on the built-in synthetic fundus
-// sites, leave-one-site-out, every party a separate process on 127.0.0.1 (core/federation/demo-runner.ts).
+// sites, leave-one-site-out, every party a separate process on 127.0.0.1 (core/demo/demo-runner.ts).
 // Prints the table (Dice and HD95 per class and method on the unseen site, last round) and writes
 // demo-output/report.html (table, per-round curves, overlays) and demo-output/results.json.
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // The app API: every renderer -> backend method and every backend -> renderer event, declared ONCE.
 // Each method is a pair of zod schemas (args, result); each event one schema. From this one object the
-// compiler derives (GitButler's derived bridge type, ARCHITECTURE-EXAMPLES.md):
+// compiler derives (GitButler's derived bridge type, docs/architecture.md):
 //   - AppHandlers: the engine's handler table (a missing method is a compile error),
 //   - AppClient:   the renderer's typed client (Electron preload and browser WebSocket alike),
 //   - AppBridge:   the shape of `window.api` exposed by the Electron preload.

@@ -1,5 +1,5 @@
 // Named weights on disk and on the wire: a small JSON manifest of names/shapes/dtypes plus raw
-// little-endian data. Weights are always keyed by name, never by position (ALGORITHMS.md §3).
+// little-endian data. Weights are always keyed by name, never by position (docs/algorithms.md §3).
 // Frame layout:  "FSW1" | u32 manifestLength | manifest JSON (utf-8) | pad to 4 bytes | data...
 // Each entry's data is float32 (4 B/value) or float16 (2 B/value, IEEE half, round-to-nearest-even),
 // stored in manifest order, each entry's start aligned to 4 bytes.

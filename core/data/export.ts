@@ -1,5 +1,5 @@
-// Writers for the on-disk layouts the importers read (issue 5 §4: "writes the folder layout, so the
-// same files exercise the importers"): the DoFE fundus layout (PNG, REFUGE grey-level masks), the
+// Writers for the on-disk layouts the importers read, so the same files exercise the importers:
+// the DoFE fundus layout (PNG, REFUGE grey-level masks), the
 // FedDG .npy layout (one HxWx(C+K) float32 array per sample) and SAML-like NIfTI volumes (one image
 // volume + one label volume per case). Each writer returns the files it wrote.
 import { mkdir, writeFile } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// Mask conventions for imported segmentation masks (issue 5 §2, ALGORITHMS.md §9), all turned into
+// Mask conventions for imported segmentation masks (docs/algorithms.md §9), all turned into
 // the contract's multi-label MaskU8 (channel c = binary mask of structure c; fundus: c0 = disc
 // including cup, c1 = cup):
 //  - 'labelmap': one grey-level file whose values are labels 0 (background), 1, 2, ...; class c is

@@ -1,4 +1,4 @@
-// Optional resizing to a model size on import (issue 5 §2): images bilinear, masks nearest, both with
+// Optional resizing to a model size on import: images bilinear, masks nearest, both with
 // half-pixel centres (source coordinate = (dst + 0.5) * scale - 0.5, the convention of
 // tf.image.resizeBilinear/resizeNearestNeighbor with halfPixelCenters = true), edges clamped.
 import { FedSegError } from '../contract/errors.js';

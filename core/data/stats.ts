@@ -1,4 +1,4 @@
-// Per-dataset statistics and thumbnail grids with mask overlays (issue 5 §5), for the UI's dataset
+// Per-dataset statistics and thumbnail grids with mask overlays, for the UI's dataset
 // panel and for reports. Statistics come from the per-sample summaries the store keeps (no pixels
 // are loaded): count, splits, sizes, pooled intensity mean/std (from each sample's mean and std:
 // E[x^2] = std^2 + mean^2), label fractions, and empty masks per class.

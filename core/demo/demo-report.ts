@@ -1,5 +1,5 @@
 // Demo results: the console table (Dice and HD95 per class per method on the unseen site, last round —
-// ALGORITHMS.md §1: report the last round, never select on the test site) and a self-contained HTML
+// docs/algorithms.md §1: report the last round, never select on the test site) and a self-contained HTML
 // report (table, per-round curves as inline SVG, example overlays as data-URI PNGs).
 import { PNG } from 'pngjs';
 import type { ImageF32, MaskU8 } from '../contract/image.js';

@@ -10,60 +10,23 @@
 import { createHash } from 'node:crypto';
 import { FedSegError, toErrorValue } from '../contract/errors.js';
 import {
-  BANK_ENTRY_RE, CLOSE, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeMessage, errorFromMessage, HUB_TO_SITE, PROTOCOL_VERSION, windowEntryName,
+  CLOSE, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeMessage, errorFromMessage, HUB_TO_SITE, PROTOCOL_VERSION,
   type DecodedFrame, type HubMessage, type MessageOf, type SiteRole, type WelcomeMsg,
 } from '../contract/hub-protocol.js';
 import type { SiteEvent } from '../contract/site-events.js';
-import type { Connection, Connector } from '../contract/transport.js';
+import type { Connection } from '../contract/transport.js';
 import { encodeWeights, type NamedArray } from '../contract/weights.js';
 import { findUpdate, pendingRound, saveGlobalModel, saveUpdate } from '../run/checkpoints.js';
-import type { CheckpointLedger } from '../run/ports.js';
 import { auditKind, describeMessage } from './site-audit.js';
-import type { SiteTrainer, SpectrumWindow, TrainResult } from './trainer.js';
-import { describeSocketError, wsConnector } from './ws-connection.js';
+import type { SiteClientOptions, SiteRunSummary } from './site-options.js';
+import { parseBank, spectrumUpload } from './site-spectra.js';
+import type { SpectrumWindow, TrainResult } from './trainer.js';
+import { afterClose } from './site-reconnect.js';
+import { wsConnector } from './ws-connection.js';
 
 export type { SiteEvent };
 
-/** The part of the site's store the client uses: checkpoints (updates, global models) and the audit log. */
-export interface SiteLedger extends CheckpointLedger {
-  appendAudit(e: { direction: 'out' | 'in'; kind: string; bytes: number; peer: string; summary: string }): unknown;
-}
-
-export interface SiteClientOptions {
-  hubUrl: string;
-  site: string;
-  token: string;
-  role?: SiteRole;
-  trainer: SiteTrainer;
-  ledger: SiteLedger;
-  /** PEM CA certificate(s) to trust for wss:// (self-signed hubs). */
-  ca?: string | Uint8Array;
-  /** Largest frame accepted from the hub (bytes). */
-  maxPayload?: number;
-  /** Backoff between reconnects. */
-  backoff?: { initialMs?: number; maxMs?: number };
-  /** Give up when no connection could be made for this long (ms) after having been connected. */
-  giveUpAfterMs?: number;
-  /** Connection attempts before the FIRST successful connection (a wrong URL fails fast). */
-  firstAttempts?: number;
-  /** Heartbeat period (ms) while working; the hub's value from Welcome wins. */
-  heartbeatMs?: number;
-  onEvent?: (e: SiteEvent) => void;
-  /** Sees every frame on the wire (tests inspect them). */
-  tap?: (dir: 'in' | 'out', data: Uint8Array | string, binary: boolean) => void;
-  signal?: AbortSignal;
-  /** How connections are made (default: WebSocket). Tests pass the hub's in-memory transport. */
-  connect?: Connector;
-  /** Test hook: override the protocol version sent in Hello. */
-  protocolVersion?: number;
-}
-
-export interface SiteRunSummary {
-  roundsTrained: number;
-  roundsEvaluated: number;
-  reconnects: number;
-  lastMetrics: Record<string, number> | null;
-}
+export type { SiteClientOptions, SiteLedger, SiteRunSummary } from './site-options.js';
 
 const FATAL: ReadonlySet<string> = new Set(['AUTH_FAILED', 'VERSION_MISMATCH', 'ALREADY_EXISTS', 'UNSUPPORTED']);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -201,22 +164,17 @@ class SiteClient {
     this.welcome = undefined;
     if (this.done) return;
     if (fatal) return this.fail(fatal);
-    if (code === CLOSE.tooLarge) return this.fail(new FedSegError('MESSAGE_TOO_LARGE', `the hub refused a message as too large: ${reason || 'max payload exceeded'}`));
-    if (code === CLOSE.authFailed) return this.fail(new FedSegError('AUTH_FAILED', reason || 'authentication failed'));
-    if (code === CLOSE.versionMismatch) return this.fail(new FedSegError('VERSION_MISMATCH', reason || 'protocol version mismatch'));
-    if (code === CLOSE.duplicate && !this.everConnected) return this.fail(new FedSegError('ALREADY_EXISTS', reason || 'duplicate site name'));
-    if (code === CLOSE.finished) return this.finish();
-    if (!this.everConnected && this.attempts >= (this.o.firstAttempts ?? 3))
-      return this.fail(new FedSegError('CONNECTION_FAILED', `cannot reach hub at ${this.o.hubUrl}: ${describeSocketError(lastError)}`));
-    if (this.everConnected && Date.now() - this.lastConnectedAt > (this.o.giveUpAfterMs ?? 15 * 60_000))
-      return this.fail(new FedSegError('CONNECTION_FAILED', `lost the hub at ${this.o.hubUrl} and could not reconnect: ${describeSocketError(lastError)}`));
-    const b = this.o.backoff ?? {};
-    const n = wasWelcomed ? 0 : Math.min(this.attempts, 8);
-    const delay = Math.min(b.maxMs ?? 10_000, (b.initialMs ?? 500) * 2 ** n) * (0.75 + 0.5 * Math.random());
+    const next = afterClose({
+      code, reason, lastError, hubUrl: this.o.hubUrl, wasWelcomed, everConnected: this.everConnected, attempts: this.attempts,
+      msSinceConnected: Date.now() - this.lastConnectedAt, firstAttempts: this.o.firstAttempts ?? 3, giveUpAfterMs: this.o.giveUpAfterMs ?? 15 * 60_000,
+      backoff: this.o.backoff ?? {}, random: Math.random,
+    });
+    if ('fail' in next) return this.fail(next.fail);
+    if ('finish' in next) return this.finish();
     if (wasWelcomed) this.attempts = 0;
     this.reconnects++;
-    this.emit({ type: 'disconnected', code, reason: reason || describeSocketError(lastError), retryInMs: Math.round(delay) });
-    setTimeout(() => this.connect(), delay);
+    this.emit({ type: 'disconnected', code, reason: next.reason, retryInMs: next.retryInMs });
+    setTimeout(() => this.connect(), next.retryInMs);
   }
 
   private send(msg: HubMessage, weights?: NamedArray[] | Uint8Array): number {
@@ -279,19 +237,10 @@ class SiteClient {
       }
       case 'spectrum_ins':
         return this.onSpectrumRequest(m);
-      case 'spectrum_bank': {
-        const groups = new Map<number, SpectrumWindow[]>();
-        for (const a of f.arrays!) {
-          const mm = BANK_ENTRY_RE.exec(a.name);
-          if (!mm || a.shape.length !== 3) throw new FedSegError('PROTOCOL_ERROR', `bad spectrum bank entry '${a.name}'`);
-          const src = Number(mm[1]);
-          if (!groups.has(src)) groups.set(src, []);
-          groups.get(src)!.push({ channels: a.shape[0]!, halfWidth: (a.shape[1]! - 1) / 2, data: a.data });
-        }
-        this.bank = [...groups.values()];
+      case 'spectrum_bank':
+        this.bank = parseBank(f.arrays!);
         this.emit({ type: 'bank', sources: m.sources, count: m.count });
         return;
-      }
       case 'train_ins':
         return this.onTrain(m, f.attachment!, f.arrays!);
       case 'evaluate_ins':
@@ -310,16 +259,9 @@ class SiteClient {
   }
 
   private async onSpectrumRequest(m: MessageOf<'spectrum_ins'>): Promise<void> {
-    const wins = await this.o.trainer.spectrumWindows(m.alpha, m.maxWindows);
-    if (wins.length === 0) throw new FedSegError('INVALID_INPUT', 'this site has no training images to share spectra of');
-    const { channels, halfWidth } = wins[0]!;
-    const side = 2 * halfWidth + 1;
-    const arrays = wins.map((w, i) => {
-      if (w.channels !== channels || w.halfWidth !== halfWidth) throw new FedSegError('SHAPE_MISMATCH', 'amplitude windows differ in size');
-      return { name: windowEntryName(i), shape: [channels, side, side], data: w.data };
-    });
-    const bytes = this.send({ kind: 'spectrum_res', count: arrays.length, channels, halfWidth }, encodeWeights(arrays));
-    this.emit({ type: 'spectrum-sent', count: arrays.length, bytes, channels, halfWidth });
+    const up = spectrumUpload(await this.o.trainer.spectrumWindows(m.alpha, m.maxWindows));
+    const bytes = this.send({ kind: 'spectrum_res', count: up.arrays.length, channels: up.channels, halfWidth: up.halfWidth }, encodeWeights(up.arrays));
+    this.emit({ type: 'spectrum-sent', count: up.arrays.length, bytes, channels: up.channels, halfWidth: up.halfWidth });
   }
 
   private onProgress(round: number, fraction: number, work: 'train' | 'evaluate', note?: string, detail?: { step: number; steps: number; losses: Record<string, number> }): void {

@@ -1,5 +1,5 @@
 // Continuous frequency-space interpolation (CFSI), FedDG Eq. 1-3 in the authors' corrected form
-// (ALGORITHMS.md §2; liuquande/FedDG-ELCFS issue #2):
+// (docs/algorithms.md §2; liuquande/FedDG-ELCFS issue #2):
 //   F = FFT2(x) per channel (numpy convention), A = |F|, P = angle(F)
 //   M = centred (2b+1)^2 low-frequency window after fftshift, b = floor(min(H, W) * alpha),
 //       DC at (floor(H/2), floor(W/2)) in shifted coordinates, i.e. frequencies u, v in [-b, b]
@@ -242,7 +242,7 @@ export function interpolateAmplitudeFull(image: ImageF32, target: AmplitudeWindo
 }
 
 /**
- * One CFSI draw as the episodic step uses it (ALGORITHMS.md §2, §5): pick a target window uniformly
+ * One CFSI draw as the episodic step uses it (docs/algorithms.md §2, §5): pick a target window uniformly
  * from `targets` (windows of OTHER source sites — the caller must not pass the image's own site or
  * an unseen site), draw lambda (default U(0, 1)), interpolate with the fast path.
  */

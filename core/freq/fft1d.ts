@@ -1,5 +1,5 @@
 // 1-D complex FFT of any length, numpy.fft.fft convention: X[k] = sum_j x[j] exp(-2 pi i j k / n)
-// (forward unnormalised). Used by the 2-D FFT behind CFSI (ALGORITHMS.md §2; FedDG Eq. 1-3).
+// (forward unnormalised). Used by the 2-D FFT behind CFSI (docs/algorithms.md §2; FedDG Eq. 1-3).
 //
 // Algorithm: recursive mixed-radix decimation in time (the KISS FFT structure) with specialised
 // radix-4, -2 and -3 butterflies and a generic O(p^2) butterfly for the other small primes

@@ -1,4 +1,4 @@
-// 2-D FFT for any H x W with numpy.fft conventions (ALGORITHMS.md §2, FedDG Eq. 1-3):
+// 2-D FFT for any H x W with numpy.fft conventions (docs/algorithms.md §2, FedDG Eq. 1-3):
 //   fft2:  F[u,v] = sum_{y,x} f[y,x] exp(-2 pi i (u y / H + v x / W))      (unnormalised)
 //   ifft2: f[y,x] = 1/(H W) sum_{u,v} F[u,v] exp(+2 pi i (u y / H + v x / W))
 // fftshift2 / ifftshift2 equal numpy.fft.fftshift / ifftshift over both axes (DC moves to

@@ -1,4 +1,4 @@
-// WebAssembly SIMD kernels for the two full-image passes of window-only CFSI (ALGORITHMS.md §2;
+// WebAssembly SIMD kernels for the two full-image passes of window-only CFSI (docs/algorithms.md §2;
 // amplitude-interpolation.ts): per-row sums sum(f), sum(f cos), sum(f sin) at one frequency, and the
 // per-row sinusoid correction out = clamp(f + g0 + g1r cos - g1i sin). Both work on HWC rows as
 // f32x4 vectors in chunks of 12 floats, so they apply when C divides 12 and W*C is a multiple of 12

@@ -1,5 +1,5 @@
 // Amplitude / phase split and recombination (FedDG Eq. 1: F = A exp(iP)) and the log-amplitude
-// spectrum shown by the spectrum viewer (ALGORITHMS.md §2), numpy conventions (np.abs, np.angle).
+// spectrum shown by the spectrum viewer (docs/algorithms.md §2), numpy conventions (np.abs, np.angle).
 import { FedSegError } from '../contract/errors.js';
 import type { ImageF32 } from '../contract/image.js';
 import { fft2, fftshift2 } from './fft2d.js';

@@ -13,7 +13,7 @@ export interface AmplitudeWindow {
   data: Float32Array;
 }
 
-/** Valid output ranges per kind of data (ALGORITHMS.md §2: clip 8-bit images, never z-scored MRI). */
+/** Valid output ranges per kind of data (docs/algorithms.md §2: clip 8-bit images, never z-scored MRI). */
 export const CLIP_8BIT: [number, number] = Object.freeze([0, 255]) as [number, number];
 export function clipRangeFor(kind: '8bit' | 'zscore'): [number, number] | null {
   return kind === '8bit' ? [CLIP_8BIT[0], CLIP_8BIT[1]] : null;

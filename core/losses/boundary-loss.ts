@@ -1,4 +1,4 @@
-// Boundary-oriented episodic contrastive loss of FedDG (Eq. 5-7; ALGORITHMS.md §4).
+// Boundary-oriented episodic contrastive loss of FedDG (Eq. 5-7; docs/algorithms.md §4).
 //
 // Per structure s (fundus: disc, cup) and per image, two region masks from the ground truth:
 //   boundary = M - erode(M, 1),  background ring = dilate(M, 5) - M   (3x3 cross, outside = 0).

@@ -1,4 +1,4 @@
-// Batch Dice loss (ALGORITHMS.md §4; authors' utils/losses.py `dice_loss`):
+// Batch Dice loss (docs/algorithms.md §4; authors' utils/losses.py `dice_loss`):
 //   D_i = (2 sum S*Y + 1e-5) / (sum S + sum Y + 1e-5), sums over the whole batch and all pixels of
 //   channel i;  loss = 1 - mean_i D_i.
 import { tf } from '../tf/tf.js';

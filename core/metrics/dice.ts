@@ -1,4 +1,4 @@
-// Dice coefficient of two binary masks (ALGORITHMS.md §6): Dice = 2 |G n P| / (|G| + |P|).
+// Dice coefficient of two binary masks (docs/algorithms.md §6): Dice = 2 |G n P| / (|G| + |P|).
 // Empty-mask policy: both empty -> 1 (perfect agreement on "nothing there"); one empty -> 0.
 // (medpy's dc returns nan for two empty masks; FedSeg defines it, see docs/numerics.md.)
 import { FedSegError } from '../contract/errors.js';

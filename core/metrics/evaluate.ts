@@ -1,4 +1,4 @@
-// Evaluation post-processing and per-image metrics (ALGORITHMS.md §6, as the FedDG reference
+// Evaluation post-processing and per-image metrics (docs/algorithms.md §6, as the FedDG reference
 // evaluates, minus its empty-prediction bug):
 //   postprocess: sigmoid probability >= threshold (0.75) per class, then keep the largest
 //   4-connected component per class; an empty prediction stays empty (the reference turned it into
@@ -111,7 +111,7 @@ export interface EvaluationSummary {
   emptyGt: number[];
 }
 
-/** Mean over images per class, counting the empty-mask cases (ALGORITHMS.md §6: count, never skip silently). */
+/** Mean over images per class, counting the empty-mask cases (docs/algorithms.md §6: count, never skip silently). */
 export function aggregateEvaluations(list: MaskEvaluation[]): EvaluationSummary {
   if (list.length === 0) throw new FedSegError('INVALID_ARGUMENT', 'aggregateEvaluations: no evaluations given');
   const C = list[0]!.dice.length;

@@ -1,5 +1,5 @@
 // 95th-percentile Hausdorff distance and average surface distance exactly as medpy.metric.binary
-// (hd95, asd, assd) computes them (ALGORITHMS.md §6):
+// (hd95, asd, assd) computes them (docs/algorithms.md §6):
 //   surface(M) = M XOR binary_erosion(M, 3x3 cross, 1 iteration, border 0)
 //   d(result -> reference) = EDT(NOT surface(reference)) sampled at surface(result) pixels
 //   hd95 = numpy.percentile(concat(d(res -> ref), d(ref -> res)), 95)   (linear interpolation)

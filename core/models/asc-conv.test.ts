@@ -1,4 +1,4 @@
-// ASC conv (ALGORITHMS.md §7): equals a dilated conv for constant integer rates, gradients wrt x, W, b
+// ASC conv (docs/algorithms.md §7): equals a dilated conv for constant integer rates, gradients wrt x, W, b
 // and r match central finite differences of an independent float64 reference, no leaks, trains on wasm.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

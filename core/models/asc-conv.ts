@@ -1,5 +1,5 @@
 // Adaptive-scale convolution (ASCNet, Zhang et al., ISBI 2020, arXiv 1907.03241, Eq. 3-6;
-// ALGORITHMS.md §7):
+// docs/algorithms.md §7):
 //
 //   y(p) = b + sum_{p_n in {-1,0,1}^2} W(p_n) . x(p + r(p) p_n)
 //

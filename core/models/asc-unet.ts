@@ -1,5 +1,5 @@
-// ASC U-Net: the reference FedDG U-Net (ALGORITHMS.md §3, core/models/unet.ts) with every 3x3 conv
-// replaced by an adaptive-scale conv (ASCNet, Zhang et al., ISBI 2020, Eq. 3-6; ALGORITHMS.md §7
+// ASC U-Net: the reference FedDG U-Net (docs/algorithms.md §3, core/models/unet.ts) with every 3x3 conv
+// replaced by an adaptive-scale conv (ASCNet, Zhang et al., ISBI 2020, Eq. 3-6; docs/algorithms.md §7
 // "a U-Net whose 3x3 convs are ASC layers (sharing one rate field) is a natural option for FedDG").
 //
 // One rate field r (rate-field.ts: 3 x conv3x3+BN+ReLU, 8 -> 4 -> 1) runs on the input image at full

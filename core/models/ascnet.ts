@@ -1,4 +1,4 @@
-// ASCNet-N and its baselines (Zhang et al., ISBI 2020, arXiv 1907.03241, §2-3, Table 1; ALGORITHMS.md §7).
+// ASCNet-N and its baselines (Zhang et al., ISBI 2020, arXiv 1907.03241, §2-3, Table 1; docs/algorithms.md §7).
 //
 // All four are N full-resolution 3x3 layers, no pooling, no skips. Layers 1..N-1: conv -> BatchNorm ->
 // ReLU; layer N: conv -> logits (linear) -> softmax over `classes` (background included).

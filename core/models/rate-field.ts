@@ -1,4 +1,4 @@
-// The ASCNet rate field (Zhang et al., ISBI 2020, arXiv 1907.03241, §2.2; ALGORITHMS.md §7):
+// The ASCNet rate field (Zhang et al., ISBI 2020, arXiv 1907.03241, §2.2; docs/algorithms.md §7):
 // a small CNN on the input image at full resolution, 3 x (conv3x3 + bias -> BatchNorm -> ReLU) with
 // 8 -> 4 -> 1 channels; the final ReLU keeps r >= 0. Computed once per forward pass and shared by every
 // ASC layer; layers at 1/2^l resolution (ASC U-Net) get `rescaleRate(r, l)`: r averaged over 2^l x 2^l

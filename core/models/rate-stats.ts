@@ -1,5 +1,5 @@
 // Rate-field output for users (ASCNet, Zhang et al., ISBI 2020, §3 "the learned rate correlates with
-// object size"; ALGORITHMS.md §7): inference returns the H x W rate map next to the segmentation, with
+// object size"; docs/algorithms.md §7): inference returns the H x W rate map next to the segmentation, with
 // summary statistics (min / median / max / mean, fraction of r = 0 pixels, histogram) for the UI.
 import { tf } from '../tf/tf.js';
 import { FedSegError } from '../contract/errors.js';

@@ -1,7 +1,7 @@
 // The shape every segmentation network in FedSeg has, so the ELCFS learner, the federation and the
 // app can run any of them (reference U-Net, ASC U-Net, ASCNet-N) with the same code.
 // The forward pass is a pure function of an explicit weight map, so the meta step can run it with
-// theta (variables) and with fast weights theta' (plain tensors) alike (ALGORITHMS.md §3).
+// theta (variables) and with fast weights theta' (plain tensors) alike (docs/algorithms.md §3).
 import type { tf } from '../tf/tf.js';
 
 /** name -> tensor. Variables (theta) and plain tensors (theta') both fit. */

@@ -1,4 +1,4 @@
-// The reference 2D U-Net of FedDG (ALGORITHMS.md §3; authors' networks/unet2d.py `Unet2D`), NHWC.
+// The reference 2D U-Net of FedDG (docs/algorithms.md §3; authors' networks/unet2d.py `Unet2D`), NHWC.
 //
 // Encoder block i (width w_i = base * 2^(i-1), i = 1..depth; all but the first start with a 2x2
 // max-pool): conv3x3 -> IN (no ReLU); conv3x3 -> IN -> ReLU; conv3x3 -> IN -> ReLU.
@@ -12,7 +12,7 @@
 //
 // The forward pass is a pure function of the weight map, so the meta step runs it with theta and theta'.
 // `activation: 'softplus'` and `pooling: 'avg'` exist only to make the network smooth for numerical
-// derivative checks (MEASURED.md §2: ReLU/max-pool kinks make finite differences of gradients meaningless).
+// derivative checks (docs/measured.md §2: ReLU/max-pool kinks make finite differences of gradients meaningless).
 import { tf } from '../tf/tf.js';
 import { createRng } from '../rng.js';
 import { FedSegError } from '../contract/errors.js';

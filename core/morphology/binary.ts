@@ -1,7 +1,7 @@
 // Binary erosion / dilation equal to scipy.ndimage.binary_erosion / binary_dilation with their
 // defaults in 2-D: structuring element generate_binary_structure(2, 1) (the 3x3 cross), border_value 0
 // (pixels outside the image count as 0), `iterations` repeated applications.
-// Used by ALGORITHMS.md §4 (boundary / background rings of the boundary-oriented contrastive loss) and
+// Used by docs/algorithms.md §4 (boundary / background rings of the boundary-oriented contrastive loss) and
 // §6 (medpy's surface = mask XOR erode(mask)).
 import { checkIterations, checkMask } from './validate.js';
 

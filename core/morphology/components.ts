@@ -1,5 +1,5 @@
 // Connected components with 4-connectivity (scipy.ndimage.label with its default cross structure)
-// and keep-largest-component, the evaluation post-processing of ALGORITHMS.md §6.
+// and keep-largest-component, the evaluation post-processing of docs/algorithms.md §6.
 // Labels are 1..count, numbered in raster order of each component's first pixel (as scipy does);
 // background is 0.
 import { checkMask } from './validate.js';
@@ -33,7 +33,7 @@ export function labelComponents4(mask: Uint8Array, h: number, w: number): { labe
 /**
  * Keeps only the largest 4-connected component. Ties go to the component whose first pixel comes
  * first in raster order (lowest label). An empty mask stays empty (the reference code turned it into
- * all ones — a bug FedSeg does not copy, ALGORITHMS.md §6).
+ * all ones — a bug FedSeg does not copy, docs/algorithms.md §6).
  */
 export function keepLargestComponent(mask: Uint8Array, h: number, w: number): Uint8Array {
   const { labels, count } = labelComponents4(mask, h, w);

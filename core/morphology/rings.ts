@@ -1,4 +1,4 @@
-// Region masks of the boundary-oriented contrastive loss (ALGORITHMS.md §4, FedDG Eq. 5-7):
+// Region masks of the boundary-oriented contrastive loss (docs/algorithms.md §4, FedDG Eq. 5-7):
 // boundary ring   = M - erode(M, 1 iteration)
 // background ring = dilate(M, `iterations` iterations, default 5) - M
 // structuring element: 3x3 cross (scipy default), outside the image counts as 0.

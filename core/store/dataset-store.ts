@@ -1,7 +1,7 @@
-// The site's catalogue (issue 5 §1): datasets and samples (image + mask blobs with shape, dtype and
-// spacing), amplitude windows (local and received, ALGORITHMS.md §2 CFSI), model checkpoints (frames
+// The site's catalogue: datasets and samples (image + mask blobs with shape, dtype and
+// spacing), amplitude windows (local and received, docs/algorithms.md §2 CFSI), model checkpoints (frames
 // from core/contract/weights.ts encodeWeights), training runs with per-round metrics, settings and an
-// append-only audit log of everything sent or received over the network (PRODUCT.md "What leaves
+// append-only audit log of everything sent or received over the network (docs/product.md "What leaves
 // this hospital"). Two implementations share this interface and one contract test suite:
 // sqlite-store.ts (better-sqlite3, WAL, foreign keys, every multi-row write in one transaction) and
 // memory-store.ts (an in-memory twin for tests and ephemeral demos).

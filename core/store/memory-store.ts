@@ -1,4 +1,4 @@
-// In-memory twin of the SQLite DatasetStore (issue 5 §1): same validation and blob encoding
+// In-memory twin of the SQLite DatasetStore: same validation and blob encoding
 // (codec.ts), same ids (never reused, like AUTOINCREMENT), same ordering and error codes, and the
 // same all-or-nothing writes (each write snapshots the state and restores it on a throw). The
 // contract suite in store.contract.test.ts runs against both.

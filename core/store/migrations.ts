@@ -1,4 +1,4 @@
-// Versioned schema migrations for the SQLite catalogue (issue 5 §1). The schema version lives in
+// Versioned schema migrations for the SQLite catalogue. The schema version lives in
 // PRAGMA user_version; each migration runs in its own transaction and bumps it. A database written
 // by a newer FedSeg (user_version above the last migration here) is refused, never modified.
 

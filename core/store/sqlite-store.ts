@@ -1,4 +1,4 @@
-// SQLite implementation of DatasetStore (issue 5 §1) on better-sqlite3: one file per site, WAL mode,
+// SQLite implementation of DatasetStore on better-sqlite3: one file per site, WAL mode,
 // foreign keys on, versioned migrations (migrations.ts), every multi-row write in one transaction.
 // Imports stage rows in a TEMP table (outside the main database file) and move them into `samples`
 // with a single INSERT ... SELECT inside one transaction at commit, so a failed or cancelled import

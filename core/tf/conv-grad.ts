@@ -8,7 +8,7 @@
 //   y[b,i,j,o] = Σ_{ky,kx,c} xp[b, i·s+ky, j·s+kx, c] · W[ky,kx,c,o]    (xp = x zero-padded by padInfo)
 //   dx = corr(pad(zins(dy)), rot180(W)ᵀ)                                   (zins: insert s-1 zeros)
 //   dW[ky,kx,c,o] = Σ_{b,i,j} xp[b, i·s+ky, j·s+kx, c] · dy[b,i,j,o] = corr(xpᵀ, zins(dy)ᵀ)
-// See docs/backends.md and MEASURED.md §1–2 for the measured speed and the higher-order checks.
+// See docs/backends.md and docs/measured.md §1–2 for the measured speed and the higher-order checks.
 import { tf } from './tfjs.js';
 import { FedSegError } from '../contract/errors.js';
 

@@ -55,7 +55,7 @@ test('gatherND gradient = scatterND (duplicates summed), matches finite differen
 });
 
 test('bilinear sampling via gatherND trains: gradients wrt image and sampling offsets match FD, wasm == cpu', async () => {
-  // ASCNet-style sampling (Zhang et al. 2020; MEASURED.md §3): value at (i + r, j + r) with a float
+  // ASCNet-style sampling (Zhang et al. 2020; docs/measured.md §3): value at (i + r, j + r) with a float
   // offset r per pixel, bilinear weights differentiable wrt r, corners fetched with gatherND.
   const H = 5, W = 5, C = 2;
   const sample = (img: tf.Tensor, rate: tf.Tensor) => {
@@ -206,7 +206,7 @@ test('softmax Hessian-vector product matches finite differences of its gradient'
 });
 
 test('second-order meta-gradient through conv(stride 2)+maxPool+upsample+conv matches FD; wasm == cpu', async () => {
-  // d/dθ L2(θ − β ∇θ L1(θ)) with θ = first conv filter (ELCFS episodic step, ALGORITHMS.md; MAML).
+  // d/dθ L2(θ − β ∇θ L1(θ)) with θ = first conv filter (ELCFS episodic step, docs/algorithms.md; MAML).
   const outs: Float32Array[][] = [];
   for (const b of BACKENDS) {
     const out = await runOn(b, () => {

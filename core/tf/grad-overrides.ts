@@ -1,6 +1,6 @@
 // FedSeg's gradient overrides (global: they apply on every backend). Installed once by core/tf/tf.ts.
 //
-// Why (measured in MEASURED.md §1–2, tfjs 4.22):
+// Why (measured in docs/measured.md §1–2, tfjs 4.22):
 //  * Conv2D: the stock backward calls Conv2DBackpropFilter (missing on wasm; ~135 s on cpu for a
 //    4×128²×32→32 conv) and Conv2DBackpropInput (slow on wasm), and has no second-order gradient.
 //    Here, on wasm and cpu, both are forward convs (core/tf/conv-grad.ts): fast and differentiable to
@@ -40,7 +40,7 @@ let installed = false;
 
 /**
  * Backends where conv backward runs as FedSeg's forward-conv composites (conv-grad.ts): wasm (its own
- * kernels are missing/slow) and cpu (its filter kernel is pathological). Elsewhere (webgpu with issue 8's
+ * kernels are missing/slow) and cpu (its filter kernel is pathological). Elsewhere (webgpu with FedSeg's
  * WGSL kernels, tfjs-node) the backend's Conv2DBackpropInput/Filter kernels run; they are taped with the
  * overrides below, so second order works on every backend.
  */

@@ -1,5 +1,5 @@
 // Training kernels FedSeg registers on the tfjs `wasm` backend (4.22), which otherwise cannot train
-// convnets (MEASURED.md §1):
+// convnets (docs/measured.md §1):
 //   * Conv2DBackpropFilter — missing on wasm. Composite: one stride-1 forward conv (core/tf/conv-grad.ts).
 //   * Conv2DBackpropInput  — present but slow (~680 ms for 4×128²×32→32). Composite: forward conv (~40–60 ms).
 //   * MaxPoolGrad          — present but WRONG (drops routed entries). Composite: first-max routing masks.

@@ -1,5 +1,5 @@
 // WebGPU backend for Node through Dawn (npm `webgpu`, binaries inside the package) running
-// @tensorflow/tfjs-backend-webgpu 4.22. Issue #8; facts in shared/docs/MEASURED.md §5 and §9.
+// @tensorflow/tfjs-backend-webgpu 4.22. Issue #8; facts in shared/docs/measured.md §5 and §9.
 //
 // How it loads (order matters):
 //  1. On Linux, Dawn's Vulkan backend dlopen()s `libvulkan.so.1`. If no loader can be found we skip

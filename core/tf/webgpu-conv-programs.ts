@@ -1,4 +1,4 @@
-// WGSL programs for 2-D convolution training on tfjs's webgpu backend (issue #8).
+// WGSL programs for 2-D convolution training on tfjs's webgpu backend.
 //
 // All three convolution products are written as one implicit GEMM, C[m, n] = Σ_k A[m, k] · B[k, n],
 // where A is gathered on the fly from the NHWC activations (no im2col buffer). With x: [B,H,W,Ci],

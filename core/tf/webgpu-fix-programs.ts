@@ -1,4 +1,4 @@
-// Correctness fixes for tfjs-backend-webgpu 4.22 bugs that FedSeg training hits (issue #8).
+// Correctness fixes for tfjs-backend-webgpu 4.22 bugs that FedSeg training hits.
 //
 // 1. Constant padding (tfjs kernel PadV2) for ranks 5 and 6.
 // tfjs-backend-webgpu 4.22's PadProgram emits `uniforms.xShape[i]` on its vec5/vec6 structs, which WGSL

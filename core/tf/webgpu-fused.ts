@@ -1,4 +1,4 @@
-// Fused Adam update for the webgpu backend (issue #8: "whatever ... Adam need[s]").
+// Fused Adam update for the webgpu backend ("whatever ... Adam need[s]").
 //
 // Adam (Kingma & Ba 2015, Alg. 1), torch.optim.Adam form (core/train/adam.ts):
 //   m' = β1 m + (1 − β1) g;  v' = β2 v + (1 − β2) g²;  w' = w − lr · (m' / bc1) / (sqrt(v' / bc2) + ε),

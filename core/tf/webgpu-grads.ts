@@ -1,4 +1,4 @@
-// Sum / Mean gradients that stay on the GPU (issue #8, measured on an H200, docs/gpu.md).
+// Sum / Mean gradients that stay on the GPU (measured on an H200, docs/gpu.md).
 //
 // tfjs 4.22's gradients of Sum and Mean are dy·ones(x.shape) (/ n): `ones` is built as a JS
 // Float32Array and uploaded, so every reduction in a differentiated graph (the Dice loss sums, both

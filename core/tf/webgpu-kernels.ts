@@ -1,4 +1,4 @@
-// Registers FedSeg's WGSL convolution kernels for tfjs's 'webgpu' backend (issue #8, "fast training
+// Registers FedSeg's WGSL convolution kernels for tfjs's 'webgpu' backend ("fast training
 // kernels"). Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter become the implicit-GEMM programs of
 // core/tf/webgpu-conv-programs.ts (maths and tiling described there). Anything those programs do not
 // cover (NCHW data, dilated gradients, dispatches beyond the WebGPU limits, non-float32) is passed to the

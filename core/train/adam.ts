@@ -1,10 +1,10 @@
 // Adam (Kingma & Ba 2015) exactly as torch.optim.Adam (no weight decay, no amsgrad), the optimiser of
-// the FedDG reference (ALGORITHMS.md §1: lr 1e-3, betas 0.9/0.999, state kept per site across rounds,
+// the FedDG reference (docs/algorithms.md §1: lr 1e-3, betas 0.9/0.999, state kept per site across rounds,
 // never averaged):
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  t += 1
 //   theta -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 // State is keyed by weight name and serialises to NamedArray[] so a site can checkpoint it.
-// On the webgpu backend the same update runs as H's fused WGSL programs (core/tf/webgpu-fused.ts,
+// On the webgpu backend the same update runs as FedSeg's fused WGSL programs (core/tf/webgpu-fused.ts,
 // 3 dispatches per weight instead of ~12); every other backend keeps the tf-ops form below (torch order
 // of operations). Snapshots: toNamedArraysAsync() works on every backend; toNamedArrays() needs a
 // backend with synchronous readback (not webgpu in Node).

@@ -1,4 +1,4 @@
-// The ELCFS episodic meta step (FedDG Eq. 4, 8, 9; ALGORITHMS.md §5) and the plain FedAvg step.
+// The ELCFS episodic meta step (FedDG Eq. 4, 8, 9; docs/algorithms.md §5) and the plain FedAvg step.
 //
 // ELCFS, per mini-batch at site k (x raw images, t_j = CFSI(x) with spectra of other sites, y masks):
 //   1. L_inner = Dice(net(x; theta), y);  g = dL_inner/dtheta;  theta' = theta - beta * clip(g, -c, c)

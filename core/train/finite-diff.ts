@@ -1,5 +1,5 @@
 // Numerical derivative checks (central differences) used to verify analytic gradients and the
-// second-order meta-gradient (ALGORITHMS.md §5: "verified against numerical differentiation").
+// second-order meta-gradient (docs/algorithms.md §5: "verified against numerical differentiation").
 // Works on a WeightMap: perturbs all weights along one random direction d and compares the central
 // difference (f(w + h d) - f(w - h d)) / 2h with the analytic directional derivative <grad, d>.
 import { tf } from '../tf/tf.js';

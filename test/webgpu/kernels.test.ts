@@ -1,4 +1,4 @@
-// WebGPU correctness suite (issue #8): every op U-Net / ELCFS / ASC training uses, run on tfjs's
+// WebGPU correctness suite: every op U-Net / ELCFS / ASC training uses, run on tfjs's
 // webgpu backend through Dawn and compared with the cpu backend (or a closed-form JS reference), at
 // small shapes. Without a GPU this runs on SwiftShader (software Vulkan from Debian's chromium package,
 // installed by .ci/run): useSwiftShader() points the Vulkan loader at it before Dawn loads.

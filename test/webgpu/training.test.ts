@@ -1,4 +1,4 @@
-// The learner's training path on the webgpu backend (issue #8 follow-up, docs/gpu.md "Reading tensors"):
+// The learner's training path on the webgpu backend (docs/gpu.md "Reading tensors"):
 // tfjs-webgpu in Node has no synchronous readback, so one real ELCFS trainLocal step (FedDG episodic
 // meta step, docs/algorithms.md §5) and one run-API evaluation (§6) must run with async readbacks only.
 // Also: Adam.apply uses the fused WGSL update on webgpu (core/tf/webgpu-fused.ts) and must equal the

@@ -1,4 +1,4 @@
-// Parallel image decoding for imports (issue 5 §6 throughput): PNG/JPEG decoding dominates the cost
+// Parallel image decoding for imports (throughput): PNG/JPEG decoding dominates the cost
 // of an import, so it runs in worker threads while the main thread validates, encodes and writes
 // SQLite. The pool is a hybrid: until its workers are up (or when they are all busy, or if they
 // cannot start at all) the calling thread decodes the file itself, so a pool is never slower than

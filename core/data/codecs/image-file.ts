@@ -1,4 +1,4 @@
-// Image file codecs for the importers and thumbnails (issue 5 §2): PNG (8 and 16 bit, via pngjs)
+// Image file codecs for the importers and thumbnails: PNG (8 and 16 bit, via pngjs)
 // and baseline JPEG (via jpeg-js). Decoding returns the pixels with the file's real channel count
 // (grey files, or colour files whose R = G = B everywhere, come back as one channel) so that mask
 // conventions can check grey levels exactly. Every failure is a FedSegError naming the file.

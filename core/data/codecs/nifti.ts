@@ -1,4 +1,4 @@
-// NIfTI-1/2 volumes (.nii, .nii.gz) for the prostate importer (ALGORITHMS.md §9: SAML volumes).
+// NIfTI-1/2 volumes (.nii, .nii.gz) for the prostate importer (docs/algorithms.md §9: SAML volumes).
 // Reading: gzip through node:zlib, the header and voxel block through nifti-reader-js (maintained
 // parser), voxels converted to float64 with scl_slope/scl_inter applied. Writing (NIfTI-1 single
 // file, float32 or uint8) exists so the generator can emit SAML-like volumes and tests can round-trip.

@@ -1,4 +1,4 @@
-// Array importers (issue 5 §2, ALGORITHMS.md §9):
+// Array importers (docs/algorithms.md §9):
 //  - FedDG preprocessed .npy: one H x W x (C + K) float array per image (fundus: RGB 0-255, disc, cup;
 //    MRI: 1 + k channels); mask channels must be 0/1.
 //  - NIfTI volumes (.nii / .nii.gz) with label volumes (<case><labelSuffix>.nii[.gz]) -> axial slices

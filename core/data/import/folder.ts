@@ -1,4 +1,4 @@
-// Folder importers (issue 5 §2): PNG/JPEG images with masks matched by file name, in any of the mask
+// Folder importers: PNG/JPEG images with masks matched by file name, in any of the mask
 // conventions of masks.ts, and the DoFE release layout DomainK/{train,test}/ROIs/{image,mask}/*.png
 // (REFUGE grey levels, one dataset per domain, split kept). Pairing rules, for an image `stem.ext`:
 //  - labelmap / refuge: a mask `stem<suffix>.<png|jpg|...>` in the masks folder, suffix one of

@@ -1,4 +1,4 @@
-// The shared import engine (issue 5 §2): an importer turns its source into a *plan* (datasets, each a
+// The shared import engine: an importer turns its source into a *plan* (datasets, each a
 // list of items that load lazily, plus files skipped with a reason); the runner streams the items
 // (one file or volume in memory at a time), reports progress, and stages samples through
 // DatasetStore.beginImport. Only when every item loaded does it commit all datasets in ONE

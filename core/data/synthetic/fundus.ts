@@ -1,4 +1,4 @@
-// Built-in multi-site fundus data (issue 5 §4; ALGORITHMS.md §9 conventions: c0 = optic disc
+// Built-in multi-site fundus data (docs/algorithms.md §9 conventions: c0 = optic disc
 // including the cup, c1 = cup). A deterministic, seeded stand-in for the DoFE/REFUGE domains that
 // FedDG (Liu et al., CVPR 2021) generalises across: every site shares the anatomy model (dark circular
 // field of view, orange fundus with texture and a macula, vessels leaving the disc, a bright disc

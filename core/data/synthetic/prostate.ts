@@ -1,4 +1,4 @@
-// Built-in multi-site prostate MRI-like data (issue 5 §4; ALGORITHMS.md §9: SAML's six sites, one
+// Built-in multi-site prostate MRI-like data (docs/algorithms.md §9: SAML's six sites, one
 // channel, labels {1, 2} merged to one gland class, per-volume z-score, slices without prostate exist).
 // Each site holds volumes of `depth` axial slices. Anatomy per volume: a pelvis (body ellipse with a
 // bright subcutaneous fat ring, textured muscle, two pelvic bones), a dark rectum behind the gland,

@@ -1,5 +1,5 @@
-// Validation of the options shared by the multi-site synthetic generators (fundus.ts, prostate.ts;
-// issue 5 §4): every generator takes `sites`, `perSite`, `size` and `seed`, with the same bounds and
+// Validation of the options shared by the multi-site synthetic generators (fundus.ts, prostate.ts):
+// every generator takes `sites`, `perSite`, `size` and `seed`, with the same bounds and
 // the same FedSegError messages; a generator's own integer options are checked in between.
 import { FedSegError } from '../../contract/errors.js';
 

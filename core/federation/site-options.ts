@@ -1,0 +1,48 @@
+// What the site client is given (and gives back): the hub, the site's identity, its trainer (the run
+// API's Participation in deployments), its store, and the knobs tests and operators turn.
+import type { SiteRole } from '../contract/hub-protocol.js';
+import type { SiteEvent } from '../contract/site-events.js';
+import type { Connector } from '../contract/transport.js';
+import type { CheckpointLedger } from '../run/ports.js';
+import type { SiteTrainer } from './trainer.js';
+
+/** The part of the site's store the client uses: checkpoints (updates, global models) and the audit log. */
+export interface SiteLedger extends CheckpointLedger {
+  appendAudit(e: { direction: 'out' | 'in'; kind: string; bytes: number; peer: string; summary: string }): unknown;
+}
+
+export interface SiteClientOptions {
+  hubUrl: string;
+  site: string;
+  token: string;
+  role?: SiteRole;
+  trainer: SiteTrainer;
+  ledger: SiteLedger;
+  /** PEM CA certificate(s) to trust for wss:// (self-signed hubs). */
+  ca?: string | Uint8Array;
+  /** Largest frame accepted from the hub (bytes). */
+  maxPayload?: number;
+  /** Backoff between reconnects. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Give up when no connection could be made for this long (ms) after having been connected. */
+  giveUpAfterMs?: number;
+  /** Connection attempts before the FIRST successful connection (a wrong URL fails fast). */
+  firstAttempts?: number;
+  /** Heartbeat period (ms) while working; the hub's value from Welcome wins. */
+  heartbeatMs?: number;
+  onEvent?: (e: SiteEvent) => void;
+  /** Sees every frame on the wire (tests inspect them). */
+  tap?: (dir: 'in' | 'out', data: Uint8Array | string, binary: boolean) => void;
+  signal?: AbortSignal;
+  /** How connections are made (default: WebSocket). Tests pass the hub's in-memory transport. */
+  connect?: Connector;
+  /** Test hook: override the protocol version sent in Hello. */
+  protocolVersion?: number;
+}
+
+export interface SiteRunSummary {
+  roundsTrained: number;
+  roundsEvaluated: number;
+  reconnects: number;
+  lastMetrics: Record<string, number> | null;
+}
