@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { decodeWire, encodeWire, type WireFrame } from '../core/contract/wire-json.js';
 import { encodeWeights } from '../core/contract/weights.js';
-import { createUNet } from '../core/models/unet.js';
+import { buildNetwork } from '../core/models/registry.js';
 import { startBrowserApp } from '../core/serve/serve-app.js';
 import { tf } from '../core/tf/tf.js';
 import { initBackend } from '../core/backend.js';
@@ -39,7 +39,7 @@ export default async function appBench(ctx: BenchContext): Promise<BenchTable[]>
     for (const size of [64, 256]) {
       const r = (await call('generateDemoData', { kind: 'fundus', sites: 1, perSite: 4, size, seed: 1 })) as { datasets: { id: string }[] };
       const ds = r.datasets[0]!.id;
-      const model = createUNet({ inChannels: 3, classes: 2, baseWidth: 16, depth: 5 });
+      const model = buildNetwork({ kind: 'unet', inChannels: 3, classes: 2, config: { baseWidth: 16, depth: 5 } }).model;
       const w = model.init(1);
       const arrays = Object.entries(w).map(([name, t]) => ({ name, shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) }));
       tf.dispose(Object.values(w));

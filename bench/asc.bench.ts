@@ -7,7 +7,8 @@
 import { tf } from '../core/tf/tf.js';
 import { describeBackend, initBackend, type BackendName } from '../core/backend.js';
 import { ascConv2d, type AscImpl } from '../core/models/asc-conv.js';
-import { createAscNet, type AscNetKind } from '../core/models/ascnet.js';
+import type { AscNetKind } from '../core/models/ascnet.js';
+import { buildNetwork, trainableParamCount } from '../core/models/registry.js';
 import { createSoftmaxTrainer } from '../core/train/softmax-step.js';
 import { fmt, timeMedian, type BenchContext, type BenchTable } from './harness.js';
 
@@ -60,12 +61,13 @@ async function stepTable(backend: string, runs: number): Promise<BenchTable> {
   const x = tf.randomUniform([2, 64, 64, 1], 0, 255, 'float32', 5) as tf.Tensor4D;
   const y = tf.randomUniform([2, 64, 64], 0, 3, 'int32', 6) as tf.Tensor3D;
   for (const kind of ['cnn-7', 'dilated-7', 'ascnet-7', 'ascnet-14'] as AscNetKind[]) {
-    const m = createAscNet({ kind, inChannels: 1, classes: 3 });
+    const net = buildNetwork({ kind, inChannels: 1, classes: 2 });
+    const m = net.model as Parameters<typeof createSoftmaxTrainer>[0];
     const init = m.init(0);
     const tr = createSoftmaxTrainer(m, init);
     tf.dispose(Object.values(init));
     const ms = await timeMedian(() => tr.step(x, y), kind === 'ascnet-14' ? Math.min(runs, 3) : runs);
-    rows.push([kind, m.paramCount, fmt(ms)]);
+    rows.push([kind, trainableParamCount(net), fmt(ms)]);
     tr.dispose();
   }
   tf.dispose([x, y]);

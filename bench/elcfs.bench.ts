@@ -7,7 +7,7 @@
 // --profile adds a breakdown (forward, forward+backward) to see where the time goes.
 import { tf } from '../core/tf/tf.js';
 import { initBackend, describeBackend, type BackendName } from '../core/backend.js';
-import { createUNet } from '../core/models/unet.js';
+import { buildNetwork } from '../core/models/registry.js';
 import { generateFundusSites } from '../core/data/synthetic/fundus.js';
 import { extractAmplitudeWindow, interpolateAmplitude, presetAlpha } from '../core/freq/amplitude-interpolation.js';
 import { boundaryRegions } from '../core/losses/boundary-loss.js';
@@ -64,7 +64,7 @@ export default async function elcfsBench(ctx: BenchContext): Promise<BenchTable[
       continue;
     }
     const name = describeBackend(report);
-    const model = createUNet({ inChannels: 3, classes: 2 });
+    const model = buildNetwork({ kind: 'unet', inChannels: 3, classes: 2 }).model;
     const weights = model.init(1);
     const adam = new Adam();
     const x = imagesToTensor(samples.map((s) => s.image));

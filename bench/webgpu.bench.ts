@@ -16,7 +16,7 @@ import { useSwiftShader, webGpuAdapter, webGpuDeviceErrors } from '../core/tf/we
 import { fedSegWebGpuKernelsEnabled, setFedSegWebGpuKernels } from '../core/tf/webgpu-kernels.js';
 import { fusedAdamStep } from '../core/tf/webgpu-fused.js';
 import { setConvGradMode } from '../core/tf/grad-overrides.js';
-import { createUNet } from '../core/models/unet.js';
+import { buildNetwork, trainableParamCount } from '../core/models/registry.js';
 import { diceLoss } from '../core/losses/dice-loss.js';
 import { fmt, renderTable, type BenchContext, type BenchTable } from './harness.js';
 
@@ -87,7 +87,8 @@ async function convRow(c: Conv, runs: number, reps: number): Promise<{ fwd: numb
 
 /** One reference U-Net ELCFS-style local step: forward, Dice loss, gradients of all weights, Adam. */
 async function unetStep(size: number, batch: number, runs: number, reps: number): Promise<{ ms: number; params: number }> {
-  const model = createUNet({ inChannels: 3, classes: 2 });
+  const net = buildNetwork({ kind: 'unet', inChannels: 3, classes: 2 });
+  const model = net.model;
   const weights = model.init(1);
   const names = Object.keys(weights);
   const x = rnd([batch, size, size, 3], 4) as tf.Tensor4D;
@@ -119,7 +120,7 @@ async function unetStep(size: number, batch: number, runs: number, reps: number)
   };
   const ms = await timeGpu(step, runs, reps, 2);
   tf.dispose([x, y, ...Object.values(weights), ...m.values(), ...v.values()]);
-  return { ms, params: model.paramCount };
+  return { ms, params: trainableParamCount(net) };
 }
 
 export default async function webgpuBench(ctx: BenchContext): Promise<BenchTable[]> {

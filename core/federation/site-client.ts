@@ -312,7 +312,7 @@ class SiteClient {
     let res: TrainResult;
     try {
       res = await this.o.trainer.train({
-        round: m.round, mode: m.mode, model: w.model, runKey, config: w.train, global, bank: m.mode === 'elcfs' ? this.bank : [], signal: stopAt.signal,
+        round: m.round, mode: m.mode, model: w.model, runKey, config: w.train, global, bank: this.bank, signal: stopAt.signal,
         onProgress: (fraction, note, detail) => this.onProgress(m.round, fraction, 'train', note, detail),
       });
     } catch (e) {

@@ -27,7 +27,7 @@ export interface TrainRequest {
   runKey: string;
   config: TrainConfig;
   global: NamedArray[];
-  /** Other source sites' windows, grouped by (anonymous) source; empty in FedAvg mode. */
+  /** Other source sites' windows, grouped by (anonymous) source, as the hub sent them (none under FedAvg); ELCFS local training uses them. */
   bank: SpectrumWindow[][];
   onProgress: WorkProgress;
   /** Aborted when the site stops or the round's deadline passes. */

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeWeights, encodeWeights } from '../../core/contract/weights.js';
 import { HubStatusSchema } from '../../core/contract/hub-status.js';
+import type { ModelKind } from '../../core/contract/model-spec.js';
 import { listModelRecords } from '../../core/run/checkpoints.js';
 import { formatStatus } from '../../federation-hub/status.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
@@ -228,6 +229,46 @@ test('a stall of the hub\'s own event loop is not counted as site silence; a rea
     const closed = new Promise<void>((r) => silent.once('close', () => r()));
     await within(closed, 20_000, 'silent site dropped');
     assert.deepEqual(hub.state.listAudit({ event: 'timeout' }).map((x) => x.site), ['S']);
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
+
+test('a site that cannot build the hub\'s network is refused at hello with the reason', { timeout: 30_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none' }, [{ name: 'A' }], { transport: 'memory' });
+    class CellsOnly extends FakeTrainer {
+      override readonly kinds = ['ascnet-7'] as const satisfies readonly ModelKind[];
+    }
+    const a = site(url, 'A', tokens.A!, new CellsOnly({ target: 1, samples: 1 }));
+    await assert.rejects(a.promise, (e: Error & { code?: string }) => e.code === 'UNSUPPORTED' && /cannot build this hub's 'unet' network/.test(e.message));
+    assert.ok(hub.state.listAudit({ event: 'rejected' }).some((x) => /cannot build/.test(x.detail)));
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
+
+test('local training stops at the round deadline; the late site is excluded and told nothing was sent', { timeout: 30_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 2, evaluate: 'none', roundTimeoutMs: 1500 }, [{ name: 'A' }, { name: 'B' }], { transport: 'memory' });
+    const run = hub.run();
+    const a = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 1 }));
+    const slow = new FakeTrainer({ target: 3, samples: 1, workMs: 20_000 });
+    const b = site(url, 'B', tokens.B!, slow);
+    const t0 = Date.now();
+    await within(Promise.all([a.promise, b.promise, run]), 20_000, 'run');
+    assert.ok(Date.now() - t0 < 15_000, 'B did not train for its full 20 s');
+    assert.deepEqual(slow.trained, [], 'B stopped before finishing round 1');
+    assert.ok(b.events.some((e) => e.type === 'round-start' && e.deadline !== null));
+    assert.ok(b.events.some((e) => e.type === 'hub-error' && e.code === 'TIMEOUT' && /deadline passed.*no update was sent/.test(e.message)), JSON.stringify(b.events));
+    const r1 = hub.state.listRounds()[0]!;
+    assert.deepEqual([r1.status, r1.accepted], ['done', ['A']]);
+    assert.ok(r1.rejected.some((x) => x.site === 'B' && /straggler/.test(x.reason)));
+    assert.ok(hub.state.listAudit({ event: 'site_error' }).some((x) => x.site === 'B' && /TIMEOUT/.test(x.detail)));
     await hub.stop();
   } finally {
     cleanup();

@@ -2,7 +2,7 @@
 // weight a fixed fraction towards a per-site target, so FedAvg's result is predictable, and reports
 // deterministic spectrum windows. Tests that are about learning use the run API's Participation (core/run/participation.ts).
 import { FedSegError } from '../../../core/contract/errors.js';
-import { MODEL_KINDS, type ModelSpec } from '../../../core/contract/model-spec.js';
+import { MODEL_KINDS, type ModelKind, type ModelSpec } from '../../../core/contract/model-spec.js';
 import type { NamedArray } from '../../../core/contract/weights.js';
 import type { EvaluateRequest, SiteTrainer, SpectrumWindow, TrainRequest } from '../../../core/federation/trainer.js';
 
@@ -40,7 +40,7 @@ export const DEFAULT_SHAPES: Record<string, number[]> = { 'enc0/conv0/w': [3, 3,
 
 export class FakeTrainer implements SiteTrainer {
   readonly backend = 'fake';
-  readonly kinds = MODEL_KINDS;
+  readonly kinds: readonly ModelKind[] = MODEL_KINDS;
   trained: number[] = [];
   evaluated: number[] = [];
   banks: SpectrumWindow[][][] = [];
