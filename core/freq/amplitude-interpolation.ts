@@ -19,7 +19,7 @@
 import { FedSegError } from '../contract/errors.js';
 import type { ImageF32 } from '../contract/image.js';
 import type { Rng } from '../rng.js';
-import { checkClip, checkImage, checkLambda, checkWindow, outputBuffer } from './cfsi-checks.js';
+import { checkCfsiArgs, outputBuffer } from './cfsi-checks.js';
 import { fft2, fftshift2, ifft2, ifftshift2 } from './fft2d.js';
 import { simdApplyRows } from './simd-kernels.js';
 import { trig, windowCoefficients } from './window-dft.js';
@@ -49,10 +49,7 @@ export interface InterpolateOptions {
 /** CFSI (Eq. 2-3) without a full FFT: exact, ~2(2b+1) multiply-adds per pixel and channel. */
 export function interpolateAmplitude(image: ImageF32, target: AmplitudeWindow, lambda: number, opts: InterpolateOptions = {}): ImageF32 {
   const fn = 'interpolateAmplitude';
-  checkImage(image, fn, false);
-  checkWindow(image, target, fn);
-  checkLambda(lambda, fn);
-  const clip = checkClip(opts.clip, fn);
+  const clip = checkCfsiArgs(image, target, lambda, opts.clip, fn, false);
   const { width: w, height: h, channels: C, data } = image;
   const b = target.halfWidth;
   const s = 2 * b + 1;
@@ -197,10 +194,7 @@ export function interpolateAmplitude(image: ImageF32, target: AmplitudeWindow, l
 /** CFSI (Eq. 2-3) literally as the reference code does it: full FFT2, fftshift, mutate, IFFT2. */
 export function interpolateAmplitudeFull(image: ImageF32, target: AmplitudeWindow, lambda: number, opts: InterpolateOptions = {}): ImageF32 {
   const fn = 'interpolateAmplitudeFull';
-  checkImage(image, fn);
-  checkWindow(image, target, fn);
-  checkLambda(lambda, fn);
-  const clip = checkClip(opts.clip, fn);
+  const clip = checkCfsiArgs(image, target, lambda, opts.clip, fn, true);
   const { width: w, height: h, channels: C, data } = image;
   const b = target.halfWidth;
   const s = 2 * b + 1;

@@ -69,3 +69,11 @@ export function checkClip(clip: [number, number] | null | undefined, fn: string)
   }
   return clip;
 }
+
+/** Every check of a CFSI call (image, target window, lambda, clip); returns the clip range. */
+export function checkCfsiArgs(image: ImageF32, target: AmplitudeWindow, lambda: number, clip: [number, number] | null | undefined, fn: string, scanFirst: boolean): [number, number] | null {
+  checkImage(image, fn, scanFirst);
+  checkWindow(image, target, fn);
+  checkLambda(lambda, fn);
+  return checkClip(clip, fn);
+}
