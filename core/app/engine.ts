@@ -5,7 +5,6 @@
 // server, Electron engine host) forward to the renderer.
 import { readFileSync } from 'node:fs';
 import type { AppEventName, AppHandlers, EventPayload } from '../contract/app-api.js';
-import { FedSegError } from '../contract/errors.js';
 import { describeBackend, initBackend } from '../backend.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { DatasetStore } from '../store/dataset-store.js';
@@ -14,6 +13,7 @@ import { datasetHandlers } from './datasets.js';
 import { federationHandlers, FederationManager } from './federation.js';
 import { frequencyHandlers } from './frequency.js';
 import { listModels, ModelCache } from './models.js';
+import { modelRecord } from '../run/checkpoints.js';
 import { outboxHandlers } from './outbox.js';
 import { segmentHandlers } from './segment.js';
 import { TrainingManager, trainingHandlers } from './training.js';
@@ -79,7 +79,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
     async deleteModel({ modelId }) {
       const id = parseId(modelId, 'model id');
-      if (!store.getCheckpoint(id)) throw new FedSegError('NOT_FOUND', `model ${modelId} no longer exists`);
+      modelRecord(store, id, store); // only models: never a run's optimiser state or a pending federated update
       cache.forget(id);
       store.deleteCheckpoint(id);
       return {};
