@@ -1,5 +1,5 @@
 // Continuous frequency-space interpolation (CFSI), FedDG Eq. 1-3 in the authors' corrected form
-// (docs/algorithms.md §2; liuquande/FedDG-ELCFS issue #2):
+// (docs/algorithms.md §2: the authors' correction of Eq. 2):
 //   F = FFT2(x) per channel (numpy convention), A = |F|, P = angle(F)
 //   M = centred (2b+1)^2 low-frequency window after fftshift, b = floor(min(H, W) * alpha),
 //       DC at (floor(H/2), floor(W/2)) in shifted coordinates, i.e. frequencies u, v in [-b, b]

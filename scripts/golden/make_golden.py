@@ -10,7 +10,7 @@ medpy is not installed here, so medpy.metric.binary.hd95 / asd are re-implemente
 from medpy 0.5's source (__surface_distances: surface = mask XOR binary_erosion(mask, cross, 1);
 distance_transform_edt(~reference_border, sampling=spacing)[result_border]; hd95 = percentile of the
 two directions hstacked, 95). CFSI follows FedDG-ELCFS's low_freq_mutate_np / source_to_target_freq
-with the corrected Eq. 2 (the authors' correction, liuquande/FedDG-ELCFS issue #2) and a given lambda instead of a random one.
+with the corrected Eq. 2 (the authors' correction, docs/algorithms.md §2) and a given lambda instead of a random one.
 """
 import json
 import os
