@@ -51,6 +51,28 @@ export type OptimiserCheckpointMeta = z.output<typeof OptimiserCheckpointMeta>;
 export type UpdateCheckpointMeta = z.output<typeof UpdateCheckpointMeta>;
 export type CheckpointRole = CheckpointMeta['role'];
 
+/** A checkpoint to store: the blob is a frame of core/contract/weights.ts (validated before it is stored). */
+export interface NewCheckpoint {
+  name: string;
+  blob: Uint8Array;
+  runId?: number | null;
+  round?: number | null;
+  /** Model kind ('unet', 'asc-unet', ...) or OPTIMISER_KIND / UPDATE_KIND. */
+  modelKind: string;
+  meta?: Record<string, unknown>;
+}
+
+/** A stored checkpoint as every reader sees it (the site store adds its size and hash). */
+export interface CheckpointRecord {
+  id: number;
+  name: string;
+  runId: number | null;
+  round: number | null;
+  modelKind: string;
+  meta: Record<string, unknown>;
+  createdAt: string;
+}
+
 /** The store's modelKind column for records that are not networks. */
 export const OPTIMISER_KIND = 'optimiser';
 export const UPDATE_KIND = 'update';

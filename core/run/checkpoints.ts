@@ -121,8 +121,8 @@ export function saveGlobalModel(ledger: CheckpointLedger, g: { spec: ModelSpec; 
 function recordsOf(ledger: CheckpointLedger, role: 'optimiser' | 'update', runKey?: string): { info: StoredCheckpoint; meta: CheckpointMeta }[] {
   const out: { info: StoredCheckpoint; meta: CheckpointMeta }[] = [];
   for (const info of ledger.listCheckpoints()) {
-    const r = CheckpointMetaSchema.safeParse(info.meta);
-    if (r.success && r.data.role === role && (runKey === undefined || r.data.runKey === runKey)) out.push({ info, meta: r.data });
+    const meta = checkpointMeta(info);
+    if (meta?.role === role && (runKey === undefined || meta.runKey === runKey)) out.push({ info, meta });
   }
   return out;
 }

@@ -11,13 +11,12 @@ import { presetAlpha } from '../freq/window.js';
 import type { Network } from '../models/registry.js';
 import type { WeightMap } from '../models/seg-model.js';
 import { disposeWeights, toNamedArraysAsync, toWeightMap } from '../models/weight-map.js';
-import { Adam } from '../train/adam.js';
 import { trainLocal, type AmplitudeBankEntry, type LocalMode } from '../train/local-training.js';
-import { SOFTMAX_ADAM } from '../train/softmax-step.js';
 import type { NamedArray } from '../contract/weights.js';
 import { calibrateRunningStats } from './batch-norm.js';
 import { listModelRecords, loadOptimiser, readModel, saveModel, saveOptimiser } from './checkpoints.js';
 import { evaluateNetwork } from './evaluation.js';
+import { optimiserFor } from './optimiser.js';
 import { trainingFit, trainingInput } from './network-input.js';
 import type { RunLedger } from './ports.js';
 
@@ -92,11 +91,6 @@ function lossNames(mode: LocalMode, l: { inner: number; metaDice: number; bounda
   return { total: l.total, diceLoss: l.inner };
 }
 
-function newAdam(net: Network, lr: number, state: NamedArray[] | null): Adam {
-  if (state) return Adam.fromNamedArrays(state, { lr });
-  return new Adam(net.output === 'softmax' ? { ...SOFTMAX_ADAM, lr } : { lr });
-}
-
 export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
   const { net, config: cfg } = o;
   if (o.ledger && o.runId === undefined) throw new FedSegError('INVALID_ARGUMENT', 'local run: a ledger needs a runId');
@@ -129,7 +123,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
   } else {
     weights = o.init ? toWeightMap(o.init, net.shapes) : net.model.init(cfg.seed);
   }
-  const adam = newAdam(net, cfg.learningRate, optState);
+  const adam = optimiserFor(net, cfg.learningRate, optState);
   const perEpoch = Math.ceil(train.length / cfg.batchSize);
   const totalSteps = cfg.maxSteps > 0 ? Math.min(perEpoch * cfg.epochs, cfg.maxSteps) : perEpoch * cfg.epochs;
   let modelId: number | null = null;

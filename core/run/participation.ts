@@ -17,10 +17,10 @@ import { disposeWeights, toNamedArraysAsync, toWeightMap } from '../models/weigh
 import { createRng } from '../rng.js';
 import { Adam } from '../train/adam.js';
 import { trainLocal, type LocalMode } from '../train/local-training.js';
-import { SOFTMAX_ADAM } from '../train/softmax-step.js';
 import { calibrateRunningStats } from './batch-norm.js';
 import { loadOptimiser, saveOptimiser } from './checkpoints.js';
 import { evaluateNetwork, evaluationMetrics } from './evaluation.js';
+import { optimiserFor } from './optimiser.js';
 import { trainingFit, trainingInput } from './network-input.js';
 import type { CheckpointLedger, WindowLedger } from './ports.js';
 
@@ -100,16 +100,7 @@ export class Participation implements SiteTrainer {
     if (have && have.mismatch(net.shapes) === null) return have;
     have?.dispose();
     this.adams.delete(runKey);
-    const stored = loadOptimiser(this.o.ledger, runKey);
-    let adam: Adam | null = null;
-    if (stored) {
-      adam = Adam.fromNamedArrays(stored, { lr });
-      if (adam.mismatch(net.shapes) !== null) {
-        adam.dispose();
-        adam = null;
-      }
-    }
-    adam ??= new Adam(net.output === 'softmax' ? { ...SOFTMAX_ADAM, lr } : { lr });
+    const adam = optimiserFor(net, lr, loadOptimiser(this.o.ledger, runKey));
     this.adams.set(runKey, adam);
     return adam;
   }

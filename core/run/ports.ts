@@ -2,26 +2,11 @@
 // the site's DatasetStore (core/store/dataset-store.ts) satisfies these structurally, and so does the
 // in-memory twin. Runs read samples as arrays (the caller loads them) and write checkpoints, metrics
 // and amplitude windows through these ports.
+import type { CheckpointRecord as StoredCheckpoint, NewCheckpoint as NewCheckpointRecord } from '../contract/checkpoint.js';
 import type { AmplitudeWindow } from '../freq/window.js';
 
-export interface StoredCheckpoint {
-  id: number;
-  name: string;
-  runId: number | null;
-  round: number | null;
-  modelKind: string;
-  meta: Record<string, unknown>;
-  createdAt: string;
-}
-
-export interface NewCheckpointRecord {
-  name: string;
-  blob: Uint8Array;
-  runId?: number | null;
-  round?: number | null;
-  modelKind: string;
-  meta?: Record<string, unknown>;
-}
+/** The checkpoint shapes are the contract's (core/contract/checkpoint.ts), shared with the store. */
+export type { CheckpointRecord as StoredCheckpoint, NewCheckpoint as NewCheckpointRecord } from '../contract/checkpoint.js';
 
 /** Checkpoint storage (models, optimiser state, pending federated updates). */
 export interface CheckpointLedger {

@@ -5,6 +5,7 @@
 // this hospital"). Two implementations share this interface and one contract test suite:
 // sqlite-store.ts (better-sqlite3, WAL, foreign keys, every multi-row write in one transaction) and
 // memory-store.ts (an in-memory twin for tests and ephemeral demos).
+import type { CheckpointRecord, NewCheckpoint } from '../contract/checkpoint.js';
 import type { Sample } from '../contract/image.js';
 
 /** Same shape as core/freq/amplitude-interpolation.ts AmplitudeWindow (structural, no import). */
@@ -113,28 +114,12 @@ export interface AmplitudeQuery {
   datasetId?: number;
 }
 
-export interface NewCheckpoint {
-  name: string;
-  /** The frame from encodeWeights (validated with decodeWeights before it is stored). */
-  blob: Uint8Array;
-  runId?: number | null;
-  round?: number | null;
-  /** Model kind ('unet', 'asc-unet', ...). */
-  modelKind: string;
-  meta?: Record<string, unknown>;
-}
+export type { NewCheckpoint };
 
-export interface CheckpointInfo {
-  id: number;
-  name: string;
-  runId: number | null;
-  round: number | null;
-  modelKind: string;
+export interface CheckpointInfo extends CheckpointRecord {
   bytes: number;
   /** Hex sha256 of the blob. */
   sha256: string;
-  meta: Record<string, unknown>;
-  createdAt: string;
 }
 
 export type RunStatus = 'running' | 'finished' | 'failed' | 'cancelled';
