@@ -26,7 +26,7 @@ function generatedSites(kind: 'fundus' | 'prostate' | 'cells', sites: number, pe
 }
 
 export function datasetHandlers(ctx: EngineContext): Pick<AppHandlers,
-  'listDatasets' | 'getDatasetStats' | 'generateDemoData' | 'previewImport' | 'importDataset' | 'openImageFile' | 'renameDataset' | 'deleteDataset' | 'listSamples' | 'getSample'> {
+  'listDatasets' | 'getDatasetStats' | 'generateDemoData' | 'previewImport' | 'importDataset' | 'cancelImport' | 'openImageFile' | 'renameDataset' | 'deleteDataset' | 'listSamples' | 'getSample'> {
   const { store } = ctx;
   return {
     async listDatasets() {

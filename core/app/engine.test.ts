@@ -66,7 +66,7 @@ test('frequency: spectrum window size, bank, lambda = 0 keeps the image, outgoin
   moved.image.pixels.forEach((v, i) => (diff += Math.abs(v - orig.image.pixels[i]!)));
   assert.ok(diff / moved.image.pixels.length > 1, 'lambda = 1 takes the other site\'s style');
   assert.equal(moved.window.width, 7);
-  const out = await h().previewOutgoingWindows({ datasetId: ids[0]!, alpha: 0.1, limit: 2 });
+  const out = await h().previewOutgoingWindows({ datasetIds: [ids[0]!], alpha: 0.1, limit: 2 });
   assert.equal(out.windows.length, 2);
   assert.equal(out.bytesEach, 3 * 7 * 7 * 4);
   assert.equal(out.totalCount, 5);
@@ -77,15 +77,15 @@ test('import: layout detection, dry run, import, rename and delete', async () =>
   await writeBinaryMaskFolder({ site: 'hx', samples: site!.samples }, dir, ['-Disc-T', '-Cup-T']);
   const folder = join(dir, 'hx');
   assert.equal(await detectConvention(folder), 'folder-binary');
-  const pre = await h().previewImport({ path: folder, convention: 'auto' });
+  const pre = await h().previewImport({ path: folder, convention: 'auto', jobId: 'p' });
   assert.equal(pre.total, 3);
   assert.equal(pre.items.length, 3);
   assert.ok(pre.items.every((i) => i.thumbnail && i.hasMask && i.problems.length === 0));
   assert.equal((await h().listDatasets({})).length, 2, 'a dry run writes nothing');
-  const r = await h().importDataset({ path: folder, convention: 'auto', name: 'Imported', site: 'hx', jobId: 't' });
+  const r = await h().importDataset({ path: folder, convention: 'auto', name: 'Imported', site: 'hx', jobId: 't', skipBad: false });
   assert.equal(r.dataset.count, 3);
   assert.equal(r.dataset.site, 'hx');
-  await assert.rejects(h().previewImport({ path: join(dir, 'missing'), convention: 'auto' }), /not a folder/);
+  await assert.rejects(h().previewImport({ path: join(dir, 'missing'), convention: 'auto', jobId: 'p' }), /missing: folder does not exist/);
   await h().renameDataset({ datasetId: r.dataset.id, name: 'Renamed' });
   assert.ok((await h().listDatasets({})).some((d) => d.name === 'Renamed'));
   await h().deleteDataset({ datasetId: r.dataset.id });
@@ -104,12 +104,16 @@ test('outbox lists the audit log newest first with totals', async () => {
 });
 
 test('federation settings keep the token out of the API', async () => {
-  const s = await h().saveFederationSettings({ hubUrl: 'wss://hub.example.org:8443', siteName: 'site-a', token: 's3cret' });
-  assert.deepEqual(s, { hubUrl: 'wss://hub.example.org:8443', siteName: 'site-a', tokenSet: true });
+  // A token is kept only once a hub accepted it: an unreachable hub leaves it unsaved, and says why.
+  const s = await h().saveFederationSettings({ hubUrl: 'ws://127.0.0.1:1', siteName: 'site-a', token: 's3cret' });
+  assert.deepEqual({ ...s, report: s.report?.problem }, { hubUrl: 'ws://127.0.0.1:1', siteName: 'site-a', tokenSet: false, datasetIds: [], ca: '', trustedFingerprint: null, hub: null, report: 'refused' });
+  assert.match(s.report!.message, /new token was not saved/);
   assert.ok(!JSON.stringify(await h().getFederationSettings({})).includes('s3cret'));
+  await assert.rejects(h().saveFederationSettings({ hubUrl: 'ws://127.0.0.1:1', siteName: 'a', ca: 'not a pem' }), /PEM/);
+  await assert.rejects(h().saveFederationSettings({ hubUrl: 'ws://127.0.0.1:1', siteName: 'a', trustedFingerprint: 'abc' }), /64 hexadecimal/);
   await assert.rejects(h().saveFederationSettings({ hubUrl: 'ftp://x', siteName: 'a' }), /not a hub address/);
   assert.equal((await h().getFederationStatus({})).state, 'idle');
-  const r = await h().testConnection({ hubUrl: 'ws://127.0.0.1:1' });
+  const r = await h().testConnection({ hubUrl: 'ws://127.0.0.1:1', token: 'x' });
   assert.equal(r.problem, 'refused');
 });
 

@@ -53,6 +53,23 @@ export function shrinkRaster(r: Raster, maxSide: number): Raster {
   return { width: w, height: h, channels: r.channels, pixels: out };
 }
 
+/** The mask at shrinkRaster's size and sampling, so a thumbnail overlay lines up with its picture. */
+export function shrinkMask(m: MaskView, maxSide: number): MaskView {
+  const f = Math.max(m.width, m.height) / maxSide;
+  if (f <= 1) return m;
+  const w = Math.max(1, Math.round(m.width / f));
+  const h = Math.max(1, Math.round(m.height / f));
+  const k = m.classes;
+  const out = new Uint8Array(w * h * k);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const sy = Math.min(m.height - 1, Math.floor(y * f));
+      const sx = Math.min(m.width - 1, Math.floor(x * f));
+      for (let c = 0; c < k; c++) out[(y * w + x) * k + c] = m.data[(sy * m.width + sx) * k + c]!;
+    }
+  return { width: w, height: h, classes: k, data: out };
+}
+
 export function maskToView(m: MaskU8): MaskView {
   return { width: m.width, height: m.height, classes: m.classes, data: m.data };
 }

@@ -7,7 +7,7 @@ import { FedSegError } from '../contract/errors.js';
 import { writeBinaryMaskFolder, writeDofeLayout, writeNiftiLayout, writeNpyLayout, type SiteSamples } from '../data/export.js';
 import { importNifti, importNpy } from '../data/import/arrays.js';
 import { importDofe, importFolder } from '../data/import/folder.js';
-import type { ImportProgress, ImportReport } from '../data/import/runner.js';
+import { problemLine, type ImportProgress, type ImportReport } from '../data/import/runner.js';
 import { FUNDUS_BINARY, FUNDUS_LABELMAP, type MaskConvention } from '../data/masks.js';
 import { generateFundusSite } from '../data/synthetic/fundus.js';
 import { generateProstateSite } from '../data/synthetic/prostate.js';
@@ -100,9 +100,15 @@ function printReport(r: ImportReport): void {
     for (const s of r.skipped.slice(0, 50)) console.log(`  ${s.file}: ${s.reason}`);
     if (r.skipped.length > 50) console.log(`  ... and ${r.skipped.length - 50} more`);
   }
+  if (!r.dryRun && r.rejected.length) {
+    console.log(`left out ${r.rejected.length} bad file(s) (--skip-bad):`);
+    for (const p of r.rejected.slice(0, 50)) console.log(`  ${problemLine(p)}`);
+    if (r.rejected.length > 50) console.log(`  ... and ${r.rejected.length - 50} more`);
+  }
   if (r.problems.length) {
     console.log(`${r.problems.length} problem(s) would make the import fail:`);
-    for (const p of r.problems) console.log(`  ${p.message.startsWith(p.file) ? p.message : `${p.file}: ${p.message}`}`);
+    for (const p of r.problems) console.log(`  ${problemLine(p)}`);
+    if (r.rejected.length) console.log(`--skip-bad leaves the ${r.rejected.length} bad file(s) out and imports the rest`);
   }
 }
 
@@ -112,7 +118,7 @@ export async function cmdImport(argv: string[]): Promise<number> {
     classes: { type: 'string' }, 'class-names': { type: 'string' }, structures: { type: 'string' }, tolerance: { type: 'string' },
     channels: { type: 'string' }, 'image-channels': { type: 'string' }, split: { type: 'string' }, prefix: { type: 'string' },
     resize: { type: 'string' }, 'no-zscore': { type: 'boolean' }, 'skip-empty': { type: 'boolean' }, 'dry-run': { type: 'boolean' },
-    kind: { type: 'string' },
+    kind: { type: 'string' }, 'skip-bad': { type: 'boolean' },
   }, true);
   if (v.help) {
     console.log(HELP.import);
@@ -130,7 +136,7 @@ export async function cmdImport(argv: string[]): Promise<number> {
   process.once('SIGINT', onSig);
   const pg = progressLine(dryRun ? 'check' : 'import');
   const common = {
-    dryRun, signal: ac.signal, resize: parseResize(str(v.resize)),
+    dryRun, signal: ac.signal, resize: parseResize(str(v.resize)), skipBad: v['skip-bad'] === true,
     onProgress: (p: ImportProgress) => {
       if (p.phase === 'read') pg.update(p.done, p.total, 'files');
       else if (p.phase === 'commit') {
@@ -197,5 +203,8 @@ export async function cmdImport(argv: string[]): Promise<number> {
     store?.close();
   }
   printReport(report);
-  return dryRun && report.problems.length ? 3 : 0;
+  // With --skip-bad the bad files do not fail the import; only problems beyond them (or nothing left) do.
+  const skipBad = v['skip-bad'] === true;
+  const fatal = report.problems.length > (skipBad ? report.rejected.length : 0) || (skipBad && report.datasets.every((d) => d.samples === 0));
+  return dryRun && fatal ? 3 : 0;
 }

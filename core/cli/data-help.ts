@@ -45,6 +45,7 @@ export const HELP: Record<string, string> = {
   --no-zscore       nifti: keep raw intensities (default: per-volume z-score)
   --skip-empty      nifti: drop slices with an empty label
   --dry-run         validate and report only; writes nothing (exit 3 if problems were found)
+  --skip-bad        leave out files that fail a check (listed) and import the rest, still all-or-nothing
   --kind K          dataset kind label (fundus, prostate, ...)`,
   list: `usage: fedseg data list --db FILE [--json]`,
   stats: `usage: fedseg data stats --db FILE [--dataset NAME|ID] [--grid FILE.png] [--grid-size N] [--json]

@@ -90,8 +90,13 @@ export const ImportPreviewItem = z.object({
   height: NonNegInt,
   hasMask: z.boolean(),
   thumbnail: Raster.nullable(),
+  /** The mask at the thumbnail's size, to draw over it; null when the file could not be read. */
+  maskThumbnail: MaskView.nullable(),
   problems: z.array(z.string()),
 });
+
+/** A file the import would reject, and why (the first check it failed). */
+export const ImportFileProblem = z.object({ name: z.string(), problem: z.string() });
 
 export const ModelSummary = z.object({
   id: Id,
@@ -246,13 +251,25 @@ export const appMethods = {
     size: z.number().int().min(16).max(384).default(64),
     seed: z.number().int().default(7),
   }), z.object({ datasets: z.array(DatasetSummary) }), 'Create built-in synthetic multi-site data (one dataset per site).'),
-  previewImport: method(z.object({ path: z.string().min(1).max(4096), convention: ImportConvention.default('auto') }), z.object({
+  previewImport: method(z.object({
+    path: z.string().min(1).max(4096), convention: ImportConvention.default('auto'), jobId: z.string().max(64).default('preview'),
+  }), z.object({
+    /** total: images the import would store from the good files; problems: those not about one file. */
     convention: ImportConvention, total: NonNegInt, items: z.array(ImportPreviewItem), problems: z.array(z.string()),
-  }), 'Dry run of an import: what would be read, with thumbnails and problems; writes nothing.'),
+    /** Files (image-mask pairs, volumes) that pass every check the import makes, and those that fail one. */
+    goodFiles: NonNegInt, badFiles: NonNegInt, bad: z.array(ImportFileProblem),
+    /** Files left out because they are not part of a pair (an image without mask, a stray file). */
+    skipped: z.array(z.string()),
+  }), 'Dry run of an import: the same checks as the import, per file, with thumbnails; writes nothing; progress via importProgress.'),
   importDataset: method(z.object({
     path: z.string().min(1).max(4096), convention: ImportConvention.default('auto'), name: z.string().min(1).max(120),
     site: z.string().max(120).default('local'), jobId: z.string().max(64).default('import'),
-  }), z.object({ dataset: DatasetSummary, skipped: z.array(z.string()) }), 'Import a folder/file (transactional); progress via importProgress.'),
+    /** Leave out the files a dry run flags as bad and import the rest (still all-or-nothing). */
+    skipBad: z.boolean().default(false),
+  }), z.object({ dataset: DatasetSummary, skipped: z.array(z.string()), rejected: z.array(ImportFileProblem) }),
+  'Import a folder (transactional); progress via importProgress. Without skipBad any bad file fails the whole import.'),
+  cancelImport: method(z.object({ jobId: z.string().max(64) }), z.object({ cancelled: z.boolean() }),
+    'Stop a running import or dry run by its job id; a cancelled import writes nothing. cancelled: whether one was running.'),
   openImageFile: method(z.object({ path: z.string().min(1).max(4096) }), z.object({ datasetId: Id, index: NonNegInt }),
     'Open one PNG/JPEG file for viewing and segmentation (kept, without a mask, in an "Opened images" dataset).'),
   renameDataset: method(z.object({ datasetId: Id, name: z.string().min(1).max(120) }), Empty, 'Rename a dataset.'),

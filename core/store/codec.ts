@@ -73,6 +73,18 @@ export function checkSample(s: NewSample, channels: number, classes: number, dat
   }
 }
 
+/**
+ * Every check a store makes before it writes a sample (shape, 0/1 mask, finite pixels, JSON meta), without
+ * writing. Import dry runs and skip-bad imports judge a file with it, so a file they pass is one the
+ * store accepts.
+ */
+export function checkStorableSample(s: NewSample, channels: number, classes: number, dataset: string): void {
+  checkSample(s, channels, classes, dataset);
+  const what = `sample '${s.name}' of dataset '${dataset}'`;
+  encodeSample(s, what);
+  checkJson(s.meta ?? {}, `${what} meta`);
+}
+
 export interface EncodedSample {
   imageDtype: 'uint8' | 'float32';
   image: Uint8Array;

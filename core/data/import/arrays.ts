@@ -5,20 +5,16 @@
 //    (z planes; width = x, height = y, no reorientation), per-volume z-score over all voxels, labels
 //    merged into classes as configured (SAML: {1, 2} -> one gland class), pixel spacing kept.
 // Both stream one file/volume at a time through the shared runner (all-or-nothing, progress, dry run).
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FedSegError } from '../../contract/errors.js';
 import type { DatasetStore, NewSample, SampleSplit } from '../../store/dataset-store.js';
 import { readNifti } from '../codecs/nifti.js';
 import { readNpy } from '../codecs/npy.js';
+import { listFolder } from './list-folder.js';
 import { runImport, type CommonImportOptions, type ImportPlan, type ImportReport, type Skipped } from './runner.js';
 
-async function listDir(dir: string): Promise<string[]> {
-  const st = await stat(dir).catch(() => null);
-  if (!st) throw new FedSegError('IO_ERROR', `${dir}: folder does not exist`);
-  if (!st.isDirectory()) throw new FedSegError('IO_ERROR', `${dir}: not a folder`);
-  return (await readdir(dir)).sort();
-}
+const listDir = listFolder;
 
 async function read(file: string): Promise<Buffer> {
   try {

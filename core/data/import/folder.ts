@@ -6,7 +6,7 @@
 //  - binary: one file per structure, `stem<structure.suffix>.<ext>` (e.g. stem-Disc-T.png).
 // Images without masks and masks without images are skipped and reported; two images with the same
 // stem are an error. Every decode error names its file.
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { FedSegError } from '../../contract/errors.js';
 import type { ImageF32 } from '../../contract/image.js';
@@ -14,6 +14,7 @@ import type { NewSample, SampleSplit } from '../../store/dataset-store.js';
 import { createDecodePool, defaultDecodeWorkers, readRasterInline, type RasterReader } from '../codecs/decode-pool.js';
 import type { Raster } from '../codecs/image-file.js';
 import { conventionClasses, maskFromBinary, maskFromLabelmap, maskFromRefuge, type MaskConvention } from '../masks.js';
+import { listFolder } from './list-folder.js';
 import { runImport, type CommonImportOptions, type ImportPlan, type ImportReport, type PlanItem, type Skipped } from './runner.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
 
@@ -35,21 +36,7 @@ export interface FolderImportOptions extends CommonImportOptions {
   maskSuffixes?: string[];
 }
 
-async function listDir(dir: string): Promise<string[]> {
-  let st;
-  try {
-    st = await stat(dir);
-  } catch {
-    throw new FedSegError('IO_ERROR', `${dir}: folder does not exist`);
-  }
-  if (!st.isDirectory()) throw new FedSegError('IO_ERROR', `${dir}: not a folder`);
-  try {
-    return (await readdir(dir)).sort();
-  } catch (e) {
-    throw new FedSegError('IO_ERROR', `${dir}: cannot list folder (${(e as Error).message})`);
-  }
-}
-
+const listDir = listFolder;
 
 function toImage(r: Raster, channels: 1 | 3, file: string): ImageF32 {
   const n = r.width * r.height;

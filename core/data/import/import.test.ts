@@ -259,7 +259,7 @@ test('bad input: each failure names the file, and nothing is written', async () 
   await fails(importFolder(store, opts(mk({ 'a.png': png(s0), 'a.jpg': png(s0), 'a_mask.png': grey(24, 24, 0) }))), 'INVALID_INPUT', /duplicate image name 'a'/);
   // Empty folder, missing folder, corrupt mask.
   await fails(importFolder(store, opts(mk({}))), 'INVALID_INPUT', /no PNG\/JPEG images/);
-  await fails(importFolder(store, opts(join(root, 'does-not-exist'))), 'IO_ERROR', /does-not-exist: folder does not exist/);
+  await fails(importFolder(store, opts(join(root, 'does-not-exist'))), 'NOT_FOUND', /does-not-exist: folder does not exist/);
   await fails(importFolder(store, opts(mk({ 'a.png': png(s0), 'a_mask.png': png(s0).subarray(0, 50) }))), 'CORRUPT_FILE', /a_mask\.png: unreadable PNG/);
   // Only images, no masks at all: nothing to import, with the reason.
   await fails(importFolder(store, opts(mk({ 'a.png': png(s0) }))), 'INVALID_INPUT', /nothing to import.*a\.png \(no mask found/);

@@ -5,8 +5,13 @@
 // transaction; any error, a cancel (AbortSignal) or a throwing progress callback aborts every
 // staged import, so the database is exactly as before. A dry run loads and validates everything,
 // writes nothing, and reports what would be imported, skipped and rejected.
-import { FedSegError } from '../../contract/errors.js';
-import { checkNewDataset, checkSample } from '../../store/codec.js';
+// Dry run and import judge each item with the same code (load, optional resize, checkItem), so an
+// item a dry run passes is one the import stores, and an item it flags is one the import rejects.
+// With skipBad the rejected items are left out and the rest is still committed all-or-nothing;
+// without it one rejected item fails the import, after every item was checked so the error can say
+// how many are bad and name the first ones.
+import { FedSegError, type ErrorCode } from '../../contract/errors.js';
+import { checkNewDataset, checkStorableSample } from '../../store/codec.js';
 import type { DatasetInfo, DatasetStore, ImportSession, NewDataset, NewSample } from '../../store/dataset-store.js';
 import { resizeImageBilinear, resizeMaskNearest } from '../resize.js';
 
@@ -30,6 +35,19 @@ export interface CommonImportOptions {
   dryRun?: boolean;
   /** Image decode worker threads for PNG/JPEG imports (default: one per spare core for >= 48 files, else 0). */
   decodeWorkers?: number;
+  /** Leave out items that fail to load or validate (listed in the report's `rejected`) and import the rest. */
+  skipBad?: boolean;
+  /** Called once per item, in plan order, with its samples (after resize) or the reason it is rejected. */
+  onItem?: (outcome: ItemOutcome) => void;
+}
+
+export interface ItemOutcome {
+  file: string;
+  dataset: string;
+  /** The item's samples when it passed every check, else empty. */
+  samples: NewSample[];
+  /** Why the item cannot be imported; null when it passed. */
+  problem: string | null;
 }
 
 export interface PlanItem {
@@ -74,10 +92,36 @@ export interface ImportReport {
   skipped: Skipped[];
   /** Dry run only: every problem that would make the real import fail. */
   problems: { file: string; message: string }[];
+  /** Items that failed to load or validate: left out with skipBad, flagged by a dry run. */
+  rejected: { file: string; message: string }[];
 }
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+function isCancel(e: unknown): boolean {
+  return e instanceof FedSegError && e.code === 'CANCELLED';
+}
+
+/** One problem line that names the item's file once (most loaders already start with a file name). */
+export function problemLine(p: { file: string; message: string }): string {
+  return p.message.startsWith(p.file) ? p.message : `${p.file}: ${p.message}`;
+}
+
+/**
+ * Everything the store checks before it writes an item, without writing: names unique within the
+ * dataset (`seen`, updated only when the whole item passes) and each sample storable as it is.
+ */
+function checkItem(samples: NewSample[], file: string, d: NewDataset, seen: Map<string, string>): void {
+  const own = new Set<string>();
+  for (const s of samples) {
+    const prev = seen.get(s.name) ?? (own.has(s.name) ? file : undefined);
+    if (prev !== undefined) throw new FedSegError('INVALID_INPUT', `${file}: duplicate sample name '${s.name}' (also from ${prev})`);
+    own.add(s.name);
+    checkStorableSample(s, d.channels, d.classes, d.name);
+  }
+  for (const s of samples) seen.set(s.name, file);
 }
 
 export async function runImport(store: DatasetStore | null, plan: ImportPlan, opts: CommonImportOptions = {}): Promise<ImportReport> {
@@ -95,6 +139,9 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
   }
   const total = plan.datasets.reduce((a, d) => a + d.items.length, 0);
   const problems: { file: string; message: string }[] = [];
+  const rejected: { file: string; message: string }[] = [];
+  // The strict import's error keeps the first bad file's code (a corrupt file stays CORRUPT_FILE).
+  let firstCode: ErrorCode | null = null;
   const reports: DatasetReport[] = plan.datasets.map((d) => ({
     name: d.dataset.name, id: null, samples: 0, channels: d.dataset.channels, classes: d.dataset.classes,
     classNames: d.dataset.classNames ?? Array.from({ length: d.dataset.classes }, (_, i) => `class${i}`), sizes: {}, splits: {},
@@ -129,7 +176,8 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
       const rep = reports[di]!;
       if (opts.signal?.aborted) throw new FedSegError('CANCELLED', 'import cancelled; nothing was written');
       for (let q = j; q < j + window; q++) start(q);
-      let samples: NewSample[];
+      let samples: NewSample[] = [];
+      let problem: string | null = null;
       try {
         samples = await started[j]!;
         started[j] = undefined;
@@ -142,18 +190,24 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
             spacing: s.spacing ? [(s.spacing[0] * s.image.height) / height, (s.spacing[1] * s.image.width) / width] : s.spacing,
           }));
         }
-        for (const s of samples) {
-          const prev = seen[di]!.get(s.name);
-          if (prev !== undefined) throw new FedSegError('INVALID_INPUT', `${item.file}: duplicate sample name '${s.name}' (also from ${prev})`);
-          seen[di]!.set(s.name, item.file);
-          if (dry) checkSample(s, d.dataset.channels, d.dataset.classes, d.dataset.name);
-        }
-        if (!dry) sessions[di]!.add(samples);
+        checkItem(samples, item.file, d.dataset, seen[di]!);
       } catch (e) {
-        if (!dry || (e instanceof FedSegError && e.code === 'CANCELLED')) throw e;
-        problems.push({ file: item.file, message: message(e) });
+        if (isCancel(e)) throw e;
+        problem = message(e);
+        firstCode ??= e instanceof FedSegError ? e.code : 'INVALID_INPUT';
         samples = [];
       }
+      if (problem !== null) {
+        rejected.push({ file: item.file, message: problem });
+        if (dry) problems.push({ file: item.file, message: problem });
+      } else if (!dry && (opts.skipBad || rejected.length === 0)) {
+        // A strict import that already met a bad item stages nothing more: it only goes on checking.
+        sessions[di]!.add(samples);
+        staged += samples.length;
+      } else if (dry) {
+        staged += samples.length;
+      }
+      opts.onItem?.({ file: item.file, dataset: d.dataset.name, samples, problem });
       for (const s of samples) {
         const key = `${s.image.width}x${s.image.height}`;
         rep.sizes[key] = (rep.sizes[key] ?? 0) + 1;
@@ -161,16 +215,23 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
         rep.splits[sp] = (rep.splits[sp] ?? 0) + 1;
       }
       rep.samples += samples.length;
-      staged += samples.length;
       done++;
       progress({ phase: 'read', file: item.file, dataset: d.dataset.name });
     }
     if (!dry) {
       if (opts.signal?.aborted) throw new FedSegError('CANCELLED', 'import cancelled; nothing was written');
+      const good = done - rejected.length;
+      if (rejected.length && !opts.skipBad) {
+        const first = rejected.slice(0, 3).map(problemLine).join('; ');
+        throw new FedSegError(firstCode ?? 'INVALID_INPUT', `${rejected.length} of ${total} file(s) cannot be imported (${first}${rejected.length > 3 ? '; …' : ''}); nothing was imported${good > 0 ? `; skip the bad files to import the other ${good}` : ''}`);
+      }
+      if (good === 0) throw new FedSegError('INVALID_INPUT', `import: nothing to import, every file has a problem (${rejected.slice(0, 3).map(problemLine).join('; ')})`);
       progress({ phase: 'commit' });
-      const infos: DatasetInfo[] = store!.transaction(() => sessions.map((s) => s.commit()));
+      // A dataset whose every item was skipped is not created (an empty dataset would only mislead).
+      const infos: (DatasetInfo | null)[] = store!.transaction(() => sessions.map((s) => (s.staged > 0 ? s.commit() : null)));
       infos.forEach((info, i) => {
-        reports[i]!.id = info.id;
+        reports[i]!.id = info?.id ?? null;
+        if (!info) sessions[i]!.abort();
       });
     }
   } catch (e) {
@@ -178,5 +239,5 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
     throw e;
   }
   progress({ phase: 'done' });
-  return { dryRun: dry, datasets: reports, skipped: plan.skipped, problems };
+  return { dryRun: dry, datasets: reports, skipped: plan.skipped, problems, rejected };
 }
