@@ -66,6 +66,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const training = new TrainingManager(ctx);
   const federation = new FederationManager(ctx);
   training.otherBusy = () => federation.busyMessage();
+  training.otherRunId = () => federation.activeRunId();
+  training.otherState = () => federation.progressState();
   federation.otherBusy = () => (training.isRunning() ? 'a local training is running; cancel it before joining a federation' : null);
   const version = appVersion();
 
@@ -85,7 +87,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       return {};
     },
     ...segmentHandlers(ctx, cache),
-    ...frequencyHandlers(ctx),
+    ...frequencyHandlers(ctx, () => federation.settings().hub),
     ...trainingHandlers(training),
     ...federationHandlers(ctx, federation),
     ...outboxHandlers(ctx),

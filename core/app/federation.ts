@@ -1,22 +1,52 @@
-// Federation handlers: settings (hub URL, site name, token in the site's store), "Test connection"
-// (hub-probe.ts), join/leave (the site client in the job worker, federation-job.ts) and the live state:
-// site events from the worker plus the hub's public GET /status (sites and round) while joined.
-import type { AppHandlers, FederationStatus, TrainingProgress } from '../contract/app-api.js';
+// Federation handlers: settings (hub URL, site name, datasets, private CA or pinned certificate; the
+// token in the site's store, replaced only after the hub accepted it), "Test connection" (hub-probe.ts),
+// join/leave (the site client in the job worker, federation-job.ts) and the live state. The engine, not
+// the page, is the source of truth: the state (with `active`), the run it belongs to, the per-round
+// history and the last failure in plain words survive navigation and reloads, and Leave always
+// returns to a state from which Join works.
+import type { AppHandlers, ConnectionProblem, ConnectionReport, FederationSettings, FederationStatus, TrainingProgress } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
-import { HubStatusSchema } from '../contract/hub-status.js';
+import { HubStatusSchema, type HubEvaluation } from '../contract/hub-status.js';
 import type { JobOutcome } from '../contract/job-messages.js';
 import { describeSpec } from '../contract/model-spec.js';
 import type { SiteEvent } from '../contract/site-events.js';
+import { normaliseFingerprint } from '../federation/tls-trust.js';
 import { type EngineContext, requireDataset } from './context.js';
-import { normaliseHubUrl, probeHub } from './hub-probe.js';
+import { hubInfo, normaliseHubUrl, probeHub } from './hub-probe.js';
 import { spawnJobWorker, type JobWorker } from './spawn-worker.js';
 
 const SETTINGS_KEY = 'app.federation';
 const TOKEN_KEY = 'app.federation.token';
 
-interface Saved {
-  hubUrl: string;
-  siteName: string;
+type Saved = Omit<FederationSettings, 'tokenSet'>;
+type SettingsInput = Partial<Saved> & { hubUrl: string; siteName: string };
+
+/** Plain words for a participation that stopped with an error code (same words as Test connection). */
+export function explainFailure(code: string | undefined, message: string): { problem: ConnectionProblem; message: string } {
+  switch (code) {
+    case 'AUTH_FAILED':
+      return { problem: 'auth', message: 'The hub did not accept this site name and token. Check the token (it is case-sensitive) or ask the coordinator to enrol this site again, then join again.' };
+    case 'VERSION_MISMATCH':
+      return { problem: 'version', message: 'The hub runs a different version of FedSeg. Update this app, or ask the coordinator which version to use.' };
+    case 'ALREADY_EXISTS':
+      return { problem: 'auth', message: 'A site with this name is already connected to the hub. If that is another computer, use this site\'s own name.' };
+    case 'MESSAGE_TOO_LARGE':
+      return { problem: 'protocol', message: `The hub sent more data than this site accepts (${message}). Ask the coordinator to check the hub's message size limit.` };
+    case 'CONNECTION_FAILED':
+      return { problem: /TLS|certificate/i.test(message) ? 'tls' : 'refused', message: `The hub could not be reached: ${message}. Use Test connection for a diagnosis.` };
+    default:
+      return { problem: 'unknown', message };
+  }
+}
+
+function meanDiceOf(evals: HubEvaluation[], round: number): number | null {
+  const vals: number[] = [];
+  for (const e of evals) {
+    if (e.round !== round) continue;
+    const d = Object.entries(e.metrics).filter(([k]) => /^dice(_|$)/.test(k) && !k.startsWith('dice_mean')).map(([, v]) => v);
+    if (d.length) vals.push(d.reduce((a, b) => a + b, 0) / d.length);
+  }
+  return vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : null;
 }
 
 export class FederationManager {
@@ -25,33 +55,113 @@ export class FederationManager {
   private poll: ReturnType<typeof setInterval> | null = null;
   private backend = '';
   private runId: number | null = null;
+  private lastProgress: TrainingProgress | null = null;
+  private totalRounds: number | null = null;
   /** Set by the engine: a message when local training runs (one heavy job at a time). */
   otherBusy: () => string | null = () => null;
 
   constructor(private readonly ctx: EngineContext) {
     const s = this.settings();
-    this.status = { state: 'idle', hubUrl: s.hubUrl, siteName: s.siteName, message: 'not connected', model: null, round: null, sites: [] };
+    this.status = this.idle(s.hubUrl, s.siteName, 'not connected');
+  }
+
+  private idle(hubUrl: string, siteName: string, message: string): FederationStatus {
+    return { state: 'idle', hubUrl, siteName, message, model: null, round: null, sites: [], active: false, datasets: [], totalRounds: null, runId: null, history: [], problem: null };
   }
 
   busyMessage(): string | null {
     return this.worker ? 'this site is taking part in a federation; leave it before training locally' : null;
   }
 
+  /** The run of the participation in progress, if any. */
+  activeRunId(): number | null {
+    return this.worker ? this.runId : null;
+  }
+
+  /** The participation's progress as the Train page shows jobs, while it runs. */
+  progressState(): TrainingProgress | null {
+    return this.worker ? this.lastProgress : null;
+  }
+
   settings(): Saved {
-    const s = this.ctx.store.getSetting<Saved>(SETTINGS_KEY);
-    return { hubUrl: s?.hubUrl ?? '', siteName: s?.siteName ?? '' };
+    const s = this.ctx.store.getSetting<Partial<Saved>>(SETTINGS_KEY);
+    return {
+      hubUrl: s?.hubUrl ?? '', siteName: s?.siteName ?? '', datasetIds: Array.isArray(s?.datasetIds) ? s.datasetIds.filter((x) => typeof x === 'string') : [],
+      ca: typeof s?.ca === 'string' ? s.ca : '', trustedFingerprint: typeof s?.trustedFingerprint === 'string' ? s.trustedFingerprint : null, hub: s?.hub ?? null,
+    };
+  }
+
+  publicSettings(): FederationSettings {
+    return { ...this.settings(), tokenSet: this.tokenSet() };
   }
 
   tokenSet(): boolean {
     return !!this.ctx.store.getSetting<string>(TOKEN_KEY);
   }
 
-  save(hubUrl: string, siteName: string, token?: string): void {
+  private token(): string {
+    return this.ctx.store.getSetting<string>(TOKEN_KEY) ?? '';
+  }
+
+  /** Checks and merges settings (everything except the token) over the saved ones. */
+  private merged(p: SettingsInput): Saved {
+    const cur = this.settings();
+    const hubUrl = p.hubUrl.trim();
+    if (hubUrl && !normaliseHubUrl(hubUrl)) throw new FedSegError('INVALID_ARGUMENT', `'${hubUrl}' is not a hub address (example: wss://hub.example.org:8443)`);
+    const ca = p.ca === undefined ? cur.ca : p.ca.trim();
+    if (ca && !/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(ca))
+      throw new FedSegError('INVALID_ARGUMENT', 'the CA certificate must be PEM text (from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----), as the coordinator sends it');
+    let trustedFingerprint = p.trustedFingerprint === undefined ? cur.trustedFingerprint : p.trustedFingerprint;
+    if (trustedFingerprint) {
+      const n = normaliseFingerprint(trustedFingerprint);
+      if (!n) throw new FedSegError('INVALID_ARGUMENT', 'a certificate fingerprint is 64 hexadecimal digits (SHA-256), usually written AA:BB:…');
+      trustedFingerprint = n;
+    }
+    const datasetIds = p.datasetIds ?? cur.datasetIds;
+    for (const id of datasetIds) requireDataset(this.ctx.store, id);
+    // A different hub invalidates what the last one said about itself (and a pin made for it).
+    const sameHub = normaliseHubUrl(hubUrl)?.toString() === normaliseHubUrl(cur.hubUrl)?.toString();
+    return {
+      hubUrl, siteName: p.siteName.trim(), datasetIds, ca, hub: sameHub ? cur.hub : null,
+      trustedFingerprint: sameHub || p.trustedFingerprint !== undefined ? trustedFingerprint : null,
+    };
+  }
+
+  private write(s: Saved, token?: string): void {
     this.ctx.store.transaction(() => {
-      this.ctx.store.setSetting(SETTINGS_KEY, { hubUrl, siteName });
-      if (token !== undefined && token !== '') this.ctx.store.setSetting(TOKEN_KEY, token);
+      this.ctx.store.setSetting(SETTINGS_KEY, s);
+      if (token) this.ctx.store.setSetting(TOKEN_KEY, token);
     });
-    if (!this.worker) this.update({ hubUrl, siteName });
+    if (!this.worker) this.update({ hubUrl: s.hubUrl, siteName: s.siteName });
+  }
+
+  private probe(s: Saved, token: string): Promise<ConnectionReport> {
+    return probeHub({ hubUrl: s.hubUrl, site: s.siteName, token, ...(s.ca ? { ca: s.ca } : {}), trustedFingerprint: s.trustedFingerprint });
+  }
+
+  /** Saves settings; a new token is kept only if the hub accepts it (the working one is never lost to a typo). */
+  async save(p: SettingsInput & { token?: string }): Promise<FederationSettings & { report: ConnectionReport | null }> {
+    const s = this.merged(p);
+    let report: ConnectionReport | null = null;
+    let token: string | undefined;
+    if (p.token) {
+      report = await this.probe(s, p.token);
+      if (report.ok) {
+        token = p.token;
+        s.hub = report.hub;
+      } else report = { ...report, message: `The new token was not saved${this.tokenSet() ? ' (the previous one is kept)' : ''}. ${report.message}` };
+    }
+    this.write(s, token);
+    return { ...this.publicSettings(), report };
+  }
+
+  /** Tests what the page shows (or what is saved); a success saves it, so Join uses exactly what was tested. */
+  async test(p: Partial<SettingsInput> & { token?: string }): Promise<ConnectionReport> {
+    const cur = this.settings();
+    const s = this.merged({ ...p, hubUrl: p.hubUrl ?? cur.hubUrl, siteName: p.siteName ?? cur.siteName });
+    const report = await this.probe(s, p.token || this.token());
+    if (report.ok) this.write({ ...s, hub: report.hub }, p.token || undefined);
+    return report;
   }
 
   current(): FederationStatus {
@@ -63,10 +173,33 @@ export class FederationManager {
     this.ctx.emit('federationStatus', this.status);
   }
 
-  private progress(p: Omit<TrainingProgress, 'runId' | 'mode' | 'backend' | 'dice' | 'losses' | 'samplesPerSec' | 'etaSec' | 'epoch' | 'step' | 'totalSteps'> & Partial<TrainingProgress>): void {
-    this.ctx.emit('trainingProgress', {
-      runId: String(this.runId ?? 0), mode: 'federated', backend: this.backend, dice: null, losses: {}, samplesPerSec: 0, etaSec: null, epoch: 0, step: 0, totalSteps: 100, ...p,
-    });
+  private progress(p: Partial<TrainingProgress> & Pick<TrainingProgress, 'phase' | 'message'>): void {
+    const prev = this.lastProgress;
+    const next: TrainingProgress = {
+      runId: String(this.runId ?? 0), mode: 'federated', backend: this.backend, dice: null, losses: prev?.losses ?? {}, samplesPerSec: 0, etaSec: null,
+      epoch: 0, step: 0, totalSteps: 0, round: prev?.round ?? null, totalRounds: this.totalRounds, fraction: null, ...p,
+    };
+    this.lastProgress = next;
+    this.ctx.emit('trainingProgress', next);
+  }
+
+  private record(round: number, m: { loss?: number; dice?: number }): void {
+    if (this.runId === null) return;
+    const old = this.ctx.store.listRoundMetrics(this.runId).find((r) => r.round === round)?.metrics ?? {};
+    const next = { ...old, step: round, ...(m.loss !== undefined && Number.isFinite(m.loss) ? { loss: m.loss } : {}), ...(m.dice !== undefined ? { dice: m.dice } : {}) };
+    try {
+      this.ctx.store.putRoundMetrics(this.runId, round, next);
+    } catch {
+      /* the history is a convenience; the participation goes on without it */
+    }
+  }
+
+  private historyEntry(round: number, loss: number | null): void {
+    const h = this.status.history.filter((x) => x.round !== round);
+    const old = this.status.history.find((x) => x.round === round);
+    h.push({ round, loss: loss ?? old?.loss ?? null, unseenDice: old?.unseenDice ?? null });
+    h.sort((a, b) => a.round - b.round);
+    this.update({ history: h });
   }
 
   private onSite(e: SiteEvent): void {
@@ -74,32 +207,47 @@ export class FederationManager {
     switch (e.type) {
       case 'connecting':
         return this.update({ state: this.status.state === 'reconnecting' || this.status.state === 'connected' || this.status.state === 'training' ? 'reconnecting' : 'connecting', message: `connecting to the hub (attempt ${e.attempt})` });
-      case 'connected':
+      case 'connected': {
         void this.pollHub();
+        this.totalRounds = e.welcome.totalRounds;
+        // What the hub says about itself is kept for the Outbox preview (its real window size).
+        try {
+          const s = this.settings();
+          this.ctx.store.setSetting(SETTINGS_KEY, { ...s, hub: hubInfo(e.welcome) });
+        } catch {
+          /* only a preview depends on it */
+        }
+        this.progress({ phase: 'waiting', round: e.welcome.round, message: `connected to ${e.welcome.hub}; waiting for round ${e.welcome.round + 1} of ${e.welcome.totalRounds}` });
         return this.update({
-          state: 'connected', message: `connected to ${e.welcome.hub} (${e.welcome.mode})`, model: describeSpec(e.welcome.model),
+          state: 'connected', message: `connected to ${e.welcome.hub} (${e.welcome.mode})`, model: describeSpec(e.welcome.model), totalRounds: e.welcome.totalRounds, problem: null,
           round: { number: e.welcome.round, phase: 'waiting', deadline: null, quorum: null },
         });
+      }
       case 'disconnected':
         return this.update({ state: 'reconnecting', message: `connection lost (${e.reason || e.code}); retrying in ${Math.round(e.retryInMs / 1000)} s` });
       case 'spectrum-sent':
-        return this.update({ message: `shared ${e.count} amplitude window(s)` });
+        return this.update({ message: `shared ${e.count} amplitude window(s) of ${e.channels}x${2 * e.halfWidth + 1}x${2 * e.halfWidth + 1} (${e.bytes} bytes)` });
       case 'bank':
         return this.update({ message: `received ${e.count} amplitude window(s) from ${e.sources} other site(s)` });
       case 'round-start':
-        this.update({ state: 'training', message: `round ${e.round} of ${e.totalRounds}`, round: { number: e.round, phase: 'training', deadline: e.deadline === null ? null : new Date(e.deadline).toISOString(), quorum: null } });
-        return this.progress({ phase: 'training', round: e.round, message: `round ${e.round} of ${e.totalRounds}` });
-      case 'progress':
+        this.totalRounds = e.totalRounds;
+        this.update({ state: 'training', totalRounds: e.totalRounds, message: `round ${e.round} of ${e.totalRounds}`, round: { number: e.round, phase: 'training', deadline: e.deadline === null ? null : new Date(e.deadline).toISOString(), quorum: null } });
+        return this.progress({ phase: 'training', round: e.round, totalRounds: e.totalRounds, fraction: 0, message: `round ${e.round} of ${e.totalRounds}: local training` });
+      case 'progress': {
+        const losses = Object.fromEntries(Object.entries(e.losses ?? {}).filter(([k]) => k !== 'elapsedMs'));
         return this.progress({
-          phase: e.work === 'train' ? 'training' : 'evaluating', round: e.round, step: e.step ?? Math.round(e.fraction * 100), totalSteps: e.steps ?? 100,
-          losses: e.losses ?? {}, message: e.note ?? `${e.work} ${Math.round(e.fraction * 100)}%`,
+          phase: e.work === 'train' ? 'training' : 'evaluating', round: e.round, step: e.step ?? 0, totalSteps: e.steps ?? 0, fraction: e.fraction,
+          ...(Object.keys(losses).length ? { losses } : {}), message: e.note ?? `round ${e.round}: ${e.work === 'train' ? 'local training' : 'evaluating'} ${Math.round(e.fraction * 100)}%`,
         });
-      case 'round-sent':
+      }
+      case 'round-sent': {
+        const losses = Object.fromEntries(Object.entries(e.metrics).filter(([k]) => k.startsWith('loss_')).map(([k, v]) => [k.slice(5), v]));
+        const loss = losses.total ?? Object.values(losses)[0];
+        this.record(e.round, { ...(loss !== undefined ? { loss } : {}) });
+        this.historyEntry(e.round, loss ?? null);
         this.update({ state: 'connected', message: `sent the update for round ${e.round}`, round: { number: e.round, phase: 'waiting for other sites', deadline: null, quorum: null } });
-        return this.progress({
-          phase: 'waiting', round: e.round, step: e.metrics.steps ?? 1, totalSteps: e.metrics.steps ?? 1, message: `update sent (${e.bytes} bytes)`,
-          losses: Object.fromEntries(Object.entries(e.metrics).filter(([k]) => k.startsWith('loss_')).map(([k, v]) => [k.slice(5), v])),
-        });
+        return this.progress({ phase: 'waiting', round: e.round, fraction: 1, losses, message: `round ${e.round}: update sent (${e.bytes} bytes); waiting for the other sites` });
+      }
       case 'evaluated':
         return this.update({ message: `evaluated the global model of round ${e.round}` });
       case 'global-model':
@@ -107,11 +255,12 @@ export class FederationManager {
       case 'hub-error':
         return this.update({ message: `hub: ${e.message}` });
       case 'finished':
+        this.progress({ phase: 'done', round: e.rounds, fraction: 1, message: `the federation finished after ${e.rounds} round(s)` });
         return this.update({ state: 'finished', message: `the federation finished after ${e.rounds} round(s)`, round: round ? { ...round, phase: 'finished' } : null });
     }
   }
 
-  /** Reads the hub's public status page (sites, round); `always` also after the site stopped. */
+  /** Reads the hub's public status page (sites, round, unseen-site Dice); `always` also after the site stopped. */
   private async pollHub(always = false): Promise<void> {
     const u = normaliseHubUrl(this.status.hubUrl);
     if (!u) return;
@@ -127,7 +276,14 @@ export class FederationManager {
       const round = s.currentRound
         ? { number: s.currentRound, phase: s.phase, deadline: s.deadline === null ? null : new Date(s.deadline).toISOString(), quorum: s.minSites }
         : this.status.round;
-      if ((always || this.worker) && JSON.stringify({ sites, round }) !== JSON.stringify({ sites: this.status.sites, round: this.status.round })) this.update({ sites, round });
+      const history = this.status.history.map((h) => {
+        const d = meanDiceOf(s.evaluations, h.round);
+        if (d !== null && d !== h.unseenDice) this.record(h.round, { dice: d });
+        return d === null ? h : { ...h, unseenDice: d };
+      });
+      if (!(always || this.worker)) return;
+      const changed = JSON.stringify({ sites, round, history }) !== JSON.stringify({ sites: this.status.sites, round: this.status.round, history: this.status.history });
+      if (changed) this.update({ sites, round, history, totalRounds: s.totalRounds });
     } catch {
       /* the status page is optional (TLS with a private CA, proxies); the site client reports the rest */
     }
@@ -137,23 +293,41 @@ export class FederationManager {
     if (this.worker) throw new FedSegError('ALREADY_EXISTS', 'this site is already taking part; leave first');
     const other = this.otherBusy();
     if (other) throw new FedSegError('ALREADY_EXISTS', other);
-    const { hubUrl, siteName } = this.settings();
-    const token = this.ctx.store.getSetting<string>(TOKEN_KEY) ?? '';
+    const saved = this.settings();
+    const { hubUrl, siteName } = saved;
+    const token = this.token();
     if (!normaliseHubUrl(hubUrl)) throw new FedSegError('INVALID_ARGUMENT', 'set a valid hub address on the Federation page first');
-    if (!siteName || !token) throw new FedSegError('INVALID_ARGUMENT', 'set this site\'s name and join token on the Federation page first');
-    const d = requireDataset(this.ctx.store, datasetIds[0]!);
-    const run = this.ctx.store.createRun({ name: `Federation ${siteName} @ ${hubUrl}`, config: { mode: 'federated', hubUrl, siteName, datasetIds } });
+    if (!siteName || !token) throw new FedSegError('INVALID_ARGUMENT', 'set this site\'s name and join token on the Federation page first (Test connection saves them when the hub accepts them)');
+    if (datasetIds.length === 0) throw new FedSegError('INVALID_ARGUMENT', 'choose the dataset(s) this site takes part with');
+    const ds = datasetIds.map((id) => requireDataset(this.ctx.store, id));
+    this.ctx.store.setSetting(SETTINGS_KEY, { ...saved, datasetIds });
+    const names = ds.map((d) => d.name);
+    const run = this.ctx.store.createRun({ name: `Federation ${siteName} @ ${hubUrl}`, config: { mode: 'federated', hubUrl, siteName, datasetIds, datasets: names } });
     this.runId = run.id;
+    this.totalRounds = null;
+    this.lastProgress = null;
     let finish: (o: JobOutcome) => void = () => {};
-    const job = spawnJobWorker({ dbPath: this.ctx.dbPath, work: { kind: 'federate', job: { runId: run.id, hubUrl: normaliseHubUrl(hubUrl)!.toString(), site: siteName, token, datasetId: d.id } } }, (m) => {
+    const job = spawnJobWorker({
+      dbPath: this.ctx.dbPath,
+      work: {
+        kind: 'federate',
+        job: {
+          runId: run.id, hubUrl: normaliseHubUrl(hubUrl)!.toString(), site: siteName, token, datasetIds: ds.map((d) => d.id),
+          ...(saved.ca ? { ca: saved.ca } : {}), ...(saved.trustedFingerprint ? { trustedFingerprint: saved.trustedFingerprint } : {}),
+        },
+      },
+    }, (m) => {
       if (m.t === 'site') this.onSite(m.e);
       else if (m.t === 'backend') this.backend = m.backend;
       else if (m.t === 'done') finish(m.outcome);
     }, (why) => finish({ status: 'failed', modelId: null, message: why }));
     const worker = job.worker;
     this.worker = job;
-    this.status = { state: 'connecting', hubUrl, siteName, message: `joining with dataset '${d.name}'`, model: null, round: null, sites: [] };
+    this.status = {
+      ...this.idle(hubUrl, siteName, `joining with ${names.map((n) => `'${n}'`).join(', ')}`), state: 'connecting', active: true, datasets: names, runId: String(run.id),
+    };
     this.ctx.emit('federationStatus', this.status);
+    this.progress({ phase: 'starting', message: `joining ${hubUrl} with ${names.join(', ')}` });
     this.poll = setInterval(() => void this.pollHub(), 3000);
     let done = false;
     finish = (o: JobOutcome) => {
@@ -168,7 +342,10 @@ export class FederationManager {
         /* already finished */
       }
       const round = this.status.round && o.status === 'finished' ? { ...this.status.round, phase: 'finished' } : this.status.round;
-      this.update({ state: o.status === 'failed' ? 'error' : o.status === 'finished' ? 'finished' : 'idle', message: o.status === 'cancelled' ? 'left the federation' : o.message, round });
+      const failed = o.status === 'failed' ? explainFailure(o.code, o.message) : null;
+      const message = o.status === 'cancelled' ? 'left the federation' : failed ? failed.message : o.message;
+      this.progress({ phase: o.status === 'finished' ? 'done' : o.status, fraction: o.status === 'finished' ? 1 : null, message });
+      this.update({ state: failed ? 'error' : o.status === 'finished' ? 'finished' : 'idle', active: false, message, round, problem: failed?.problem ?? null });
       void this.pollHub(true);
       void worker.terminate();
     };
@@ -177,9 +354,15 @@ export class FederationManager {
     return this.status;
   }
 
+  /** Leaves a running participation; from an error or finished state, clears it so Join is offered again. */
   async leave(): Promise<FederationStatus> {
     const job = this.worker;
-    if (!job) return this.status;
+    if (!job) {
+      const s = this.settings();
+      this.status = { ...this.idle(s.hubUrl, s.siteName, 'not connected'), history: this.status.history, totalRounds: this.status.totalRounds, runId: this.status.runId };
+      this.ctx.emit('federationStatus', this.status);
+      return this.status;
+    }
     const w = job.worker;
     job.cancel();
     await new Promise<void>((resolve) => {
@@ -200,21 +383,17 @@ export class FederationManager {
   }
 }
 
-export function federationHandlers(ctx: EngineContext, fed: FederationManager): Pick<AppHandlers,
+export function federationHandlers(_ctx: EngineContext, fed: FederationManager): Pick<AppHandlers,
   'getFederationSettings' | 'saveFederationSettings' | 'testConnection' | 'joinFederation' | 'leaveFederation' | 'getFederationStatus'> {
   return {
     async getFederationSettings() {
-      return { ...fed.settings(), tokenSet: fed.tokenSet() };
+      return fed.publicSettings();
     },
-    async saveFederationSettings({ hubUrl, siteName, token }) {
-      if (hubUrl && !normaliseHubUrl(hubUrl)) throw new FedSegError('INVALID_ARGUMENT', `'${hubUrl}' is not a hub address (example: wss://hub.example.org:8443)`);
-      fed.save(hubUrl, siteName, token);
-      return { ...fed.settings(), tokenSet: fed.tokenSet() };
+    async saveFederationSettings(args) {
+      return fed.save(args);
     },
     async testConnection(args) {
-      const saved = fed.settings();
-      const token = args.token || ctx.store.getSetting<string>(TOKEN_KEY) || '';
-      return probeHub({ hubUrl: args.hubUrl ?? saved.hubUrl, site: args.siteName ?? saved.siteName, token });
+      return fed.test(args);
     },
     async joinFederation({ datasetIds }) {
       return fed.join(datasetIds);
@@ -227,3 +406,4 @@ export function federationHandlers(ctx: EngineContext, fed: FederationManager): 
     },
   };
 }
+

@@ -3,16 +3,22 @@
 // low-frequency window of half-width b = floor(min(H, W) * alpha), the local/received amplitude bank,
 // a preview of Eq. 2-3 (image amplitude moved towards a bank window by lambda, phase kept), and the
 // windows that joining a federation would share. The maths is core/freq; this adapts it.
-import type { AppHandlers, BankEntry } from '../contract/app-api.js';
+import type { AppHandlers, BankEntry, HubInfo } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
 import type { ImageF32 } from '../contract/image.js';
 import { extractAmplitudeWindow, interpolateAmplitude, sharedWindowAlpha, windowHalfWidth } from '../freq/amplitude-interpolation.js';
 import { logAmplitudeSpectrum } from '../freq/spectrum.js';
 import type { AmplitudeWindowRecord, NewAmplitudeWindow } from '../store/dataset-store.js';
+import { encodeMessage, MAX_SPECTRUM_WINDOWS } from '../contract/hub-protocol.js';
+import { encodeWeights } from '../contract/weights.js';
+import { spectrumUpload } from '../federation/site-spectra.js';
+import { participantData } from '../store/sample-source.js';
 import { type EngineContext, parseId, requireDataset } from './context.js';
 import { displayRange, imageToRaster, toFloatField, windowToField } from './raster.js';
 
 const BANK_LIST_LIMIT = 300;
+/** The hub's default window fraction (federation-hub/config.ts train.alpha), used before any hub was reached. */
+const DEFAULT_ALPHA = 0.003;
 
 export function loadImage(ctx: EngineContext, datasetId: string, index: number): { image: ImageF32; name: string; site: string } {
   const d = requireDataset(ctx.store, datasetId);
@@ -31,7 +37,7 @@ function is8bit(img: ImageF32): boolean {
   return lo === 0 && hi === 255;
 }
 
-export function frequencyHandlers(ctx: EngineContext): Pick<AppHandlers,
+export function frequencyHandlers(ctx: EngineContext, hubOf: () => HubInfo | null = () => null): Pick<AppHandlers,
   'getSpectrum' | 'listAmplitudeBank' | 'buildAmplitudeBank' | 'previewInterpolation' | 'previewOutgoingWindows'> {
   const { store } = ctx;
   // The λ slider asks for previews many times a second: keep windows by id, reload on a miss (the
@@ -80,17 +86,33 @@ export function frequencyHandlers(ctx: EngineContext): Pick<AppHandlers,
       };
     },
 
-    async previewOutgoingWindows({ datasetId, alpha, limit }) {
-      const d = requireDataset(store, datasetId);
+    async previewOutgoingWindows({ datasetIds, alpha, limit }) {
+      // The same images, window size and encoding the site client uses when the hub asks
+      // (core/run/participation.ts spectrumWindows, core/federation/site-spectra.ts), so the preview
+      // agrees with what the Outbox then records. The hub decides alpha: the one it announced at the
+      // last connection, unless the caller asks for another.
+      for (const id of datasetIds) requireDataset(store, id);
+      const hub = hubOf();
+      const basis = alpha !== undefined ? 'given' : hub ? 'hub' : 'default';
+      const a = alpha ?? hub?.alpha ?? DEFAULT_ALPHA;
+      const train = participantData(store, datasetIds.map(Number)).train().slice(0, MAX_SPECTRUM_WINDOWS);
+      const s0 = train[0]!;
+      const shared = sharedWindowAlpha(s0.image.height, s0.image.width, a);
       const out: { name: string; spectrum: ReturnType<typeof windowToField> }[] = [];
-      let bytesEach = 0;
-      for (const s of store.iterateSamples(d.id, { limit })) {
-        // Sites share windows of at least 3x3 (core/freq/window.ts sharedWindowAlpha, docs/algorithms.md §2).
-        const w = extractAmplitudeWindow(s.image, sharedWindowAlpha(s.image.height, s.image.width, alpha));
-        bytesEach = w.data.byteLength;
+      for (const s of train.slice(0, limit)) {
+        const w = extractAmplitudeWindow(s.image, shared);
         out.push({ name: s.name, spectrum: windowToField(w.channels, w.halfWidth, w.data) });
       }
-      return { windows: out, bytesEach, totalCount: d.sampleCount };
+      const halfWidth = windowHalfWidth(s0.image.height, s0.image.width, shared);
+      const channels = s0.image.channels;
+      const side = 2 * halfWidth + 1;
+      // Sizes depend only on shapes and names: zero windows give the exact frame length without an FFT per image.
+      const up = spectrumUpload(train.map(() => ({ channels, halfWidth, data: new Float32Array(channels * side * side) })));
+      const totalBytes = encodeMessage({ kind: 'spectrum_res', count: up.arrays.length, channels, halfWidth }, encodeWeights(up.arrays)).bytes;
+      return {
+        windows: out, bytesEach: channels * side * side * 4, totalCount: train.length, totalBytes, alpha: a, channels, halfWidth, basis,
+        hub: hub?.name ?? null, sharesWindows: basis !== 'hub' || hub!.sharesWindows,
+      };
     },
   };
 }

@@ -8,7 +8,13 @@ const url = new URL('wss://hub.example.org:8443');
 const err = (code: string, message = code) => Object.assign(new Error(message), { code });
 
 test('hub addresses as operators type them', () => {
-  assert.equal(normaliseHubUrl('hub.example.org:8443')?.href, 'ws://hub.example.org:8443/');
+  // Without a scheme a remote hub is reached over TLS; only loopback defaults to plain ws://.
+  assert.equal(normaliseHubUrl('hub.example.org:8443')?.href, 'wss://hub.example.org:8443/');
+  assert.equal(normaliseHubUrl('10.1.2.3:8765')?.protocol, 'wss:');
+  assert.equal(normaliseHubUrl('localhost:8765')?.href, 'ws://localhost:8765/');
+  assert.equal(normaliseHubUrl('127.0.0.1:8765')?.protocol, 'ws:');
+  assert.equal(normaliseHubUrl('[::1]:8765')?.protocol, 'ws:');
+  assert.equal(normaliseHubUrl('ws://hub.example.org:8443')?.protocol, 'ws:', 'an explicit scheme is kept');
   assert.equal(normaliseHubUrl('https://hub.example.org')?.protocol, 'wss:');
   assert.equal(normaliseHubUrl('ftp://x'), null);
   assert.equal(normaliseHubUrl('   '), null);

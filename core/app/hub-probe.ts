@@ -2,10 +2,13 @@
 // Welcome, then leave politely (Bye). Every failure is classified and explained in plain words for an
 // operator (docs/product.md: NVFlare #3740 — "the site cannot reach the server and nothing says why"):
 // bad address, DNS, refused, timeout, TLS, bad token, version mismatch, something that is not a hub.
+// A hub whose certificate this computer does not trust is reported with the certificate's fingerprint,
+// so the operator can compare it with the coordinator's and pin it (core/federation/tls-trust.ts).
 import WebSocket from 'ws';
-import type { ConnectionProblem, ConnectionReport } from '../contract/app-api.js';
-import { CLOSE, decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_VERSION } from '../contract/hub-protocol.js';
-import { MODEL_KINDS } from '../contract/model-spec.js';
+import type { ConnectionProblem, ConnectionReport, HubInfo } from '../contract/app-api.js';
+import { CLOSE, decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_VERSION, type WelcomeMsg } from '../contract/hub-protocol.js';
+import { describeSpec, MODEL_KINDS } from '../contract/model-spec.js';
+import { enforcePin, fetchFingerprint, normaliseFingerprint, tlsOptions } from '../federation/tls-trust.js';
 
 export interface ProbeOptions {
   hubUrl: string;
@@ -14,6 +17,8 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** PEM CA for self-signed hubs. */
   ca?: string | Buffer;
+  /** A pinned certificate fingerprint (trust on first use). */
+  trustedFingerprint?: string | null;
   /** Test hook: the protocol version sent in Hello. */
   protocolVersion?: number;
 }
@@ -25,11 +30,29 @@ const TLS_CODES = new Set([
   'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ECONNRESET_TLS',
 ]);
 
-/** Normalises what an operator types: hub.example.org:8443, https://..., ws://... -> ws(s) URL. */
+/** localhost, 127.0.0.0/8 and ::1: the only hosts where an unencrypted ws:// hub is the sane default. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Normalises what an operator types: hub.example.org:8443, https://..., ws://... -> ws(s) URL. Without a
+ * scheme, a remote host gets wss:// (tokens and weights must not cross a network in the clear) and a
+ * loopback host ws://.
+ */
 export function normaliseHubUrl(input: string): URL | null {
   let s = input.trim();
   if (!s) return null;
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) s = `ws://${s}`;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+    let host = '';
+    try {
+      host = new URL(`ws://${s}`).hostname;
+    } catch {
+      return null;
+    }
+    s = `${isLoopbackHost(host) ? 'ws' : 'wss'}://${s}`;
+  }
   let u: URL;
   try {
     u = new URL(s);
@@ -44,7 +67,15 @@ export function normaliseHubUrl(input: string): URL | null {
 }
 
 function report(problem: ConnectionProblem, message: string, detail: string, extra: Partial<ConnectionReport> = {}): ConnectionReport {
-  return { ok: problem === 'ok', problem, message, detail, hubVersion: null, latencyMs: null, ...extra };
+  return { ok: problem === 'ok', problem, message, detail, hubVersion: null, latencyMs: null, hub: null, fingerprint: null, ...extra };
+}
+
+/** What a Welcome says about the hub, as the settings keep it. */
+export function hubInfo(w: WelcomeMsg): HubInfo {
+  return {
+    name: w.hub, strategy: w.mode, round: w.round, totalRounds: w.totalRounds, model: describeSpec(w.model), inChannels: w.model.inChannels,
+    alpha: w.train.alpha, sharesWindows: w.spectrumNeeded,
+  };
 }
 
 /** Classifies a socket-level error into an operator-readable report. */
@@ -68,7 +99,23 @@ export function explainSocketError(err: Error & { code?: string }, url: URL): Co
   return report('unknown', 'The connection failed for a reason FedSeg does not recognise. The technical detail below may help IT.', detail);
 }
 
-export function probeHub(opts: ProbeOptions): Promise<ConnectionReport> {
+/** probeHub, and for an untrusted wss:// certificate the fingerprint the operator may compare and pin. */
+export async function probeHub(opts: ProbeOptions): Promise<ConnectionReport> {
+  if (opts.trustedFingerprint && !normaliseFingerprint(opts.trustedFingerprint))
+    return report('tls', 'The trusted certificate fingerprint is not a SHA-256 fingerprint (64 hexadecimal digits, usually written AA:BB:…).', `fingerprint '${opts.trustedFingerprint}'`);
+  const r = await probeOnce(opts);
+  const url = normaliseHubUrl(opts.hubUrl);
+  if (r.problem !== 'tls' || !url || url.protocol !== 'wss:') return r;
+  const fp = await fetchFingerprint(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 443));
+  if (!fp) return r;
+  const pinned = opts.trustedFingerprint ? normaliseFingerprint(opts.trustedFingerprint) : null;
+  const advice = pinned && pinned !== fp
+    ? ' The hub now presents a different certificate from the one this site trusted. Do not trust it until the coordinator confirms the new fingerprint.'
+    : ' If the hub uses its own (self-signed) certificate, ask the coordinator to read out its SHA-256 fingerprint; if it matches the one shown here, choose “Trust this certificate”, or paste the coordinator\'s CA certificate instead.';
+  return { ...r, message: r.message + advice, fingerprint: fp };
+}
+
+function probeOnce(opts: ProbeOptions): Promise<ConnectionReport> {
   const url = normaliseHubUrl(opts.hubUrl);
   if (!url) return Promise.resolve(report('url', 'The hub address is not valid. It looks like wss://hub.example.org:8443 (ask your coordinator).', `could not parse '${opts.hubUrl}'`));
   if (!SITE_RE.test(opts.site))
@@ -78,7 +125,8 @@ export function probeHub(opts: ProbeOptions): Promise<ConnectionReport> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     let settled = false;
-    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: 1 << 20, ...(opts.ca ? { ca: opts.ca } : {}) });
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: 1 << 20, ...tlsOptions({ ca: opts.ca, trustedFingerprint: opts.trustedFingerprint }) });
+    enforcePin(ws, opts.trustedFingerprint, (why) => finish(report('tls', 'The hub presented a different certificate from the one this site trusts, so FedSeg did not send the token.', why)));
     const finish = (r: ConnectionReport) => {
       if (settled) return;
       settled = true;
@@ -119,7 +167,7 @@ export function probeHub(opts: ProbeOptions): Promise<ConnectionReport> {
       }
       const latencyMs = performance.now() - t0;
       if (msg.kind === 'welcome')
-        return finish(report('ok', `This site can reach the hub “${msg.hub}” and its token was accepted. The federation is at round ${msg.round} of ${msg.totalRounds}.`, `protocol ${msg.protocol}, ${msg.mode}`, { hubVersion: `protocol ${msg.protocol}`, latencyMs }));
+        return finish(report('ok', `This site can reach the hub “${msg.hub}” and its token was accepted. The federation is at round ${msg.round} of ${msg.totalRounds}.`, `protocol ${msg.protocol}, ${msg.mode}`, { hubVersion: `protocol ${msg.protocol}`, latencyMs, hub: hubInfo(msg) }));
       if (msg.kind === 'error') {
         if (msg.code === 'AUTH_FAILED') return finish(report('auth', 'The hub is reachable but did not accept this site name and token. Check the token (it is case-sensitive) or ask the coordinator to enrol this site again.', `${msg.code}: ${msg.message}`, { latencyMs }));
         if (msg.code === 'VERSION_MISMATCH') return finish(report('version', 'The hub runs a different version of FedSeg. Update this app (or ask the coordinator which version to use).', `${msg.code}: ${msg.message}`, { latencyMs }));

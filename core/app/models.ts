@@ -25,9 +25,20 @@ export function modelSummary(r: ModelRecord): ModelSummary {
   };
 }
 
-/** Usable models (local, imported and the federations' global models), newest first. */
+/**
+ * Usable models (local, imported and the federations' global models), newest first, except that within
+ * one federation the highest round comes first: the model a page pre-selects is the newest trained one.
+ */
 export function listModels(store: DatasetStore): ModelSummary[] {
-  return listModelRecords(store, store).map(modelSummary).reverse();
+  const recs = listModelRecords(store, store).reverse();
+  const firstOfRun = new Map<string, number>();
+  recs.forEach((r, i) => {
+    const k = r.meta.source === 'global' ? r.meta.runKey ?? '' : '';
+    if (k && !firstOfRun.has(k)) firstOfRun.set(k, i);
+  });
+  const order = recs.map((r, i) => ({ r, i, group: r.meta.source === 'global' ? firstOfRun.get(r.meta.runKey ?? '') ?? i : i }));
+  order.sort((a, b) => a.group - b.group || (b.r.info.round ?? 0) - (a.r.info.round ?? 0) || a.i - b.i);
+  return order.map((o) => modelSummary(o.r));
 }
 
 export interface LoadedModel {

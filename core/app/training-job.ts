@@ -64,10 +64,10 @@ function loadSites(store: DatasetStore, cfg: TrainingConfig): { sites: LocalSite
 
 export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hooks: JobHooks): Promise<JobOutcome> {
   const cfg = job.config;
-  const base = { runId: String(job.runId), mode: 'local' as const, round: null, backend: hooks.backend };
+  const base = { runId: String(job.runId), mode: 'local' as const, round: null, totalRounds: null, backend: hooks.backend };
   let modelId: number | null = null;
   try {
-    hooks.progress({ ...base, phase: 'starting', epoch: 0, step: 0, totalSteps: 0, losses: {}, samplesPerSec: 0, etaSec: null, message: 'loading images', dice: null });
+    hooks.progress({ ...base, phase: 'starting', epoch: 0, step: 0, totalSteps: 0, losses: {}, samplesPerSec: 0, etaSec: null, message: 'loading images', dice: null, fraction: 0 });
     const { sites, shape } = loadSites(store, cfg);
     const net = buildNetwork(specForTraining(cfg, shape));
     const r = await runLocal({
@@ -75,7 +75,7 @@ export async function runTrainingJob(store: DatasetStore, job: TrainingJob, hook
       config: { epochs: cfg.epochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, seed: cfg.seed, elcfs: cfg.elcfs, maxSteps: cfg.maxSteps },
       onProgress: (p) => hooks.progress({
         ...base, phase: p.phase, epoch: p.epoch, step: p.step, totalSteps: p.totalSteps, losses: p.losses, samplesPerSec: p.samplesPerSec,
-        etaSec: p.etaSec, message: p.message, dice: p.dice,
+        etaSec: p.etaSec, message: p.message, dice: p.dice, fraction: p.totalSteps > 0 ? Math.min(1, p.step / p.totalSteps) : null,
       }),
     });
     modelId = r.modelId;

@@ -1,7 +1,10 @@
 // Training handlers: start/cancel/resume local training in a worker thread (job-worker.ts), relay its
 // progress as `trainingProgress` events, and list runs with their per-epoch loss/Dice history.
 // A run left 'running' in the store with no worker behind it (the app was closed or crashed) is
-// reported as 'interrupted' and can be resumed from its last checkpoint.
+// reported as 'interrupted' and can be resumed from its last checkpoint — its own, or, when it was itself
+// a resume killed before its first checkpoint, the newest one along the chain of runs it resumed.
+// The engine is the source of truth for the running job: getTrainingState returns it with its run
+// (settings and history so far), local or federated, so a page that comes back shows the same job.
 import { TrainingConfig as TrainingConfigSchema, type AppHandlers, type RunSummary, type TrainingConfig, type TrainingProgress } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
 import type { JobOutcome, TrainingJob } from '../contract/job-messages.js';
@@ -54,7 +57,7 @@ export class TrainingManager {
       const st = a.lastStep;
       const phase = o.status === 'finished' ? 'done' : o.status;
       this.ctx.emit('trainingProgress', {
-        runId: String(job.runId), mode: 'local', phase, round: null, epoch: last?.epoch ?? 0, step: last?.step ?? 0, totalSteps: last?.totalSteps ?? 0,
+        runId: String(job.runId), mode: 'local', phase, round: null, totalRounds: null, fraction: last && last.totalSteps > 0 ? Math.min(1, last.step / last.totalSteps) : null, epoch: last?.epoch ?? 0, step: last?.step ?? 0, totalSteps: last?.totalSteps ?? 0,
         losses: st?.losses ?? {}, samplesPerSec: st?.samplesPerSec ?? 0, etaSec: 0, backend: last?.backend ?? '', message: o.message, dice: last?.dice ?? null,
       });
       if (this.active === a) this.active = null;
@@ -67,6 +70,10 @@ export class TrainingManager {
 
   /** Set by the engine: true while federated participation runs (one heavy job at a time). */
   otherBusy: () => string | null = () => null;
+  /** Set by the engine: the federated participation's progress while it runs. */
+  otherState: () => TrainingProgress | null = () => null;
+  /** Set by the engine: the run of the federated participation in progress (listed 'running', not 'interrupted'). */
+  otherRunId: () => number | null = () => null;
 
   private checkIdle(): void {
     if (this.active) throw new FedSegError('ALREADY_EXISTS', 'a training is already running; cancel it or wait until it finishes');
@@ -74,10 +81,11 @@ export class TrainingManager {
     if (other) throw new FedSegError('ALREADY_EXISTS', other);
   }
 
-  start(config: TrainingConfig, resumeFromRunId: number | null = null): number {
+  /** resumeFromRunId: the run whose checkpoint the weights come from; resumedFrom: the run this one continues. */
+  start(config: TrainingConfig, resumeFromRunId: number | null = null, resumedFrom: number | null = resumeFromRunId): number {
     this.checkIdle();
     for (const id of config.datasetIds) requireDataset(this.ctx.store, id);
-    const run = this.ctx.store.createRun({ name: config.name, config: { ...config, mode: 'local', ...(resumeFromRunId !== null ? { resumedFrom: resumeFromRunId } : {}) } });
+    const run = this.ctx.store.createRun({ name: config.name, config: { ...config, mode: 'local', ...(resumedFrom !== null ? { resumedFrom } : {}) } });
     this.spawn({ runId: run.id, config, resumeFromRunId });
     return run.id;
   }
@@ -90,27 +98,51 @@ export class TrainingManager {
   resume(runId: number): number {
     const run = this.ctx.store.getRun(runId);
     if (!run) throw new FedSegError('NOT_FOUND', `there is no run ${runId}`);
-    if (!this.canResume(run, this.ctx.store.listRuns())) throw new FedSegError('INVALID_ARGUMENT', `run '${run.name}' cannot be resumed (it finished, was already resumed, or has no checkpoint)`);
+    const all = this.ctx.store.listRuns();
+    if (!this.canResume(run, all)) throw new FedSegError('INVALID_ARGUMENT', `run '${run.name}' cannot be resumed (it finished, was already resumed, or has no checkpoint)`);
     const parsed = TrainingConfigSchema.safeParse(run.config);
     if (!parsed.success) throw new FedSegError('CORRUPT_FILE', `run '${run.name}' does not record its training settings; it cannot be resumed`);
     const cfg = parsed.data;
-    return this.start({ ...cfg, name: cfg.name.endsWith('(resumed)') ? cfg.name : `${cfg.name} (resumed)` }, runId);
+    // The new run records which run it continues (the chain); the weights come from the newest checkpoint on it.
+    const source = this.checkpointOf(run, all)!;
+    const id = this.start({ ...cfg, name: cfg.name.endsWith('(resumed)') ? cfg.name : `${cfg.name} (resumed)` }, source.runId, runId);
+    return id;
   }
 
   state(): TrainingProgress | null {
     return this.active?.last ?? null;
   }
 
+  /** The running job's run (settings and history so far), local or federated. */
+  activeRun(): RunSummary | null {
+    const id = this.active?.runId ?? this.otherRunId();
+    if (id === null) return null;
+    return this.listRuns().find((r) => r.id === String(id)) ?? null;
+  }
+
   private status(run: RunInfo): RunSummary['status'] {
-    if (run.status === 'running') return this.active?.runId === run.id ? 'running' : 'interrupted';
+    if (run.status === 'running') return this.active?.runId === run.id || this.otherRunId() === run.id ? 'running' : 'interrupted';
     return run.status === 'finished' ? 'done' : run.status;
   }
 
+  /** The newest checkpoint of this run, or of the runs it resumed (a resume killed before its first checkpoint). */
+  private checkpointOf(run: RunInfo, all: RunInfo[]): { runId: number; step: number } | null {
+    const seen = new Set<number>();
+    for (let r: RunInfo | undefined = run; r && !seen.has(r.id); r = all.find((x) => x.id === (r!.config as { resumedFrom?: number }).resumedFrom)) {
+      seen.add(r.id);
+      const last = listModelRecords(this.ctx.store, this.ctx.store, { runId: r.id }).at(-1);
+      if (last) return { runId: r.id, step: last.meta.step ?? 0 };
+    }
+    return null;
+  }
+
   private canResume(run: RunInfo, all: RunInfo[]): boolean {
+    if ((run.config as { mode?: string }).mode === 'federated') return false;
     const st = this.status(run);
     if (st !== 'cancelled' && st !== 'interrupted' && st !== 'failed') return false;
+    // Only the newest run of a chain is offered: resuming an older one would fork the run.
     if (all.some((r) => (r.config as { resumedFrom?: number }).resumedFrom === run.id)) return false;
-    return listModelRecords(this.ctx.store, this.ctx.store, { runId: run.id }).length > 0;
+    return this.checkpointOf(run, all) !== null;
   }
 
   listRuns(): RunSummary[] {
@@ -132,6 +164,8 @@ export class TrainingManager {
           })),
           modelId: ck.length ? String(ck[ck.length - 1]!.info.id) : null,
           canResume: this.canResume(r, all),
+          checkpointStep: mode === 'local' ? this.checkpointOf(r, all)?.step ?? null : null,
+          message: typeof r.summary?.message === 'string' ? r.summary.message : '',
         } satisfies RunSummary;
       })
       .reverse();
@@ -159,7 +193,7 @@ export function trainingHandlers(mgr: TrainingManager): Pick<AppHandlers, 'start
       return { runId: String(mgr.resume(parseId(runId, 'run id'))) };
     },
     async getTrainingState() {
-      return { active: mgr.state() };
+      return { active: mgr.state() ?? mgr.otherState(), run: mgr.activeRun() };
     },
     async listRuns() {
       return mgr.listRuns();

@@ -158,6 +158,10 @@ export const TrainingProgress = z.object({
   message: z.string(),
   /** Validation Dice per class when an evaluation just finished. */
   dice: z.array(z.number()).nullable(),
+  /** Federated runs: the hub's number of rounds (round is the current one). */
+  totalRounds: z.number().int().nullable().default(null),
+  /** Share of the current unit of work done (0..1): the epoch run locally, the round's local training when federated. */
+  fraction: z.number().min(0).max(1).nullable().default(null),
 });
 export type TrainingProgress = z.infer<typeof TrainingProgress>;
 
@@ -172,11 +176,31 @@ export const RunSummary = z.object({
   history: z.array(z.object({ step: NonNegInt, epoch: NonNegInt, round: z.number().int().nullable(), loss: z.number().nullable(), dice: z.number().nullable() })),
   modelId: z.string().nullable(),
   canResume: z.boolean(),
+  /** The step a resume continues from (the newest checkpoint of this run or of the run it resumed), or null. */
+  checkpointStep: z.number().int().nullable().default(null),
+  /** How the run ended (or what it is doing), in words. */
+  message: z.string().default(''),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
 export const ConnectionProblem = z.enum(['ok', 'url', 'dns', 'refused', 'timeout', 'tls', 'auth', 'version', 'protocol', 'unknown']);
 export type ConnectionProblem = z.infer<typeof ConnectionProblem>;
+
+/** What a hub said about itself when this site last connected (its Welcome), kept with the settings. */
+export const HubInfo = z.object({
+  name: z.string(),
+  strategy: z.string(),
+  round: NonNegInt,
+  totalRounds: NonNegInt,
+  /** describeSpec of the network the hub trains. */
+  model: z.string(),
+  inChannels: NonNegInt,
+  /** The window fraction alpha the hub asks amplitude windows at (docs/algorithms.md §2). */
+  alpha: z.number(),
+  /** Whether this strategy asks sites for amplitude windows at all (ELCFS does, FedAvg does not). */
+  sharesWindows: z.boolean(),
+});
+export type HubInfo = z.infer<typeof HubInfo>;
 
 export const ConnectionReport = z.object({
   ok: z.boolean(),
@@ -187,6 +211,10 @@ export const ConnectionReport = z.object({
   detail: z.string(),
   hubVersion: z.string().nullable(),
   latencyMs: z.number().nullable(),
+  /** The hub's own description, when the test got as far as its Welcome. */
+  hub: HubInfo.nullable().default(null),
+  /** SHA-256 fingerprint (AA:BB:..) of the certificate a wss:// hub presented, when one was seen. */
+  fingerprint: z.string().nullable().default(null),
 });
 export type ConnectionReport = z.infer<typeof ConnectionReport>;
 
@@ -194,6 +222,14 @@ export const FederationSettings = z.object({
   hubUrl: z.string().max(2000),
   siteName: z.string().max(120),
   tokenSet: z.boolean(),
+  /** The datasets this site joins with (empty until chosen). */
+  datasetIds: z.array(Id).max(16),
+  /** PEM of a private CA the hub's certificate is checked against ('' = the system's CAs only). */
+  ca: z.string().max(65536),
+  /** A certificate fingerprint the operator chose to trust for this hub (trust on first use), or null. */
+  trustedFingerprint: z.string().nullable(),
+  /** The hub as it described itself at the last successful connection, or null. */
+  hub: HubInfo.nullable(),
 });
 export type FederationSettings = z.infer<typeof FederationSettings>;
 
@@ -204,6 +240,18 @@ export const FederationStatus = z.object({
   message: z.string(),
   /** The network the hub trains (describeSpec), once connected. */
   model: z.string().nullable().default(null),
+  /** true while a site client runs (connecting, training, waiting, reconnecting); Leave is offered then, Join otherwise. */
+  active: z.boolean().default(false),
+  /** Names of the datasets this site takes part with. */
+  datasets: z.array(z.string()).default([]),
+  /** The hub's number of rounds, once known. */
+  totalRounds: z.number().int().nullable().default(null),
+  /** The app's run of this participation (its Train page entry). */
+  runId: z.string().nullable().default(null),
+  /** Per completed round: this site's last local loss and the hub's unseen-site Dice (mean over classes and eval sites). */
+  history: z.array(z.object({ round: NonNegInt, loss: z.number().nullable(), unseenDice: z.number().nullable() })).default([]),
+  /** Plain-words classification of the last failure (same words as Test connection). */
+  problem: ConnectionProblem.nullable().default(null),
   round: z.object({ number: z.number().int(), phase: z.string(), deadline: z.string().nullable(), quorum: z.number().int().nullable() }).nullable(),
   sites: z.array(z.object({ name: z.string(), state: z.string(), lastSeen: z.string().nullable() })),
 });
@@ -298,14 +346,20 @@ export const appMethods = {
   startTraining: method(TrainingConfig, z.object({ runId: Id }), 'Start local training in the background; progress via trainingProgress.'),
   cancelTraining: method(z.object({ runId: Id }), Empty, 'Stop a running training after the current step; a checkpoint is kept.'),
   resumeTraining: method(z.object({ runId: Id }), z.object({ runId: Id }), 'Continue a cancelled or interrupted run from its last checkpoint.'),
-  getTrainingState: method(Empty, z.object({ active: TrainingProgress.nullable() }), 'The running training, if any.'),
+  getTrainingState: method(Empty, z.object({ active: TrainingProgress.nullable(), run: RunSummary.nullable() }),
+    'The running job (local training or federated participation), if any, with its run (settings and history so far).'),
   listRuns: method(Empty, z.array(RunSummary), 'Training runs with their loss/Dice history.'),
 
   getFederationSettings: method(Empty, FederationSettings, 'Hub URL, site name and whether a token is stored.'),
-  saveFederationSettings: method(z.object({ hubUrl: z.string().max(2000), siteName: z.string().max(120), token: z.string().max(4096).optional() }),
-    FederationSettings, 'Save the federation settings (token only if given).'),
-  testConnection: method(z.object({ hubUrl: z.string().max(2000).optional(), siteName: z.string().max(120).optional(), token: z.string().max(4096).optional() }),
-    ConnectionReport, 'Try to reach and authenticate with the hub; explain any failure in plain words.'),
+  saveFederationSettings: method(z.object({
+    hubUrl: z.string().max(2000), siteName: z.string().max(120), token: z.string().max(4096).optional(),
+    datasetIds: z.array(Id).max(16).optional(), ca: z.string().max(65536).optional(), trustedFingerprint: z.string().max(200).nullable().optional(),
+  }), FederationSettings.extend({ report: ConnectionReport.nullable() }),
+  'Save the federation settings. A new token is tested against the hub first and kept only when the hub accepts it (report says why not).'),
+  testConnection: method(z.object({
+    hubUrl: z.string().max(2000).optional(), siteName: z.string().max(120).optional(), token: z.string().max(4096).optional(),
+    ca: z.string().max(65536).optional(), trustedFingerprint: z.string().max(200).nullable().optional(),
+  }), ConnectionReport, 'Try to reach and authenticate with the hub; explain any failure in plain words. A success saves what was tested.'),
   joinFederation: method(z.object({ datasetIds: z.array(Id).min(1).max(16) }), FederationStatus,
     'Connect to the hub and take part in its rounds with these datasets (the hub decides the network).'),
   leaveFederation: method(Empty, FederationStatus, 'Disconnect from the hub (the current round is abandoned).'),
@@ -313,9 +367,14 @@ export const appMethods = {
 
   listAudit: method(z.object({ offset: NonNegInt.default(0), limit: z.number().int().min(1).max(1000).default(200), direction: z.enum(['out', 'in']).optional() }),
     z.object({ total: NonNegInt, totalBytesOut: NonNegInt, totalBytesIn: NonNegInt, entries: z.array(AuditEntry) }), 'The audit log of everything that left or reached this site.'),
-  previewOutgoingWindows: method(z.object({ datasetId: Id, alpha: z.number().min(0).max(0.5).default(0.003), limit: z.number().int().min(1).max(32).default(8) }),
-    z.object({ windows: z.array(z.object({ name: z.string(), spectrum: FloatField })), bytesEach: NonNegInt, totalCount: NonNegInt }),
-    'The amplitude-spectrum windows that joining would share, as images, with their size.'),
+  previewOutgoingWindows: method(z.object({ datasetIds: z.array(Id).min(1).max(16), alpha: z.number().min(0).max(0.5).optional(), limit: z.number().int().min(1).max(32).default(8) }),
+    z.object({
+      windows: z.array(z.object({ name: z.string(), spectrum: FloatField })), bytesEach: NonNegInt, totalCount: NonNegInt, totalBytes: NonNegInt,
+      alpha: z.number(), channels: NonNegInt, halfWidth: NonNegInt,
+      /** hub: alpha and sharing come from the saved hub's Welcome; given: the caller's alpha; default: no hub known yet. */
+      basis: z.enum(['hub', 'given', 'default']), hub: z.string().nullable(), sharesWindows: z.boolean(),
+    }),
+    'The amplitude-spectrum windows that joining would share, as images, with their size, at the hub\'s own window size.'),
 } as const;
 
 // ---------- events ----------

@@ -18,6 +18,8 @@ import { decodeWeights, encodeWeights, type NamedArray, type WireDtype } from '.
 export const PROTOCOL_VERSION = 2;
 /** Default ws maxPayload (bytes) on both ends; the hub advertises its own value in Welcome. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+/** The most amplitude windows a hub asks one site for (spectrum_ins maxWindows). */
+export const MAX_SPECTRUM_WINDOWS = 100000;
 /** WebSocket close codes FedSeg uses (4000-4999 is the application range). */
 export const CLOSE = {
   normal: 1000,
@@ -112,7 +114,7 @@ const Heartbeat = z.strictObject({
 const InitIns = z.strictObject({ kind: z.literal('init_ins'), seed: Int });
 const InitRes = z.strictObject({ kind: z.literal('init_res') });
 /** Hub -> site: send your amplitude windows (docs/algorithms.md §2: the (2b+1)^2 x C window only). */
-const SpectrumIns = z.strictObject({ kind: z.literal('spectrum_ins'), alpha: z.number().min(0).max(0.5), maxWindows: Int.min(1).max(100000) });
+const SpectrumIns = z.strictObject({ kind: z.literal('spectrum_ins'), alpha: z.number().min(0).max(0.5), maxWindows: Int.min(1).max(MAX_SPECTRUM_WINDOWS) });
 /** Attachment: one entry per image, name `w/<i>`, shape [C, 2b+1, 2b+1]. */
 const SpectrumRes = z.strictObject({ kind: z.literal('spectrum_res'), count: Int.min(1), channels: Int.min(1).max(64), halfWidth: NonNeg.max(512) });
 /** Attachment: entries `s<source>/<i>`; sources are anonymous indices, never the recipient, never an eval site. */

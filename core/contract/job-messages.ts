@@ -20,7 +20,12 @@ export const FederationJobSchema = z.object({
   hubUrl: z.string().min(1).max(2000),
   site: z.string().min(1).max(64),
   token: z.string().min(1).max(4096),
-  datasetId: Id,
+  /** The datasets the site trains and evaluates on, pooled (the operator's choice). */
+  datasetIds: z.array(Id).min(1).max(16),
+  /** PEM of a private CA for the hub's certificate. */
+  ca: z.string().max(65536).optional(),
+  /** A pinned hub certificate fingerprint (trust on first use). */
+  trustedFingerprint: z.string().max(200).optional(),
 });
 export type FederationJob = z.infer<typeof FederationJobSchema>;
 
@@ -38,6 +43,8 @@ export const JobOutcomeSchema = z.object({
   /** The model the run produced (local training), if any. */
   modelId: Id.nullable(),
   message: z.string(),
+  /** The error code of a failure (core/contract/errors.ts), so the engine can explain it in plain words. */
+  code: z.string().optional(),
 });
 export type JobOutcome = z.infer<typeof JobOutcomeSchema>;
 

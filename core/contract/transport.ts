@@ -33,6 +33,8 @@ export interface ConnectOptions {
   maxPayload: number;
   /** PEM CA certificate(s) to trust for wss:// (self-signed hubs). */
   ca?: string | Uint8Array;
+  /** A pinned certificate fingerprint (trust on first use): only a hub presenting it is accepted. */
+  trustedFingerprint?: string;
   handshakeTimeoutMs: number;
 }
 

@@ -107,7 +107,7 @@ class SiteClient {
     this.emit({ type: 'connecting', attempt: this.attempts, url: this.o.hubUrl });
     let conn: Connection;
     try {
-      conn = (this.o.connect ?? wsConnector)(this.o.hubUrl, { maxPayload: this.o.maxPayload ?? DEFAULT_MAX_PAYLOAD, handshakeTimeoutMs: 10_000, ...(this.o.ca ? { ca: this.o.ca } : {}) });
+      conn = (this.o.connect ?? wsConnector)(this.o.hubUrl, { maxPayload: this.o.maxPayload ?? DEFAULT_MAX_PAYLOAD, handshakeTimeoutMs: 10_000, ...(this.o.ca ? { ca: this.o.ca } : {}), ...(this.o.trustedFingerprint ? { trustedFingerprint: this.o.trustedFingerprint } : {}) });
     } catch (e) {
       this.fail(e instanceof FedSegError ? e : new FedSegError('INVALID_ARGUMENT', `bad hub URL '${this.o.hubUrl}': ${(e as Error).message}`));
       return;
@@ -333,11 +333,11 @@ class SiteClient {
     if (bytes) this.emit({ type: 'round-sent', round: m.round, bytes, resent: false, metrics: res.metrics });
   }
 
-  /** Keeps a global model (with the hub's spec) in the site's store; round 0 (the untrained start) is not kept. */
+  /** Keeps every global model (with the hub's spec) in the site's store; round 0 (the untrained start) is not kept. */
   private keepGlobal(round: number, arrays: NamedArray[]): void {
     const w = this.welcome;
     if (!w || round < 1) return;
-    const info = saveGlobalModel(this.o.ledger, { spec: w.model, arrays, hub: this.o.hubUrl, hubName: w.hub, runKey: this.runKey, round });
+    const info = saveGlobalModel(this.o.ledger, { spec: w.model, arrays, hub: this.o.hubUrl, hubName: w.hub, runKey: this.runKey, round, totalRounds: w.totalRounds });
     if (info) this.emit({ type: 'global-model', round, modelId: info.id });
   }
 }

@@ -20,6 +20,8 @@ export interface SiteClientOptions {
   ledger: SiteLedger;
   /** PEM CA certificate(s) to trust for wss:// (self-signed hubs). */
   ca?: string | Uint8Array;
+  /** A pinned hub certificate fingerprint (trust on first use, core/federation/tls-trust.ts). */
+  trustedFingerprint?: string;
   /** Largest frame accepted from the hub (bytes). */
   maxPayload?: number;
   /** Backoff between reconnects. */

@@ -3,15 +3,25 @@
 import WebSocket from 'ws';
 import { FedSegError } from '../contract/errors.js';
 import type { Connection, ConnectionEvents, Connector } from '../contract/transport.js';
+import { enforcePin, tlsOptions } from './tls-trust.js';
 
 export const wsConnector: Connector = (url, opts) => {
   let ws: WebSocket;
   try {
-    ws = new WebSocket(url, { maxPayload: opts.maxPayload, handshakeTimeout: opts.handshakeTimeoutMs, ...(opts.ca ? { ca: Buffer.from(opts.ca) } : {}) });
+    ws = new WebSocket(url, { maxPayload: opts.maxPayload, handshakeTimeout: opts.handshakeTimeoutMs, ...tlsOptions(opts) });
   } catch (e) {
     throw new FedSegError('INVALID_ARGUMENT', `bad hub URL '${url}': ${(e as Error).message}`);
   }
-  return wrapWebSocket(ws, url);
+  const conn = wrapWebSocket(ws, url);
+  // A mismatching pinned certificate surfaces as a TLS error before any message is sent.
+  let pinError: string | null = null;
+  enforcePin(ws, opts.trustedFingerprint, (why) => (pinError = why));
+  const listen = conn.listen.bind(conn);
+  conn.listen = (ev) => listen({ ...ev, onClose: (code, reason) => {
+    if (pinError) ev.onError?.({ code: 'CERT_PIN_MISMATCH', message: pinError });
+    ev.onClose(code, pinError ? `TLS: ${pinError}` : reason);
+  } });
+  return conn;
 };
 
 /** A ws WebSocket (either end) as a Connection. */

@@ -100,19 +100,17 @@ export function saveModel(ledger: CheckpointLedger, m: NewModel): StoredCheckpoi
 }
 
 /**
- * Keeps a federation's global model of `round` (one per round and run; a round already kept is not
- * stored twice). Older globals of the same run are replaced, so the store holds the newest one.
+ * Keeps a federation's global model of `round`, labelled by hub and round (one per round and run; a
+ * round already kept is not stored twice).
  */
-export function saveGlobalModel(ledger: CheckpointLedger, g: { spec: ModelSpec; arrays: NamedArray[]; hub: string; hubName: string; runKey: string; round: number; runId?: number | null }): StoredCheckpoint | null {
+export function saveGlobalModel(ledger: CheckpointLedger, g: { spec: ModelSpec; arrays: NamedArray[]; hub: string; hubName: string; runKey: string; round: number; totalRounds?: number; runId?: number | null }): StoredCheckpoint | null {
   const same = listModelRecords(ledger).filter((r) => r.meta.source === 'global' && r.meta.runKey === g.runKey);
-  if (same.some((r) => (r.info.round ?? -1) >= g.round)) return null;
-  return ledger.transaction(() => {
-    const info = saveModel(ledger, {
-      name: `Global model of ${g.hubName} (round ${g.round})`, spec: g.spec, arrays: g.arrays, source: 'global', round: g.round, hub: g.hub, runKey: g.runKey,
-      ...(g.runId ? { runId: g.runId } : {}),
-    });
-    for (const r of same) ledger.deleteCheckpoint(r.info.id);
-    return info;
+  // Every round's model is kept (an operator compares rounds, and the final one must never be lost); a re-sent round is not stored twice.
+  if (same.some((r) => r.info.round === g.round)) return null;
+  const of = g.totalRounds ? ` of ${g.totalRounds}${g.round >= g.totalRounds ? ', final' : ''}` : '';
+  return saveModel(ledger, {
+    name: `Global model · ${g.hubName} · round ${g.round}${of}`, spec: g.spec, arrays: g.arrays, source: 'global', round: g.round, hub: g.hub, runKey: g.runKey,
+    ...(g.runId ? { runId: g.runId } : {}),
   });
 }
 

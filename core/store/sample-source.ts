@@ -20,12 +20,24 @@ export function splitOrAll(store: DatasetStore, d: DatasetInfo, split: SampleSpl
   return withMasks;
 }
 
-/** What a federated site trains and evaluates on (loaded when first asked for). */
-export function participantData(store: DatasetStore, ref: number | string, o: { trainSplit?: SampleSplit; evalSplit?: SampleSplit } = {}) {
-  const d = findDataset(store, ref);
+/**
+ * What a federated site trains and evaluates on (loaded when first asked for): one dataset, or several
+ * pooled — they must agree on image size, channels and classes, since the site trains one network.
+ */
+export function participantData(store: DatasetStore, refs: number | string | readonly (number | string)[], o: { trainSplit?: SampleSplit; evalSplit?: SampleSplit } = {}) {
+  const ds = (Array.isArray(refs) ? refs : [refs]).map((r: number | string) => findDataset(store, r));
+  if (ds.length === 0) throw new FedSegError('INVALID_ARGUMENT', 'choose at least one dataset');
+  const pool = (split: SampleSplit) => {
+    const all = ds.flatMap((d) => splitOrAll(store, d, split));
+    const a = all[0]!.image;
+    const k = all[0]!.mask.classes;
+    const odd = all.find((s) => s.image.width !== a.width || s.image.height !== a.height || s.image.channels !== a.channels || s.mask.classes !== k);
+    if (odd) throw new FedSegError('SHAPE_MISMATCH', `the chosen datasets differ: '${odd.name}' is ${odd.image.width}x${odd.image.height} with ${odd.image.channels} channel(s) and ${odd.mask.classes} class(es), others ${a.width}x${a.height}, ${a.channels}, ${k}; join with datasets of one kind`);
+    return all;
+  };
   return {
-    datasetId: d.id,
-    train: () => splitOrAll(store, d, o.trainSplit ?? 'train'),
-    test: () => splitOrAll(store, d, o.evalSplit ?? 'test'),
+    datasetId: ds[0]!.id,
+    train: () => pool(o.trainSplit ?? 'train'),
+    test: () => pool(o.evalSplit ?? 'test'),
   };
 }

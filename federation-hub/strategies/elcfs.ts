@@ -6,13 +6,12 @@
 // sites (never its own, never an eval site's), re-sent whenever the bank changed. Sites then run the
 // episodic meta step locally (train_ins mode 'elcfs').
 import { FedSegError } from '../../core/contract/errors.js';
-import type { DecodedFrame } from '../../core/contract/hub-protocol.js';
+import { MAX_SPECTRUM_WINDOWS, type DecodedFrame } from '../../core/contract/hub-protocol.js';
 import { buildBank, checkWindows } from '../spectrum-bank.js';
 import { FedAvgStrategy } from './fedavg.js';
 import type { Strategy, StrategySite } from './strategy.js';
 
 /** Most windows a site may upload. */
-const MAX_WINDOWS = 100000;
 
 export class ElcfsStrategy extends FedAvgStrategy {
   override readonly name: string = 'elcfs';
@@ -28,7 +27,7 @@ export class ElcfsStrategy extends FedAvgStrategy {
   }
 
   override onJoin(site: StrategySite): void {
-    if (this.owes(site)) this.ctx.send(site, { kind: 'spectrum_ins', alpha: this.ctx.config.train.alpha, maxWindows: MAX_WINDOWS });
+    if (this.owes(site)) this.ctx.send(site, { kind: 'spectrum_ins', alpha: this.ctx.config.train.alpha, maxWindows: MAX_SPECTRUM_WINDOWS });
   }
 
   override beforeTrain(site: StrategySite): void {
@@ -44,7 +43,7 @@ export class ElcfsStrategy extends FedAvgStrategy {
     if (f.msg.kind !== 'spectrum_res') return false;
     const m = f.msg;
     if (site.role !== 'train') throw new FedSegError('PROTOCOL_ERROR', 'eval (unseen) sites do not share spectra');
-    checkWindows(f.arrays!, m.count, m.channels, m.halfWidth, MAX_WINDOWS);
+    checkWindows(f.arrays!, m.count, m.channels, m.halfWidth, MAX_SPECTRUM_WINDOWS);
     this.ctx.state.saveSpectra(site.name, m.count, m.channels, m.halfWidth, f.attachment!.slice());
     this.ctx.log(`site ${site.name}: ${m.count} spectrum windows (${m.channels}x${2 * m.halfWidth + 1}^2)`);
     this.ctx.changed();

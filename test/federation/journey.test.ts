@@ -112,7 +112,7 @@ test('hub + 3 fedseg site processes, 2 rounds, export-model, fedseg eval --model
     assert.equal(kept.code, 0, kept.out.join('\n'));
     const repKept = JSON.parse(kept.out.filter((l) => !l.startsWith('evaluate ')).join('\n')) as EvalReport;
     assert.deepEqual(repKept.classes, rep.classes);
-    assert.match(repKept.model.source, /Global model of journey-hub \(round 2\)/);
+    assert.match(repKept.model.source, /Global model · journey-hub · round 2 of 2, final/);
   } finally {
     for (const p of procs) p.kill();
     cleanup();

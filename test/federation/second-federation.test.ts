@@ -49,9 +49,11 @@ test('a site finishes a base-width-8 federation, then joins a base-width-4 hub a
     await run(8, 'hub-w8');
     state = 'idle';
     await run(4, 'hub-w4');
-    // Both federations' final global models are listed, each with its own network.
+    // Every round's global model of both federations is kept, each with its own network; the newest
+    // federation's final round comes first (what a page pre-selects), labelled as final.
     const globals = (await engine.handlers.listModels({})).filter((m) => m.source === 'global');
-    assert.deepEqual(globals.map((m) => [m.round, m.description.match(/base \d+/)?.[0]]).sort(), [[2, 'base 4'], [2, 'base 8']]);
+    assert.deepEqual(globals.map((m) => [m.round, m.description.match(/base \d+/)?.[0]]), [[2, 'base 4'], [1, 'base 4'], [2, 'base 8'], [1, 'base 8']]);
+    assert.match(globals[0]!.name, /hub-w4 · round 2 of 2, final/);
     // Two optimiser states, one per run, of different sizes.
     const s = openSqliteStore(db);
     const opt = s.listCheckpoints().filter((c) => c.meta.role === 'optimiser');
