@@ -138,9 +138,10 @@ export function importHandlers(ctx: EngineContext): Pick<AppHandlers, 'previewIm
 
     async previewImport({ path, convention, jobId }) {
       const root = resolve(path);
-      await checkFolder(root);
       const rel = relativiser(root);
+      // Registered before the first await, so a cancel sent right after the request finds the job.
       return track(jobId, async (signal) => {
+        await checkFolder(root);
         const conv = convention === 'auto' ? await detectConvention(root) : convention;
         const plan = await planFor(root, conv, 'preview');
         const good: PreviewItem[] = [];
@@ -179,9 +180,9 @@ export function importHandlers(ctx: EngineContext): Pick<AppHandlers, 'previewIm
 
     async importDataset({ path, convention, name, site, jobId, skipBad }) {
       const root = resolve(path);
-      await checkFolder(root);
       const rel = relativiser(root);
       return track(jobId, async (signal) => {
+        await checkFolder(root);
         const conv = convention === 'auto' ? await detectConvention(root) : convention;
         const plan = await planFor(root, conv, name);
         for (const d of plan.datasets) d.dataset.meta = { ...(d.dataset.meta ?? {}), site, importedFrom: root, convention: conv };
