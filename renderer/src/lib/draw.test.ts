@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { centredWindow, classColour, fieldToRgba, formatBytes, formatDuration, heatColour, histogram, maskFractions, maskOverlayRgba, outlineOf, rasterToRgba } from './draw.js';
+import { centredWindow, classColour, contourRgba, CONTOUR_COLOUR, errorColours, errorMapRgba, fieldToRgba, formatBytes, formatDuration, heatColour, histogram, maskFractions, maskOverlayRgba, outlineOf, rasterToRgba } from './draw.js';
 
 // 4x4 mask, 2 classes: class 0 = 3x3 block at (0,0)..(2,2), class 1 = the single pixel (1,1).
 function mask() {
@@ -32,6 +32,36 @@ test('overlay: fill paints classes in order, hidden classes are skipped, outline
   const outline = maskOverlayRgba(mask(), { mode: 'outline', visible: [true, false] });
   assert.deepEqual(at(outline, 1, 1), [0, 0, 0, 0]);
   assert.deepEqual(maskFractions(mask()), [9 / 16, 1 / 16]);
+});
+
+test('error map: false positives and false negatives per class in their own colours, agreement clear', () => {
+  const ref = mask();
+  // Prediction: class 0 shifted one pixel right (FP in column 3, FN in column 0), class 1 missed.
+  const pred = { width: 4, height: 4, classes: 2, data: new Uint8Array(4 * 4 * 2) };
+  for (let y = 0; y < 3; y++) for (let x = 1; x < 4; x++) pred.data[(y * 4 + x) * 2] = 1;
+  const err = errorMapRgba(pred, ref);
+  const at = (x: number, y: number) => Array.from(err.subarray((y * 4 + x) * 4, (y * 4 + x) * 4 + 4));
+  assert.deepEqual(at(3, 0), [...errorColours(0).fp, 255], 'predicted, not in the reference');
+  assert.deepEqual(at(0, 2), [...errorColours(0).fn, 255], 'in the reference, missed');
+  assert.deepEqual(at(2, 2), [0, 0, 0, 0], 'both agree: clear');
+  assert.deepEqual(at(3, 3), [0, 0, 0, 0], 'both background: clear');
+  assert.deepEqual(at(1, 1), [...errorColours(1).fn, 255], 'the missed cup paints over the agreeing disc');
+  assert.notDeepEqual(errorColours(0).fp, errorColours(0).fn);
+  assert.notDeepEqual(errorColours(0).fn, errorColours(1).fn);
+  const hidden = errorMapRgba(pred, ref, [false, true]);
+  assert.deepEqual(Array.from(hidden.subarray((0 * 4 + 3) * 4, (0 * 4 + 3) * 4 + 4)), [0, 0, 0, 0], 'a hidden class shows no errors');
+  assert.throws(() => errorMapRgba({ ...pred, width: 2, height: 8 }, ref), /differ in size/);
+});
+
+test('the reference contour is the outline of every visible class in one colour', () => {
+  const c = contourRgba(mask());
+  const at = (x: number, y: number) => Array.from(c.subarray((y * 4 + x) * 4, (y * 4 + x) * 4 + 4));
+  assert.deepEqual(at(0, 0), [...CONTOUR_COLOUR, 255]);
+  assert.deepEqual(at(1, 1), [...CONTOUR_COLOUR, 255], 'the one-pixel cup is its own outline');
+  assert.deepEqual(at(3, 3), [0, 0, 0, 0]);
+  const discOnly = contourRgba(mask(), [true, false], [1, 2, 3]);
+  assert.deepEqual(Array.from(discOnly.subarray((1 * 4 + 1) * 4, (1 * 4 + 1) * 4 + 4)), [0, 0, 0, 0], 'inside the disc, cup hidden');
+  assert.deepEqual(Array.from(discOnly.subarray(0, 4)), [1, 2, 3, 255]);
 });
 
 test('heat colours run dark to bright and clamp; fields map their own range', () => {

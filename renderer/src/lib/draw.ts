@@ -1,5 +1,6 @@
 // Pixel helpers for the viewer: 8-bit rasters to RGBA, mask overlays (fill or outline, per-class
-// colours, per-class visibility), colour maps for heat maps (rate field, spectra) and histograms.
+// colours, per-class visibility), the error map of a prediction against its reference mask, the
+// reference contour, colour maps for heat maps (rate field, spectra) and histograms.
 // Pure functions over typed arrays so they are unit-tested in Node (draw.test.ts).
 import type { FloatField, MaskView, Raster } from '../../../core/contract/app-api.js';
 
@@ -85,6 +86,54 @@ export function maskOverlayRgba(mask: MaskView, style: OverlayStyle): Uint8Clamp
     }
   }
   return out;
+}
+
+/** Colours of the error map per class: false positives warm, false negatives cool, each class its own pair. */
+export const ERROR_COLOURS: readonly { fp: RGB; fn: RGB }[] = [
+  { fp: [255, 64, 64], fn: [40, 130, 255] },
+  { fp: [255, 200, 0], fn: [0, 230, 230] },
+  { fp: [255, 60, 220], fn: [120, 255, 120] },
+];
+
+export function errorColours(c: number): { fp: RGB; fn: RGB } {
+  return ERROR_COLOURS[c % ERROR_COLOURS.length]!;
+}
+
+/**
+ * Where a prediction disagrees with its reference, per class: false positives (predicted, not in the
+ * reference) and false negatives (in the reference, missed) in the class's error colours; agreement
+ * stays transparent so the image shows through. Later classes paint over earlier ones, as in the
+ * overlay. Both masks must have the same size; classes beyond the shorter mask are not compared.
+ */
+export function errorMapRgba(pred: MaskView, ref: MaskView, visible?: boolean[]): Uint8ClampedArray<ArrayBuffer> {
+  if (pred.width !== ref.width || pred.height !== ref.height)
+    throw new Error(`error map: prediction ${pred.width}x${pred.height} and reference ${ref.width}x${ref.height} differ in size`);
+  const n = pred.width * pred.height;
+  const k = Math.min(pred.classes, ref.classes);
+  const out = new Uint8ClampedArray(n * 4);
+  for (let c = 0; c < k; c++) {
+    if (visible && visible[c] === false) continue;
+    const { fp, fn } = errorColours(c);
+    for (let i = 0; i < n; i++) {
+      const p = pred.data[i * pred.classes + c];
+      const r = ref.data[i * ref.classes + c];
+      if (!p === !r) continue;
+      const col = p ? fp : fn;
+      out[4 * i] = col[0];
+      out[4 * i + 1] = col[1];
+      out[4 * i + 2] = col[2];
+      out[4 * i + 3] = 255;
+    }
+  }
+  return out;
+}
+
+/** The reference contour's colour: white reads on fundus, MRI and on every class colour of the overlay. */
+export const CONTOUR_COLOUR: RGB = [255, 255, 255];
+
+/** The boundary of every visible class of a mask in one colour (a contour drawn over another overlay). */
+export function contourRgba(mask: MaskView, visible?: boolean[], colour: RGB = CONTOUR_COLOUR): Uint8ClampedArray<ArrayBuffer> {
+  return maskOverlayRgba(mask, { mode: 'outline', ...(visible ? { visible } : {}), colours: Array.from({ length: mask.classes }, () => colour) });
 }
 
 /** Fraction of pixels set, per class. */
