@@ -164,6 +164,7 @@ test('segment: run a model, metrics, opacity, outline, zoom; ASCNet rate field',
   await byTest('mode-fill').click();
   await byTest('segment-run').click();
   await byTest('rate-heat').waitFor({ timeout: 60_000 });
+  await byTest('rate-heat').check();
   await byTest('histogram').waitFor();
   await byTest('metrics-a').waitFor();
   await shot(page, '06-segment-ascnet-rate');
