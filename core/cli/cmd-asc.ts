@@ -6,12 +6,14 @@
 // Dice, precision and recall of the cell (class >= 1) and the Dice of the nucleus, and for ASC models
 // the median learned rate over all pixels and over the ground-truth cell pixels. The paper's
 // expectation: ASCNet >= dilated >= classic, larger rates on large cells.
-import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
+import { intArg, numArg, parseCommandArgs, SEED_RANGE } from '../contract/cli-args.js';
 import { FedSegError } from '../contract/errors.js';
+import { EXIT, readingArguments, UsageError } from '../contract/exit-codes.js';
 import { tf } from '../tf/tf.js';
-import { describeBackend, initBackend, type BackendName } from '../backend.js';
+import { describeBackend, initBackend } from '../backend.js';
+import { backendArg } from './backend-arg.js';
 import { ASCNET_KINDS, type AscNetKind } from '../models/ascnet.js';
 import { buildNetwork } from '../models/registry.js';
 import { disposeWeights } from '../models/weight-map.js';
@@ -28,11 +30,12 @@ Trains the classic CNN, the dilated CNN and ASCNet-7 on synthetic cell images fr
 cells at high magnification, small cells at low magnification) and prints Dice / precision / recall
 on held-out images of each site, plus the median learned rate per site for ASC models.
 
-  --size N       image side in pixels (default 64)
-  --train N      training images per site (default 40)
-  --test N       held-out images per site (default 16)
-  --steps N      Adam steps per model, batch 2 (default 600)
-  --seed N       seed for data, init and batch order (default 0)
+  --size N       image side in pixels, 16-512 (default 64)
+  --train N      training images per site, >= 1 (default 40)
+  --test N       held-out images per site, >= 1 (default 16)
+  --steps N      Adam steps per model, batch 2, >= 1 (default 600)
+  --seed N       seed for data, init and batch order, 0-4294967295 (default 0)
+  --lr X         Adam learning rate, > 0 (default 0.001)
   --models LIST  comma-separated from ${ASCNET_KINDS.join(', ')} (default cnn-7,dilated-7,ascnet-7)
   --backend B    tfjs backend (default: auto, or $FEDSEG_BACKEND)
   --json FILE    also write the results as JSON`;
@@ -195,42 +198,31 @@ export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
     console.log(HELP);
-    return sub ? 0 : 1;
+    // Without a subcommand there is nothing to do: a usage error.
+    return sub ? EXIT.OK : EXIT.USAGE;
   }
-  if (sub !== 'experiment') throw new FedSegError('INVALID_ARGUMENT', `asc: unknown subcommand '${sub}' (use: fedseg asc experiment --help)`);
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        size: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
-        models: { type: 'string' }, backend: { type: 'string' }, json: { type: 'string' }, lr: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    throw new FedSegError('INVALID_ARGUMENT', `${(e as Error).message} (see fedseg asc experiment --help)`);
-  }
+  if (sub !== 'experiment') throw new UsageError(`asc: unknown subcommand '${sub}' (use: fedseg asc experiment --help)`);
+  const { values } = parseCommandArgs(rest, {
+    size: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
+    models: { type: 'string' }, backend: { type: 'string' }, json: { type: 'string' }, lr: { type: 'string' },
+  }, { prog: 'fedseg asc', command: 'experiment' });
   if (values.help) {
     console.log(HELP);
-    return 0;
+    return EXIT.OK;
   }
-  const num = (v: string | undefined, d: number, what: string) => {
-    if (v === undefined) return d;
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new FedSegError('INVALID_ARGUMENT', `${what} must be a number, got '${v}'`);
-    return n;
-  };
+  const lr = numArg(values.lr, 'lr', { min: 0, exclusive: true });
   const opts: AscExperimentOptions = {
-    size: num(values.size, 64, '--size'),
-    train: num(values.train, 40, '--train'),
-    test: num(values.test, 16, '--test'),
-    steps: num(values.steps, 600, '--steps'),
-    seed: num(values.seed, 0, '--seed'),
+    size: intArg(values.size, 'size', { min: 16, max: 512 }) ?? 64,
+    train: intArg(values.train, 'train', { min: 1, max: 100000 }) ?? 40,
+    test: intArg(values.test, 'test', { min: 1, max: 100000 }) ?? 16,
+    steps: intArg(values.steps, 'steps', { min: 1, max: 1e7 }) ?? 600,
+    seed: intArg(values.seed, 'seed', SEED_RANGE) ?? 0,
     models: (values.models ?? 'cnn-7,dilated-7,ascnet-7').split(',').map((s) => s.trim()).filter(Boolean) as AscNetKind[],
-    ...(values.lr !== undefined ? { lr: num(values.lr, 1e-3, '--lr') } : {}),
+    ...(lr !== undefined ? { lr } : {}),
   };
-  checkOptions(opts);
-  const report = await initBackend(values.backend ? { backend: values.backend as BackendName | 'auto' } : {});
+  readingArguments(() => checkOptions(opts));
+  const backend = backendArg(values.backend);
+  const report = await initBackend(backend ? { backend } : {});
   console.log(`backend: ${describeBackend(report)}`);
   console.log(`data: ${opts.size}x${opts.size} cells, sites large/small, ${opts.train} train + ${opts.test} test images per site; ${opts.steps} steps x batch 2, seed ${opts.seed}`);
   const t0 = performance.now();
@@ -239,5 +231,5 @@ export async function run(argv: string[]): Promise<number> {
   console.log(formatAscTable(res));
   console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   if (values.json) writeFileSync(values.json, JSON.stringify(res, null, 2));
-  return 0;
+  return EXIT.OK;
 }

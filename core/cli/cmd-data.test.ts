@@ -51,7 +51,7 @@ test('generate (files and store) -> import -> list -> stats -> rename -> delete'
   assert.doesNotMatch((await cli('list', '--db', db)).out, /A-Domain1/);
 });
 
-test('bad arguments exit 2, failures exit 1 with one line, dry-run problems exit 3', async () => {
+test('bad arguments exit 2, failures exit 1 with one line, dry-run problems exit 7', async () => {
   const a = await cli('generate', '--kind', 'cats', '--out', dir);
   assert.equal(a.code, 2);
   assert.match(a.err, /^fedseg data: --kind must be fundus or prostate, got 'cats' \(see fedseg data generate --help\)\n?$/);
@@ -67,7 +67,7 @@ test('bad arguments exit 2, failures exit 1 with one line, dry-run problems exit
   assert.equal(g.code, 0);
   writeFileSync(join(bad, 'Domain1/train/ROIs/mask/Domain1-0001.png'), 'broken');
   const dry = await cli('import', '--format', 'dofe', bad, '--dry-run');
-  assert.equal(dry.code, 3);
+  assert.equal(dry.code, 7);
   assert.match(dry.out, /1 problem\(s\) would make the import fail:\n.*Domain1-0001\.png: not a PNG or JPEG file/);
   const real = await cli('import', '--db', join(dir, 'bad.sqlite'), '--format', 'dofe', bad);
   assert.equal(real.code, 1);

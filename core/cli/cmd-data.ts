@@ -2,28 +2,37 @@
 // command line. Built-in multi-site data is written either as the on-disk layouts the
 // importers read (DoFE PNG folders, FedDG .npy, SAML-like NIfTI) or straight into a store; imports
 // are all-or-nothing with a dry run; stats print per-dataset summaries and can write a thumbnail grid.
-// Progress goes to stderr, results to stdout. Exit codes: 0 ok, 1 error, 2 bad arguments,
-// 3 dry run found problems, 130 interrupted. Commands that only read never create a store.
+// Progress goes to stderr, results to stdout. Exit codes: the shared table (core/contract/exit-codes.ts;
+// 7 when a dry run found problems). Commands that only read never create a store.
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { FedSegError, toErrorValue } from '../contract/errors.js';
+import { intArg, needArg as need } from '../contract/cli-args.js';
+import { FedSegError } from '../contract/errors.js';
+import { describeFailure, EXIT, UsageError } from '../contract/exit-codes.js';
 import { datasetStats, datasetThumbnailGrid } from '../data/stats.js';
 import type { DatasetStore } from '../store/dataset-store.js';
-import { int, need, openStore, parse, type Opts } from './data-args.js';
+import { openStore, parse, type Opts } from './data-args.js';
 import { cmdGenerate, cmdImport } from './data-generate-import.js';
 import { HELP, USAGE } from './data-help.js';
 
 export const summary = 'generate, import, list and inspect site datasets (SQLite store)';
 
-function withStore<T>(argv: string[], extra: Opts, help: string, fn: (store: DatasetStore, v: Record<string, string | boolean | undefined>) => T): T | number {
-  const { values: v } = parse(argv, { db: { type: 'string' }, ...extra });
+type Values = Record<string, string | boolean | undefined>;
+
+/**
+ * Parses `fedseg data <sub>`, then runs `fn` on the existing --db store. `check` reads the flag values
+ * that need no store (numbers) first, so a bad one is a usage error whatever --db says.
+ */
+function withStore<T, C>(sub: string, argv: string[], extra: Opts, fn: (store: DatasetStore, v: Values, checked: NoInfer<C>) => T, check?: (v: Values) => C): T | number {
+  const { values: v } = parse(sub, argv, { db: { type: 'string' }, ...extra });
   if (v.help) {
-    console.log(help);
-    return 0;
+    console.log(HELP[sub]);
+    return EXIT.OK;
   }
+  const checked = (check ? check(v) : null) as C;
   const store = openStore(need(v.db, 'db'), true);
   try {
-    return fn(store, v);
+    return fn(store, v, checked);
   } finally {
     store.close();
   }
@@ -39,7 +48,7 @@ function fmt(x: number): string {
 }
 
 async function cmdStats(argv: string[]): Promise<number> {
-  const r = withStore(argv, { dataset: { type: 'string' }, grid: { type: 'string' }, 'grid-size': { type: 'string' }, 'grid-count': { type: 'string' }, json: { type: 'boolean' } }, HELP.stats!, (store, v) => {
+  const r = withStore('stats', argv, { dataset: { type: 'string' }, grid: { type: 'string' }, 'grid-size': { type: 'string' }, 'grid-count': { type: 'string' }, json: { type: 'boolean' } }, (store, v, grid) => {
     const list = v.dataset !== undefined ? [store.getDataset(datasetArg(v.dataset))] : store.listDatasets();
     if (list.some((d) => d === null)) throw new FedSegError('NOT_FOUND', `dataset '${String(v.dataset)}' does not exist`);
     const stats = list.map((d) => datasetStats(store, d!.id));
@@ -55,16 +64,16 @@ async function cmdStats(argv: string[]): Promise<number> {
       if (stats.length === 0) console.log('no datasets');
     }
     if (typeof v.grid === 'string') {
-      if (list.length !== 1) throw new FedSegError('INVALID_ARGUMENT', '--grid needs --dataset (the store has several datasets)');
-      return { grid: v.grid, png: datasetThumbnailGrid(store, list[0]!.id, { size: int(v['grid-size'], 'grid-size', 96, 8, 1024), limit: int(v['grid-count'], 'grid-count', 16, 1, 1024) }) };
+      if (list.length !== 1) throw new UsageError('--grid needs --dataset (the store has several datasets)');
+      return { grid: v.grid, png: datasetThumbnailGrid(store, list[0]!.id, grid) };
     }
     return null;
-  });
+  }, (v: Values) => ({ size: intArg(v['grid-size'], 'grid-size', { min: 8, max: 1024 }) ?? 96, limit: intArg(v['grid-count'], 'grid-count', { min: 1, max: 1024 }) ?? 16 }));
   if (r && typeof r === 'object') {
     await writeFile(r.grid, r.png);
     console.log(`wrote thumbnail grid ${resolve(r.grid)}`);
   }
-  return 0;
+  return EXIT.OK;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -76,43 +85,44 @@ export async function run(argv: string[]): Promise<number> {
       case 'import':
         return await cmdImport(rest);
       case 'list':
-        return withStore(rest, { json: { type: 'boolean' } }, HELP.list!, (store, v) => {
+        return withStore('list', rest, { json: { type: 'boolean' } }, (store, v) => {
           const ds = store.listDatasets();
           if (v.json) console.log(JSON.stringify(ds, null, 2));
           else if (ds.length === 0) console.log('no datasets');
           else for (const d of ds) console.log(`${String(d.id).padStart(4)}  ${d.name.padEnd(24)} ${d.kind.padEnd(9)} ${String(d.sampleCount).padStart(6)} samples  ${d.channels}ch  ${d.classNames.join('/')}`);
-          return 0;
+          return EXIT.OK;
         });
       case 'stats':
         return await cmdStats(rest);
       case 'rename':
-        return withStore(rest, { dataset: { type: 'string' }, to: { type: 'string' } }, HELP.rename!, (store, v) => {
+        return withStore('rename', rest, { dataset: { type: 'string' }, to: { type: 'string' } }, (store, v) => {
           const d = store.getDataset(datasetArg(v.dataset));
           if (!d) throw new FedSegError('NOT_FOUND', `dataset '${String(v.dataset)}' does not exist`);
           console.log(`renamed '${d.name}' to '${store.renameDataset(d.id, need(v.to, 'to')).name}'`);
-          return 0;
+          return EXIT.OK;
         });
       case 'delete':
-        return withStore(rest, { dataset: { type: 'string' } }, HELP.delete!, (store, v) => {
+        return withStore('delete', rest, { dataset: { type: 'string' } }, (store, v) => {
           const d = store.getDataset(datasetArg(v.dataset));
           if (!d) throw new FedSegError('NOT_FOUND', `dataset '${String(v.dataset)}' does not exist`);
           store.deleteDataset(d.id);
           console.log(`deleted '${d.name}' (${d.sampleCount} samples)`);
-          return 0;
+          return EXIT.OK;
         });
       case undefined:
       case '--help':
       case '-h':
       case 'help':
         console.log(USAGE);
-        return sub ? 0 : 2;
+        // Without a subcommand there is nothing to do: a usage error.
+        return sub ? EXIT.OK : EXIT.USAGE;
       default:
-        throw new FedSegError('INVALID_ARGUMENT', `unknown subcommand '${sub}' (generate, import, list, stats, rename, delete)`);
+        throw new UsageError(`unknown subcommand '${sub}' (generate, import, list, stats, rename, delete; see fedseg data --help)`);
     }
   } catch (e) {
-    const ev = toErrorValue(e);
-    const hint = ev.code === 'INVALID_ARGUMENT' && sub && HELP[sub] ? ` (see fedseg data ${sub} --help)` : '';
-    console.error(`fedseg data: ${ev.message}${hint}`);
-    return ev.code === 'INVALID_ARGUMENT' ? 2 : ev.code === 'CANCELLED' ? 130 : 1;
+    const f = describeFailure(e, sub && HELP[sub] ? `fedseg data ${sub} --help` : 'fedseg data --help');
+    console.error(`fedseg data: ${f.line}`);
+    if (process.env.FEDSEG_DEBUG) console.error(e);
+    return f.code;
   }
 }

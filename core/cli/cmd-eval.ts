@@ -6,13 +6,15 @@
 // images per class, with the empty-mask cases counted (core/metrics/evaluate.ts EMPTY-MASK POLICY).
 // The model comes from a self-describing model file (a hub's global model: `fedseg-hub export-model
 // --out FILE`) or from a model checkpoint of the store (app training, imports, federation globals).
-// Progress goes to stderr, results to stdout. Exit codes: 0 ok, 1 error, 2 bad arguments.
+// Progress goes to stderr, results to stdout. Exit codes: the shared table (core/contract/exit-codes.ts).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { FedSegError, toErrorValue } from '../contract/errors.js';
+import { intArg, numArg, parseCommandArgs } from '../contract/cli-args.js';
+import { FedSegError } from '../contract/errors.js';
+import { describeFailure, EXIT, exitCodeHelp, UsageError } from '../contract/exit-codes.js';
 import { describeSpec } from '../contract/model-spec.js';
 import { describeBackend, initBackend, type BackendName } from '../backend.js';
+import { backendArg } from './backend-arg.js';
 import { decodeModel, readModelFile } from '../models/model-io.js';
 import { buildNetwork, type Network } from '../models/registry.js';
 import type { WeightMap } from '../models/seg-model.js';
@@ -34,9 +36,9 @@ const USAGE = `usage: fedseg eval (--model FILE | --checkpoint NAME|ID|latest) -
   --dataset NAME|ID   dataset to evaluate on
   --split S           test | train | val | all (default: test if the dataset has test samples, else all)
   --threshold T       sigmoid probability threshold in (0, 1) (default 0.75, the reference)
-  --batch N           images per forward pass (default 4)
+  --batch N           images per forward pass, 1-1024 (default 4)
   --json              print the result as JSON
-  --backend NAME      wasm | cpu | webgpu | tensorflow | auto (default auto)
+  --backend NAME      wasm | cpu | webgpu | tensorflow | tensorflow-gpu | auto (default auto)
 
 Protocol (docs/algorithms.md §6): prediction as the app's Segment view makes it (sigmoid models:
 probability >= threshold, largest connected component per class; softmax models: arg-max into nested
@@ -44,9 +46,10 @@ masks), Dice and HD95 per image, mean per class; images where exactly one of pre
 is empty have an undefined HD95: they are counted (hd95-undef) and left out of the HD95 mean. Images
 without a mask are skipped (counted).
 
-exit codes: 0 ok, 1 error, 2 bad arguments`;
+${exitCodeHelp()}`;
 
 type Split = SampleSplit | 'all';
+const SPLITS: readonly Split[] = ['test', 'train', 'val', 'all'];
 
 export interface EvalReport {
   model: { source: string; kind: string; description: string; inChannels: number; classes: number };
@@ -61,32 +64,22 @@ export interface EvalReport {
   perImage: { name: string; dice: number[]; hd95: (number | null)[] }[];
 }
 
-function bad(message: string): FedSegError {
-  return new FedSegError('INVALID_ARGUMENT', message);
+function bad(message: string): UsageError {
+  return new UsageError(message);
 }
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        model: { type: 'string' },
-        checkpoint: { type: 'string' },
-        db: { type: 'string' },
-        dataset: { type: 'string' },
-        split: { type: 'string' },
-        threshold: { type: 'string' },
-        batch: { type: 'string' },
-        json: { type: 'boolean' },
-        backend: { type: 'string' },
-      },
-    }).values;
-  } catch (e) {
-    throw bad((e as Error).message.split('\n')[0]!);
-  }
+  return parseCommandArgs(argv, {
+    model: { type: 'string' },
+    checkpoint: { type: 'string' },
+    db: { type: 'string' },
+    dataset: { type: 'string' },
+    split: { type: 'string' },
+    threshold: { type: 'string' },
+    batch: { type: 'string' },
+    json: { type: 'boolean' },
+    backend: { type: 'string' },
+  }, { prog: 'fedseg', command: 'eval' }).values;
 }
 
 interface Loaded {
@@ -132,8 +125,8 @@ function loadFromCheckpoint(store: DatasetStore, which: string): Loaded {
 
 function chooseSplit(store: DatasetStore, ds: DatasetInfo, v: string | undefined): Split {
   if (v === undefined) return store.countSamples(ds.id, 'test') > 0 ? 'test' : 'all';
-  if (v !== 'test' && v !== 'train' && v !== 'val' && v !== 'all') throw bad(`--split must be test, train, val or all, got '${v}'`);
-  return v;
+  // Checked with the other arguments (run).
+  return v as Split;
 }
 
 function checkCompatible(net: Network, ds: DatasetInfo, source: string): void {
@@ -186,25 +179,24 @@ export async function run(argv: string[]): Promise<number> {
     const v = parse(argv);
     if (v.help) {
       console.log(USAGE);
-      return 0;
+      return EXIT.OK;
     }
+    // The values given are checked before the flags missing, so a typo is named even on a short line.
+    const threshold = numArg(v.threshold, 'threshold', { min: 0, max: 1, exclusive: true }) ?? 0.75;
+    const batch = intArg(v.batch, 'batch', { min: 1, max: 1024 }) ?? 4;
+    const backend = backendArg(v.backend) ?? 'auto';
+    if (v.split !== undefined && !SPLITS.includes(v.split as Split)) throw bad(`--split must be test, train, val or all, got '${v.split}'`);
     if (!v.model === !v.checkpoint) throw bad('give exactly one of --model FILE or --checkpoint NAME|ID|latest');
     if (!v.db) throw bad('--db FILE is required (the store holding the dataset)');
     if (!v.dataset) throw bad('--dataset NAME|ID is required');
-    const threshold = v.threshold === undefined ? 0.75 : Number(v.threshold);
-    if (!(threshold > 0 && threshold < 1)) throw bad(`--threshold must be a number in (0, 1), got '${String(v.threshold)}'`);
-    const batch = v.batch === undefined ? 4 : Number(v.batch);
-    if (!Number.isInteger(batch) || batch < 1 || batch > 1024) throw bad(`--batch must be an integer in [1, 1024], got '${String(v.batch)}'`);
-    const backend = v.backend ?? 'auto';
-    if (!['wasm', 'cpu', 'auto', 'webgpu', 'tensorflow', 'tensorflow-gpu'].includes(backend)) throw bad(`--backend must be wasm, cpu, webgpu, tensorflow or auto, got '${backend}'`);
     if (!existsSync(v.db)) throw new FedSegError('NOT_FOUND', `store ${v.db} does not exist`);
     return await evaluate({ ...v, db: v.db, dataset: v.dataset }, threshold, batch, backend);
   } catch (e) {
     // One line, whatever went wrong (FEDSEG_DEBUG=1 for the stack).
-    const err = toErrorValue(e);
-    console.error(`fedseg eval: ${err.message}${e instanceof FedSegError ? '' : ` [${err.code}]`}`);
+    const f = describeFailure(e, 'fedseg eval --help');
+    console.error(`fedseg eval: ${f.line}`);
     if (process.env.FEDSEG_DEBUG) console.error(e);
-    return err.code === 'INVALID_ARGUMENT' ? 2 : 1;
+    return f.code;
   }
 }
 
@@ -238,7 +230,7 @@ async function evaluate(v: { model?: string; checkpoint?: string; db: string; da
     });
     const out = toReport(ev, { model: loaded, ds, split, threshold, backend: describeBackend(report), skipped: all.length - samples.length });
     console.log(v.json ? JSON.stringify(out, null, 2) : formatTable(out));
-    return 0;
+    return EXIT.OK;
   } finally {
     if (loaded) disposeWeights(loaded.weights);
     store.close();

@@ -3,8 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { FedSegError } from '../contract/errors.js';
+import { intArg, parseCommandArgs, PORT_RANGE } from '../contract/cli-args.js';
+import { EXIT } from '../contract/exit-codes.js';
 import { startBrowserApp } from '../serve/serve-app.js';
 
 export const summary = 'serve the app UI in a browser (127.0.0.1, session token in the URL)';
@@ -13,25 +13,19 @@ const HELP = `usage: fedseg serve [--db FILE] [--port N] [--static DIR]
 
 Starts the FedSeg engine on a site database and serves the app on http://127.0.0.1:<port>/<token>/.
 Open the printed URL in a browser on this machine (or through an SSH tunnel). Only requests that carry
-the session token are answered. Stop with Ctrl+C.
+the session token are answered. Stop with Ctrl+C or SIGTERM (exit 0: stopping is how a server ends).
 
   --db FILE      site database (default: $FEDSEG_DB or ~/.fedseg/site.sqlite; created if missing)
-  --port N       TCP port on 127.0.0.1 (default 0: any free port)
+  --port N       TCP port on 127.0.0.1, 0-65535 (default 0: any free port)
   --static DIR   built renderer folder (default: dist-renderer/ of this checkout)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { db: { type: 'string' }, port: { type: 'string' }, static: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (e) {
-    throw new FedSegError('INVALID_ARGUMENT', `${(e as Error).message} (see fedseg serve --help)`);
-  }
+  const { values } = parseCommandArgs(argv, { db: { type: 'string' }, port: { type: 'string' }, static: { type: 'string' } }, { prog: 'fedseg', command: 'serve' });
   if (values.help) {
     console.log(HELP);
-    return 0;
+    return EXIT.OK;
   }
-  const port = values.port === undefined ? 0 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new FedSegError('INVALID_ARGUMENT', `--port must be 0..65535, got ${values.port}`);
+  const port = intArg(values.port, 'port', PORT_RANGE) ?? 0;
   const dbPath = resolve(values.db ?? process.env.FEDSEG_DB ?? join(homedir(), '.fedseg', 'site.sqlite'));
   mkdirSync(dirname(dbPath), { recursive: true });
   const app = await startBrowserApp({ dbPath, port, ...(values.static ? { staticDir: resolve(values.static) } : {}) });
@@ -45,5 +39,5 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  return 0;
+  return EXIT.OK;
 }

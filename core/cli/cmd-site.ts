@@ -2,13 +2,15 @@
 // token, shares its spectrum windows, trains the hub's network locally on the dataset in its own SQLite
 // store when asked (the run API's Participation), sends weights, evaluates when asked (eval/unseen
 // role), keeps every global model it receives, reconnects on drops and resumes after a crash.
-// Exit codes: 0 finished, 1 other error, 2 bad arguments, 3 hub unreachable, 4 authentication failed,
-// 5 protocol version mismatch, 6 duplicate site name, 130 interrupted.
+// Exit codes: the shared table (core/contract/exit-codes.ts): 3 hub unreachable, 4 authentication
+// failed, 5 protocol version mismatch, 6 duplicate site name, 130 interrupted, ...
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { FedSegError, toErrorValue } from '../contract/errors.js';
+import { choiceArg, intArg, parseCommandArgs, SEED_RANGE } from '../contract/cli-args.js';
+import { FedSegError } from '../contract/errors.js';
+import { describeFailure, EXIT, exitCodeHelp, UsageError } from '../contract/exit-codes.js';
 import { describeSpec } from '../contract/model-spec.js';
-import { describeBackend, initBackend, type BackendName } from '../backend.js';
+import { describeBackend, initBackend } from '../backend.js';
+import { backendArg } from './backend-arg.js';
 import { runSite, type SiteEvent } from '../federation/site-client.js';
 import { Participation } from '../run/participation.js';
 import { participantData } from '../store/sample-source.js';
@@ -25,14 +27,11 @@ const USAGE = `usage: fedseg site --hub URL --name NAME --token TOKEN --db FILE 
   --dataset NAME|ID  dataset to train/evaluate on (default: the only one in the store)
   --role train|eval  eval = an unseen site that only evaluates global models (default train)
   --ca FILE          PEM certificate to trust for a self-signed wss:// hub
-  --backend NAME     wasm | cpu | webgpu | tensorflow | auto (default auto)
-  --seed N           local shuffling / CFSI seed (default 0)
+  --backend NAME     wasm | cpu | webgpu | tensorflow | tensorflow-gpu | auto (default auto)
+  --seed N           local shuffling / CFSI seed, 0-4294967295 (default 0)
   --quiet            only errors and the final line
 
-exit codes: 0 finished, 1 error, 2 bad arguments, 3 hub unreachable, 4 authentication failed,
-            5 protocol version mismatch, 6 duplicate site name, 130 interrupted`;
-
-const EXIT: Record<string, number> = { INVALID_ARGUMENT: 2, CONNECTION_FAILED: 3, AUTH_FAILED: 4, VERSION_MISMATCH: 5, ALREADY_EXISTS: 6, CANCELLED: 130 };
+${exitCodeHelp()}`;
 
 export function bar(fraction: number, width = 24): string {
   const f = Math.max(0, Math.min(1, fraction));
@@ -86,32 +85,24 @@ function fmtMetrics(m: Record<string, number>): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let v;
+  let v: Partial<Record<'hub' | 'name' | 'token' | 'db' | 'dataset' | 'role' | 'ca' | 'backend' | 'seed', string>> & { quiet?: boolean; help?: boolean } = {};
   try {
-    v = parseArgs({
-      args: argv, allowPositionals: false, strict: true,
-      options: {
-        hub: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, dataset: { type: 'string' },
-        role: { type: 'string' }, ca: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`fedseg site: ${(e as Error).message}`);
-    return 2;
-  }
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const name = v.name ?? '?';
-  try {
+    v = parseCommandArgs(argv, {
+      hub: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, dataset: { type: 'string' },
+      role: { type: 'string' }, ca: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' },
+    }, { prog: 'fedseg', command: 'site' }).values;
+    if (v.help) {
+      console.log(USAGE);
+      return EXIT.OK;
+    }
+    // The values given are checked before the flags missing, so a typo is named even on a short line.
+    const role = choiceArg(v.role, 'role', ['train', 'eval'], 'train');
+    const seed = intArg(v.seed, 'seed', SEED_RANGE) ?? 0;
+    const backend = backendArg(v.backend) ?? 'auto';
+    if (v.hub !== undefined && !/^wss?:\/\//.test(v.hub)) throw new UsageError(`--hub must be a ws:// or wss:// URL, got '${v.hub}'`);
     const token = v.token ?? process.env.FEDSEG_TOKEN;
     for (const [flag, val] of [['--hub', v.hub], ['--name', v.name], ['--token', token], ['--db', v.db]] as const)
-      if (!val) throw new FedSegError('INVALID_ARGUMENT', `${flag} is required (fedseg site --help)`);
-    if (!/^wss?:\/\//.test(v.hub!)) throw new FedSegError('INVALID_ARGUMENT', `--hub must be a ws:// or wss:// URL, got '${v.hub}'`);
-    const role = v.role ?? 'train';
-    if (role !== 'train' && role !== 'eval') throw new FedSegError('INVALID_ARGUMENT', `--role must be train or eval, got '${role}'`);
+      if (!val) throw new UsageError(`${flag} is required (fedseg site --help)`);
     let ca: Buffer | undefined;
     if (v.ca) {
       try {
@@ -131,26 +122,27 @@ export async function run(argv: string[]): Promise<number> {
       let dataset: number | string;
       if (v.dataset) dataset = /^\d+$/.test(v.dataset) ? Number(v.dataset) : v.dataset;
       else if (datasets.length === 1) dataset = datasets[0]!.id;
-      else throw new FedSegError('INVALID_ARGUMENT', datasets.length === 0 ? `store ${v.db} holds no dataset (import one with fedseg data)` : `store ${v.db} holds ${datasets.length} datasets; pick one with --dataset (${datasets.map((d) => d.name).join(', ')})`);
-      const report = await initBackend({ backend: (v.backend ?? 'auto') as BackendName | 'auto' });
-      if (!v.quiet) console.log(`[${name}] backend ${describeBackend(report)}`);
-      const trainer = new Participation({ ledger: store, data: participantData(store, dataset), site: v.name!, backend: report.name, seed: Number(v.seed ?? 0) });
+      else if (datasets.length === 0) throw new FedSegError('NOT_FOUND', `store ${v.db} holds no dataset (import one with fedseg data)`);
+      else throw new UsageError(`store ${v.db} holds ${datasets.length} datasets; pick one with --dataset (${datasets.map((d) => d.name).join(', ')})`);
+      const report = await initBackend({ backend });
+      if (!v.quiet) console.log(`[${v.name}] backend ${describeBackend(report)}`);
+      const trainer = new Participation({ ledger: store, data: participantData(store, dataset), site: v.name!, backend: report.name, seed });
       const s = await runSite({
         hubUrl: v.hub!, site: v.name!, token: token!, role, trainer, ledger: store, signal: ac.signal,
         ...(ca ? { ca } : {}), onEvent: progressPrinter(v.name!, !!v.quiet),
       });
       trainer.dispose();
-      console.log(`[${name}] done: ${s.roundsTrained} round(s) trained, ${s.roundsEvaluated} evaluated, ${s.reconnects} reconnect(s)`);
-      return 0;
+      console.log(`[${v.name}] done: ${s.roundsTrained} round(s) trained, ${s.roundsEvaluated} evaluated, ${s.reconnects} reconnect(s)`);
+      return EXIT.OK;
     } finally {
       process.off('SIGINT', onSig);
       process.off('SIGTERM', onSig);
       store.close();
     }
   } catch (e) {
-    const ev = toErrorValue(e);
-    console.error(`fedseg site${v.name ? ` [${name}]` : ''}: ${ev.message}`);
+    const f = describeFailure(e, 'fedseg site --help');
+    console.error(`fedseg site${v.name ? ` [${v.name}]` : ''}: ${f.line}`);
     if (process.env.FEDSEG_DEBUG) console.error(e);
-    return EXIT[ev.code] ?? 1;
+    return f.code;
   }
 }

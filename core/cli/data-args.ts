@@ -1,42 +1,29 @@
-// Argument parsing, progress lines and store opening shared by the `fedseg data` subcommands.
+// Argument parsing, progress lines and store opening shared by the `fedseg data` subcommands (the
+// parsing and numeric checks themselves are core/contract/cli-args.ts, shared by every command).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { choiceArg, parseCommandArgs, type OptionsConfig } from '../contract/cli-args.js';
 import { FedSegError } from '../contract/errors.js';
+import { UsageError } from '../contract/exit-codes.js';
 import type { DatasetStore, SampleSplit } from '../store/dataset-store.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 
-export type Opts = ParseArgsConfig['options'];
+export type Opts = OptionsConfig;
 
-export function parse(argv: string[], options: Opts, positionals = false): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals, strict: true });
-    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
-  } catch (e) {
-    throw new FedSegError('INVALID_ARGUMENT', (e as Error).message.split('\n')[0]!);
-  }
-}
-
-export function int(v: string | boolean | undefined, name: string, def: number, lo = 0, hi = 1e9): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (typeof v !== 'string' || !Number.isInteger(n) || n < lo || n > hi) throw new FedSegError('INVALID_ARGUMENT', `--${name} must be an integer in [${lo}, ${hi}], got '${String(v)}'`);
-  return n;
+/** Parses the arguments of `fedseg data <sub>`; errors name the subcommand and its help. */
+export function parse(sub: string, argv: string[], options: Opts, positionals = false): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  const r = parseCommandArgs(argv, options, { prog: 'fedseg data', command: sub }, positionals);
+  return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
 }
 
 export function str(v: string | boolean | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-export function need(v: string | boolean | undefined, name: string): string {
-  if (typeof v !== 'string' || v === '') throw new FedSegError('INVALID_ARGUMENT', `--${name} is required`);
-  return v;
-}
-
 export function parseClasses(spec: string): number[][] {
   const classes = spec.split(';').map((c) => c.split(',').map((v) => Number(v.trim())));
   if (classes.some((c) => c.length === 0 || c.some((v) => !Number.isInteger(v) || v <= 0))) {
-    throw new FedSegError('INVALID_ARGUMENT', `--classes '${spec}': expected positive integer labels, ',' within a class and ';' between classes (e.g. "1,2;2")`);
+    throw new UsageError(`--classes '${spec}': expected positive integer labels, ',' within a class and ';' between classes (e.g. "1,2;2")`);
   }
   return classes;
 }
@@ -44,14 +31,14 @@ export function parseClasses(spec: string): number[][] {
 export function parseResize(spec: string | undefined): { width: number; height: number } | null {
   if (spec === undefined) return null;
   const m = /^(\d+)x(\d+)$/.exec(spec);
-  if (!m) throw new FedSegError('INVALID_ARGUMENT', `--resize '${spec}': expected WxH, e.g. 128x128`);
-  return { width: Number(m[1]), height: Number(m[2]) };
+  const width = Number(m?.[1]);
+  const height = Number(m?.[2]);
+  if (!m || width < 1 || height < 1 || width > 8192 || height > 8192) throw new UsageError(`--resize '${spec}': expected WxH with sides in [1, 8192], e.g. 128x128`);
+  return { width, height };
 }
 
 export function parseSplit(v: string | undefined): SampleSplit | null {
-  if (v === undefined) return null;
-  if (v !== 'train' && v !== 'test' && v !== 'val') throw new FedSegError('INVALID_ARGUMENT', `--split must be train, test or val, got '${v}'`);
-  return v;
+  return v === undefined ? null : choiceArg(v, 'split', ['train', 'test', 'val'], 'train');
 }
 
 /** Progress on stderr: a redrawn line on a TTY, a line per 10% otherwise. */

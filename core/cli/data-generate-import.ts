@@ -3,7 +3,8 @@
 // store).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { FedSegError } from '../contract/errors.js';
+import { intArg, needArg as need, numArg, SEED_RANGE } from '../contract/cli-args.js';
+import { EXIT, UsageError } from '../contract/exit-codes.js';
 import { writeBinaryMaskFolder, writeDofeLayout, writeNiftiLayout, writeNpyLayout, type SiteSamples } from '../data/export.js';
 import { importNifti, importNpy } from '../data/import/arrays.js';
 import { importDofe, importFolder } from '../data/import/folder.js';
@@ -11,33 +12,34 @@ import { problemLine, type ImportProgress, type ImportReport } from '../data/imp
 import { FUNDUS_BINARY, FUNDUS_LABELMAP, type MaskConvention } from '../data/masks.js';
 import { generateFundusSite } from '../data/synthetic/fundus.js';
 import { generateProstateSite } from '../data/synthetic/prostate.js';
-import { int, need, openStore, parse, parseClasses, parseResize, parseSplit, progressLine, str } from './data-args.js';
+import { openStore, parse, parseClasses, parseResize, parseSplit, progressLine, str } from './data-args.js';
 import { HELP } from './data-help.js';
 
 export async function cmdGenerate(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, {
+  const { values: v } = parse('generate', argv, {
     kind: { type: 'string' }, sites: { type: 'string' }, 'per-site': { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' },
     depth: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, 'test-fraction': { type: 'string' }, db: { type: 'string' },
     prefix: { type: 'string' },
   });
   if (v.help) {
     console.log(HELP.generate);
-    return 0;
+    return EXIT.OK;
   }
+  // The values given are checked before the flags missing, so a typo is named even on a short line.
+  const sites = intArg(v.sites, 'sites', { min: 1, max: 64 }) ?? 4;
+  const perSite = intArg(v['per-site'], 'per-site', { min: 1, max: 100000 }) ?? 60;
+  const size = intArg(v.size, 'size', { min: 16, max: 2048 }) ?? 128;
+  const seed = intArg(v.seed, 'seed', SEED_RANGE) ?? 0;
+  const depth = intArg(v.depth, 'depth', { min: 3, max: 512 }) ?? 20;
+  const tf = numArg(v['test-fraction'], 'test-fraction', { min: 0, max: 1 }) ?? 0.2;
   const kind = need(v.kind, 'kind');
-  if (kind !== 'fundus' && kind !== 'prostate') throw new FedSegError('INVALID_ARGUMENT', `--kind must be fundus or prostate, got '${kind}'`);
-  const sites = int(v.sites, 'sites', 4, 1, 64);
-  const perSite = int(v['per-site'], 'per-site', 60, 1, 100000);
-  const size = int(v.size, 'size', 128, 16, 2048);
-  const seed = int(v.seed, 'seed', 0, 0, 2 ** 32 - 1);
+  if (kind !== 'fundus' && kind !== 'prostate') throw new UsageError(`--kind must be fundus or prostate, got '${kind}'`);
   const out = str(v.out);
   const db = str(v.db);
-  if (!out === !db) throw new FedSegError('INVALID_ARGUMENT', 'give exactly one of --out DIR or --db FILE');
+  if (!out === !db) throw new UsageError('give exactly one of --out DIR or --db FILE');
   const format = str(v.format) ?? (kind === 'fundus' ? 'dofe' : 'nifti');
   const okFormats = kind === 'fundus' ? ['dofe', 'binary', 'npy'] : ['nifti', 'npy'];
-  if (out && !okFormats.includes(format)) throw new FedSegError('INVALID_ARGUMENT', `--format for ${kind} must be one of ${okFormats.join(', ')}, got '${format}'`);
-  const tf = v['test-fraction'] === undefined ? 0.2 : Number(v['test-fraction']);
-  if (!(tf >= 0 && tf <= 1)) throw new FedSegError('INVALID_ARGUMENT', `--test-fraction must be in [0, 1], got '${String(v['test-fraction'])}'`);
+  if (out && !okFormats.includes(format)) throw new UsageError(`--format for ${kind} must be one of ${okFormats.join(', ')}, got '${format}'`);
 
   const t0 = performance.now();
   const data: (SiteSamples & { channels: number; classes: number; classNames: string[] })[] = [];
@@ -48,7 +50,7 @@ export async function cmdGenerate(argv: string[]): Promise<number> {
       const s = generateFundusSite(k, { perSite, size, seed });
       data.push({ site: s.site, samples: s.samples, channels: 3, classes: 2, classNames: ['disc', 'cup'] });
     } else {
-      const s = generateProstateSite(k, { perSite, size, seed, depth: int(v.depth, 'depth', 20, 3, 512) });
+      const s = generateProstateSite(k, { perSite, size, seed, depth });
       data.push({ site: s.site, samples: s.samples, channels: 1, classes: 1, classNames: ['gland'] });
     }
     pg.update(k + 1, sites, `sites (${data[k]!.site})`);
@@ -67,7 +69,7 @@ export async function cmdGenerate(argv: string[]): Promise<number> {
     }
     w.end();
     console.log(`wrote ${files.length} files for ${sites} ${kind} site(s) x ${perSite} to ${resolve(out)} (${format}, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    return 0;
+    return EXIT.OK;
   }
   const store = openStore(db!);
   try {
@@ -86,7 +88,7 @@ export async function cmdGenerate(argv: string[]): Promise<number> {
   } finally {
     store.close();
   }
-  return 0;
+  return EXIT.OK;
 }
 
 function printReport(r: ImportReport): void {
@@ -113,7 +115,7 @@ function printReport(r: ImportReport): void {
 }
 
 export async function cmdImport(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, {
+  const { values: v, positionals } = parse('import', argv, {
     db: { type: 'string' }, format: { type: 'string' }, name: { type: 'string' }, masks: { type: 'string' }, convention: { type: 'string' },
     classes: { type: 'string' }, 'class-names': { type: 'string' }, structures: { type: 'string' }, tolerance: { type: 'string' },
     channels: { type: 'string' }, 'image-channels': { type: 'string' }, split: { type: 'string' }, prefix: { type: 'string' },
@@ -122,15 +124,18 @@ export async function cmdImport(argv: string[]): Promise<number> {
   }, true);
   if (v.help) {
     console.log(HELP.import);
-    return 0;
+    return EXIT.OK;
   }
-  if (positionals.length !== 1) throw new FedSegError('INVALID_ARGUMENT', `give exactly one PATH to import (got ${positionals.length})`);
+  const tolerance = intArg(v.tolerance, 'tolerance', { min: 0, max: 127 }) ?? 0;
+  const channels = intArg(v.channels, 'channels', { min: 1, max: 3 });
+  if (channels === 2) throw new UsageError(`--channels must be 1 or 3, got '${String(v.channels)}'`);
+  const imageChannels = intArg(v['image-channels'], 'image-channels', { min: 1, max: 64 });
+  if (positionals.length !== 1) throw new UsageError(`give exactly one PATH to import (got ${positionals.length})`);
   const path = positionals[0]!;
   const format = need(v.format, 'format');
   const dryRun = v['dry-run'] === true;
   const db = dryRun ? str(v.db) : need(v.db, 'db');
   const classNames = str(v['class-names'])?.split(',').map((s) => s.trim());
-  const tolerance = int(v.tolerance, 'tolerance', 0, 0, 127);
   const ac = new AbortController();
   const onSig = (): void => ac.abort();
   process.once('SIGINT', onSig);
@@ -165,17 +170,15 @@ export async function cmdImport(argv: string[]): Promise<number> {
           const structures = spec
             ? spec.split(',').map((p) => {
               const [suffix, name] = p.split(':');
-              if (!suffix) throw new FedSegError('INVALID_ARGUMENT', `--structures '${spec}': expected "suffix:name,..."`);
+              if (!suffix) throw new UsageError(`--structures '${spec}': expected "suffix:name,..."`);
               return { suffix, name: name ?? suffix };
             })
             : (FUNDUS_BINARY as Extract<MaskConvention, { kind: 'binary' }>).structures;
           convention = { kind: 'binary', structures, tolerance };
-        } else throw new FedSegError('INVALID_ARGUMENT', `--convention must be labelmap, refuge or binary, got '${conv}'`);
-        const ch = v.channels === undefined ? undefined : int(v.channels, 'channels', 3, 1, 3);
-        if (ch === 2) throw new FedSegError('INVALID_ARGUMENT', '--channels must be 1 or 3');
+        } else throw new UsageError(`--convention must be labelmap, refuge or binary, got '${conv}'`);
         report = await importFolder(store, {
           ...common, images: path, masks: str(v.masks), convention, dataset: need(v.name, 'name'), kind: str(v.kind), split: parseSplit(str(v.split)),
-          channels: ch as 1 | 3 | undefined,
+          channels: channels as 1 | 3 | undefined,
         });
         break;
       }
@@ -185,7 +188,7 @@ export async function cmdImport(argv: string[]): Promise<number> {
       case 'npy':
         report = await importNpy(store, {
           ...common, dir: path, dataset: need(v.name, 'name'), kind: str(v.kind), classNames, split: parseSplit(str(v.split)),
-          imageChannels: v['image-channels'] === undefined ? undefined : int(v['image-channels'], 'image-channels', 3, 1, 64),
+          imageChannels,
         });
         break;
       case 'nifti':
@@ -195,7 +198,7 @@ export async function cmdImport(argv: string[]): Promise<number> {
         });
         break;
       default:
-        throw new FedSegError('INVALID_ARGUMENT', `--format must be folder, dofe, npy or nifti, got '${format}'`);
+        throw new UsageError(`--format must be folder, dofe, npy or nifti, got '${format}'`);
     }
   } finally {
     pg.end();
@@ -206,5 +209,5 @@ export async function cmdImport(argv: string[]): Promise<number> {
   // With --skip-bad the bad files do not fail the import; only problems beyond them (or nothing left) do.
   const skipBad = v['skip-bad'] === true;
   const fatal = report.problems.length > (skipBad ? report.rejected.length : 0) || (skipBad && report.datasets.every((d) => d.samples === 0));
-  return dryRun && fatal ? 3 : 0;
+  return dryRun && fatal ? EXIT.CHECK_FAILED : EXIT.OK;
 }

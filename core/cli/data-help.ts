@@ -1,4 +1,6 @@
 // Usage texts of `fedseg data` and its subcommands.
+import { exitCodeHelp } from '../contract/exit-codes.js';
+
 export const USAGE = `usage: fedseg data <subcommand> [options]   (fedseg data <subcommand> --help)
 
   generate   built-in multi-site data (fundus | prostate) as files (--out) or into a store (--db)
@@ -8,7 +10,7 @@ export const USAGE = `usage: fedseg data <subcommand> [options]   (fedseg data <
   rename     rename a dataset
   delete     delete a dataset and its samples
 
-exit codes: 0 ok, 1 error, 2 bad arguments, 3 dry run found problems, 130 interrupted`;
+${exitCodeHelp()}`;
 
 export const HELP: Record<string, string> = {
   generate: `usage: fedseg data generate --kind fundus|prostate (--out DIR | --db FILE) [options]
@@ -44,7 +46,7 @@ export const HELP: Record<string, string> = {
   --resize WxH      resize on import (images bilinear, masks nearest), e.g. 128x128
   --no-zscore       nifti: keep raw intensities (default: per-volume z-score)
   --skip-empty      nifti: drop slices with an empty label
-  --dry-run         validate and report only; writes nothing (exit 3 if problems were found)
+  --dry-run         validate and report only; writes nothing (exit 7 if problems were found)
   --skip-bad        leave out files that fail a check (listed) and import the rest, still all-or-nothing
   --kind K          dataset kind label (fundus, prostate, ...)`,
   list: `usage: fedseg data list --db FILE [--json]`,

@@ -1,10 +1,11 @@
 // `fedseg <command> [args]`: one CLI for headless use. Each command lives in core/cli/cmd-<name>.ts and
-// exports `summary: string` and `run(argv: string[]): Promise<number>` (the exit code). Errors are
-// printed as one line ("fedseg: <message>") with a non-zero exit code.
+// exports `summary: string` and `run(argv: string[]): Promise<number>` (the exit code). A command that
+// throws gets one line ("fedseg <command>: <message>") and the exit code of the shared table
+// (core/contract/exit-codes.ts, the same for `fedseg-hub`).
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FedSegError, toErrorValue } from '../contract/errors.js';
+import { describeFailure, EXIT, exitCodeHelp } from '../contract/exit-codes.js';
 
 export interface CliCommand {
   summary: string;
@@ -27,23 +28,27 @@ async function load(name: string): Promise<CliCommand> {
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const names = commandNames();
+  // `fedseg help eval` is `fedseg eval --help`.
+  if (cmd === 'help' && rest[0]) return main([rest[0], '--help']);
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    const lines = ['usage: fedseg <command> [options]   (fedseg <command> --help for details)', '', 'commands:'];
+    const lines = ['usage: fedseg <command> [options]   (fedseg <command> --help for its options)', '', 'commands:'];
     for (const n of names) lines.push(`  ${n.padEnd(10)} ${(await load(n)).summary}`);
+    lines.push('', exitCodeHelp());
     console.log(lines.join('\n'));
-    return cmd ? 0 : 1;
+    // Without a command there is nothing to do: a usage error.
+    return cmd ? EXIT.OK : EXIT.USAGE;
   }
   if (!names.includes(cmd)) {
-    console.error(`fedseg: unknown command '${cmd}' (commands: ${names.join(', ')})`);
-    return 2;
+    console.error(`fedseg: unknown command '${cmd}' (commands: ${names.join(', ')}; see fedseg --help)`);
+    return EXIT.USAGE;
   }
   try {
     return await (await load(cmd)).run(rest);
   } catch (e) {
-    const v = toErrorValue(e);
-    console.error(`fedseg: ${v.message}${e instanceof FedSegError ? '' : ` [${v.code}]`}`);
+    const f = describeFailure(e, `fedseg ${cmd} --help`);
+    console.error(`fedseg ${cmd}: ${f.line}`);
     if (process.env.FEDSEG_DEBUG) console.error(e);
-    return 1;
+    return f.code;
   }
 }
 
