@@ -1,21 +1,38 @@
 // Hub configuration: a JSON file (`fedseg-hub start --config hub.json`) overridden by flags. Defaults
 // follow the FedDG reference protocol (docs/algorithms.md §1: 1 local epoch, batch 5, Adam lr 1e-3)
-// except the round count. Validated with zod; a bad value is a one-line error naming the field.
+// except the round count. Every key is optional, inside the object-valued keys too: a partial `train`
+// or `model` (from the file or from --set) is merged over the defaults. Validated with zod: unknown
+// keys and wrong types are refused with a one-line error naming the key (e.g. `train.localEpochs`).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FedSegError } from '../core/contract/errors.js';
-import { DEFAULT_MAX_PAYLOAD, TrainConfigSchema } from '../core/contract/hub-protocol.js';
-import { ModelSpecSchema } from '../core/contract/model-spec.js';
+import { DEFAULT_MAX_PAYLOAD, TrainConfigSchema, type TrainConfig } from '../core/contract/hub-protocol.js';
+import { ModelSpecSchema, type ModelSpecInput } from '../core/contract/model-spec.js';
 import { STRATEGIES } from './strategies/index.js';
 
+export const DEFAULT_TRAIN: TrainConfig = { localEpochs: 1, batchSize: 5, lr: 1e-3, alpha: 0.003, maxStepsPerEpoch: 0 };
+export const DEFAULT_MODEL = { kind: 'unet', inChannels: 3, classes: 2, input: { normalise: 'none' }, config: { baseWidth: 16, depth: 5 } } as const satisfies ModelSpecInput;
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Local training; the keys not given take the reference values. */
+const TrainConfigInput = TrainConfigSchema.partial().transform((t): TrainConfig => ({ ...DEFAULT_TRAIN, ...t }));
+
 /**
- * The model every site builds: a full ModelSpec, or the older {kind, inChannels, classes, baseWidth,
- * seed} layout (its seed becomes initSeed).
+ * The model every site builds: a ModelSpec, or the older {kind, inChannels, classes, baseWidth, seed}
+ * layout (its seed becomes initSeed). The kind, channels and classes not given are the default
+ * model's; the `config` keys not given take their kind's defaults (ModelSpecSchema).
  */
 const ModelConfig = z.preprocess((v) => {
-  if (typeof v !== 'object' || v === null || 'config' in v) return v;
-  const { baseWidth, seed: _seed, ...rest } = v as Record<string, unknown>;
-  return { ...rest, ...(baseWidth !== undefined ? { config: { baseWidth } } : {}) };
+  if (!isPlainObject(v)) return v;
+  let spec = v;
+  if (!('config' in v)) {
+    const { baseWidth, seed: _seed, ...rest } = v;
+    spec = { ...rest, ...(baseWidth !== undefined ? { config: { baseWidth } } : {}) };
+  }
+  return { kind: DEFAULT_MODEL.kind, inChannels: DEFAULT_MODEL.inChannels, classes: DEFAULT_MODEL.classes, ...spec };
 }, ModelSpecSchema);
 
 export const HubConfigSchema = z.strictObject({
@@ -42,10 +59,10 @@ export const HubConfigSchema = z.strictObject({
   evalTimeoutMs: z.number().int().positive().default(10 * 60_000),
   /** Which sites evaluate each new global model: eval-role sites only, all sites, or none. */
   evaluate: z.enum(['eval', 'all', 'none']).default('eval'),
-  model: ModelConfig.default({ kind: 'unet', inChannels: 3, classes: 2, input: { normalise: 'none' }, config: { baseWidth: 16, depth: 5 } }),
+  model: ModelConfig.default(DEFAULT_MODEL),
   /** Seed of the one global initialisation (docs/algorithms.md §1). */
   initSeed: z.number().int().default(1),
-  train: TrainConfigSchema.default({ localEpochs: 1, batchSize: 5, lr: 1e-3, alpha: 0.003, maxStepsPerEpoch: 0 }),
+  train: TrainConfigInput.default(DEFAULT_TRAIN),
   /** Optional L2 clip of each update's delta (theta_k - theta). */
   clipNorm: z.number().positive().optional(),
   wireDtype: z.enum(['float32', 'float16']).default('float32'),
@@ -68,10 +85,7 @@ export type HubConfig = Omit<z.output<typeof HubConfigSchema>, 'mode' | 'strateg
 
 export function parseHubConfig(input: unknown): HubConfig {
   const r = HubConfigSchema.safeParse(input);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new FedSegError('INVALID_ARGUMENT', `hub config: ${i.path.join('.') || '(root)'}: ${i.message}`);
-  }
+  if (!r.success) throw new FedSegError('INVALID_ARGUMENT', `hub config: ${describeIssue(r.error.issues[0]!)}`);
   const { mode, strategy: s, ...c } = r.data;
   if (s && mode && s !== mode) throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${s}' and mode '${mode}' disagree (mode is the older name of strategy)`);
   const strategy = s ?? mode ?? 'elcfs';
@@ -82,6 +96,36 @@ export function parseHubConfig(input: unknown): HubConfig {
   const legacySeed = (input as { model?: { seed?: unknown }; initSeed?: unknown })?.model?.seed;
   const initSeed = (input as { initSeed?: unknown })?.initSeed === undefined && Number.isInteger(legacySeed) ? (legacySeed as number) : c.initSeed;
   return { ...c, strategy, initSeed };
+}
+
+/** Keys the object-valued config keys take, for the message about an unknown one. */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  '': Object.keys(HubConfigSchema.shape),
+  train: Object.keys(TrainConfigSchema.shape),
+  tls: ['cert', 'key'],
+};
+
+function describeIssue(i: z.core.$ZodIssue): string {
+  const at = i.path.map(String).join('.');
+  if (i.code === 'unrecognized_keys') {
+    const names = i.keys.map((k) => `'${at ? `${at}.` : ''}${k}'`).join(', ');
+    const known = KNOWN_KEYS[at];
+    return `unknown key ${names}${known ? ` (${at || 'the config'} takes ${known.join(', ')})` : ''}`;
+  }
+  return `${at || '(root)'}: ${i.message}`;
+}
+
+/**
+ * `over` merged into `base`: plain objects key by key (recursively), anything else replaced. How
+ * `--set` values apply over the config file.
+ */
+export function mergeConfig(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(b) && isPlainObject(v) ? mergeConfig(b, v) : v;
+  }
+  return out;
 }
 
 export function loadHubConfigFile(path: string): Record<string, unknown> {
@@ -96,6 +140,6 @@ export function loadHubConfigFile(path: string): Record<string, unknown> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (e) {
-    throw new FedSegError('INVALID_INPUT', `hub config ${path} is not a JSON object: ${(e as Error).message}`);
+    throw new FedSegError('INVALID_ARGUMENT', `hub config ${path} is not a JSON object: ${(e as Error).message}`);
   }
 }

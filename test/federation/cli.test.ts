@@ -48,14 +48,14 @@ test('fedseg-hub: add-site prints a token once, refuses duplicates, status reads
     assert.deepEqual(toks.map((t) => t.site), ['A', 'B']);
     assert.match(toks[0]!.token, /^fst_[A-Za-z0-9_-]{43}$/);
     const dup = await cli('fedseg-hub', ['add-site', 'A', '--db', db]);
-    assert.equal(dup.code, 1);
+    assert.equal(dup.code, 6, 'a name already enrolled: exit 6 (core/contract/exit-codes.ts)');
     assert.match(dup.err.trim(), /^fedseg-hub: site 'A' is already enrolled/);
     assert.equal(dup.err.trim().split('\n').length, 1, 'one-line error');
     const st = await cli('fedseg-hub', ['status', '--db', db]);
     assert.equal(st.code, 0, st.err);
     assert.match(st.out, /A\s+train\s+offline/);
     const bad = await cli('fedseg-hub', ['start', '--db', db, '--mode', 'nope']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, 'a bad config value is a usage error');
     assert.match(bad.err, /hub config: mode/);
   } finally {
     cleanup();
