@@ -11,8 +11,6 @@ import { buildBank, checkWindows } from '../spectrum-bank.js';
 import { FedAvgStrategy } from './fedavg.js';
 import type { Strategy, StrategySite } from './strategy.js';
 
-/** Most windows a site may upload. */
-
 export class ElcfsStrategy extends FedAvgStrategy {
   override readonly name: string = 'elcfs';
   override readonly cites: string = 'FedDG / ELCFS, Liu et al. 2021';
