@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main as fedsegMain } from '../core/cli/main.js';
@@ -132,6 +132,13 @@ test('every command: --help is exit 0 with its own usage, numeric garbage is exi
     assert.equal(sub.code, EXIT.OK);
     assert.match(sub.out, what === 'fedseg' ? /^usage: fedseg eval / : /^usage: fedseg-hub start /);
   }
+});
+
+test("README.md's CLI section lists the same exit codes as the table the CLIs print", () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const cli = readme.slice(readme.indexOf('## CLI'), readme.indexOf('\n## ', readme.indexOf('## CLI') + 1));
+  const codes = [...cli.matchAll(/^\| (\d+) \| /gm)].map((m) => Number(m[1]));
+  assert.deepEqual(codes, EXIT_CODE_TABLE.map((r) => r.code));
 });
 
 test('as a process: no command, an unknown command, a stray argument, a missing or unwanted value are exit 2', { timeout: 60_000 }, async () => {
