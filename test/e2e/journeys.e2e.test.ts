@@ -19,6 +19,8 @@ import { startBrowserApp, type BrowserApp } from '../../core/serve/serve-app.js'
 import { participantData } from '../../core/store/sample-source.js';
 import { parseHubConfig, type HubConfigInput } from '../../federation-hub/config.js';
 import { Hub } from '../../federation-hub/hub.js';
+import { unnamedCanvases } from './a11y.js';
+import { lowContrastText } from './contrast.js';
 import { ensureRendererBuilt, launchChromium, shot, watchPage } from './harness.js';
 
 let dir: string;
@@ -63,6 +65,11 @@ after(async () => {
 });
 
 const byTest = (id: string) => page.getByTestId(id);
+/** The states a journey reaches (error banners, running jobs, previews) keep WCAG AA contrast and named canvases. */
+const accessible = async (where: string) => {
+  assert.deepEqual(await lowContrastText(page), [], `text below 4.5:1 on ${where}`);
+  assert.deepEqual(await unnamedCanvases(page), [], `canvases without a name on ${where}`);
+};
 const goTo = async (p: string) => {
   await page.evaluate((h) => (window.location.hash = h), `#/${p}`);
   await byTest(`page-${p}`).waitFor();
@@ -100,6 +107,7 @@ test('federation: wrong token then recovery; the chosen dataset is the one train
   assert.match((await byTest('fed-error').textContent())!, /did not accept this site name and token/);
   assert.doesNotMatch((await byTest('fed-error').textContent())!, /authentication failed/);
   await shot(page, 'journey-01-federation-error');
+  await accessible('the Federation page in an error state');
   await page.reload();
   await byTest('fed-join').waitFor();
   await byTest('fed-clear').click();
@@ -116,6 +124,7 @@ test('federation: wrong token then recovery; the chosen dataset is the one train
   await page.locator('[data-testid=train-where]').filter({ hasText: /Round \d of 2|Waiting for the first round/ }).waitFor({ timeout: 30_000 });
   await byTest('train-rounds').waitFor();
   await shot(page, 'journey-02-train-federated');
+  await accessible('the Train page following a federation');
   await goTo('federation');
   await page.locator('[data-testid=fed-state]', { hasText: 'finished' }).waitFor({ timeout: 120_000 });
   await byTest('fed-history').waitFor();
@@ -172,6 +181,7 @@ test('outbox: the preview at the hub\'s window size agrees with the bytes the au
   assert.match((await byTest('outbox-preview-basis').textContent())!, /hub-c/);
   const promised = Number(await byTest('outbox-preview-bytes').getAttribute('data-bytes'));
   await shot(page, 'journey-04-outbox-preview');
+  await accessible('the Outbox preview');
   void hub.run();
   await goTo('federation');
   await byTest('fed-join').click();
@@ -211,6 +221,7 @@ test('train: the page follows a running local training across navigation and rel
   assert.doesNotMatch(losses, /elapsedMs/);
   await byTest('runs').locator('tr', { hasText: 'follow me' }).getByText('running').waitFor();
   await shot(page, 'journey-06-train-following');
+  await accessible('the Train page following a local run');
   const t0 = Date.now();
   await byTest('train-cancel').click();
   await byTest('runs').locator('tr', { hasText: 'follow me' }).getByText('cancelled').waitFor({ timeout: 60_000 });
