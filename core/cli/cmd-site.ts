@@ -13,6 +13,7 @@ import { describeBackend, initBackend } from '../backend.js';
 import { backendArg } from './backend-arg.js';
 import { runSite, type SiteEvent } from '../federation/site-client.js';
 import { Participation } from '../run/participation.js';
+import { normaliseFingerprint } from '../federation/tls-trust.js';
 import { participantData } from '../store/sample-source.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 
@@ -27,6 +28,9 @@ const USAGE = `usage: fedseg site --hub URL --name NAME --token TOKEN --db FILE 
   --dataset NAME|ID  dataset to train/evaluate on (default: the only one in the store)
   --role train|eval  eval = an unseen site that only evaluates global models (default train)
   --ca FILE          PEM certificate to trust for a self-signed wss:// hub
+  --trust-fingerprint SHA256
+                     accept only a hub presenting this certificate (trust on first use: compare it with
+                     the coordinator's: openssl x509 -noout -fingerprint -sha256)
   --backend NAME     wasm | cpu | webgpu | tensorflow | tensorflow-gpu | auto (default auto)
   --seed N           local shuffling / CFSI seed, 0-4294967295 (default 0)
   --quiet            only errors and the final line
@@ -85,11 +89,11 @@ function fmtMetrics(m: Record<string, number>): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let v: Partial<Record<'hub' | 'name' | 'token' | 'db' | 'dataset' | 'role' | 'ca' | 'backend' | 'seed', string>> & { quiet?: boolean; help?: boolean } = {};
+  let v: Partial<Record<'hub' | 'name' | 'token' | 'db' | 'dataset' | 'role' | 'ca' | 'trust-fingerprint' | 'backend' | 'seed', string>> & { quiet?: boolean; help?: boolean } = {};
   try {
     v = parseCommandArgs(argv, {
       hub: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, dataset: { type: 'string' },
-      role: { type: 'string' }, ca: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' },
+      role: { type: 'string' }, ca: { type: 'string' }, 'trust-fingerprint': { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' },
     }, { prog: 'fedseg', command: 'site' }).values;
     if (v.help) {
       console.log(USAGE);
@@ -100,6 +104,8 @@ export async function run(argv: string[]): Promise<number> {
     const seed = intArg(v.seed, 'seed', SEED_RANGE) ?? 0;
     const backend = backendArg(v.backend) ?? 'auto';
     if (v.hub !== undefined && !/^wss?:\/\//.test(v.hub)) throw new UsageError(`--hub must be a ws:// or wss:// URL, got '${v.hub}'`);
+    const pin = v['trust-fingerprint'] === undefined ? undefined : normaliseFingerprint(v['trust-fingerprint']);
+    if (pin === null) throw new UsageError(`--trust-fingerprint expects a SHA-256 fingerprint (64 hexadecimal digits, AA:BB:...), got '${v['trust-fingerprint']}'`);
     const token = v.token ?? process.env.FEDSEG_TOKEN;
     for (const [flag, val] of [['--hub', v.hub], ['--name', v.name], ['--token', token], ['--db', v.db]] as const)
       if (!val) throw new UsageError(`${flag} is required (fedseg site --help)`);
@@ -129,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
       const trainer = new Participation({ ledger: store, data: participantData(store, dataset), site: v.name!, backend: report.name, seed });
       const s = await runSite({
         hubUrl: v.hub!, site: v.name!, token: token!, role, trainer, ledger: store, signal: ac.signal,
-        ...(ca ? { ca } : {}), onEvent: progressPrinter(v.name!, !!v.quiet),
+        ...(ca ? { ca } : {}), ...(pin ? { trustedFingerprint: pin } : {}), onEvent: progressPrinter(v.name!, !!v.quiet),
       });
       trainer.dispose();
       console.log(`[${v.name}] done: ${s.roundsTrained} round(s) trained, ${s.roundsEvaluated} evaluated, ${s.reconnects} reconnect(s)`);
