@@ -85,7 +85,9 @@ export class RoundRunner {
     while (!this.stopped && r <= this.config.rounds) {
       this.phase = 'waiting';
       let lastLog = 0;
+      // stopped first: a hub stopped while waiting for its quorum must not keep polling (and reading a closed state).
       await this.waitUntil(() => {
+        if (this.stopped) return true;
         const ready = this.readySites().length;
         if (Date.now() - lastLog > 30_000) {
           lastLog = Date.now();

@@ -1,9 +1,10 @@
 // `fedseg data import --skip-bad`: a folder with one mask holding a value the convention does not allow.
-// The strict import fails (exit 1) naming the file and stores nothing; the dry run reports it (exit 3,
+// The strict import fails (exit 1) naming the file and stores nothing; the dry run reports it (exit 7,
 // or 0 with --skip-bad since the import would then succeed); --skip-bad imports exactly the good pairs
 // and lists the one it left out.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { EXIT } from '../contract/exit-codes.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ test('import --skip-bad leaves out the bad file and imports the rest; without it
   assert.equal(strict.code, 1);
   assert.match(strict.err, /1 of 4 file\(s\) cannot be imported .*Domain1-0001-Cup-T\.png: value 7 .*nothing was imported/);
   const dry = await cli(...args, '--dry-run');
-  assert.equal(dry.code, 3);
+  assert.equal(dry.code, EXIT.CHECK_FAILED);
   assert.match(dry.out, /would import H: 3 samples/);
   assert.equal((await cli(...args, '--dry-run', '--skip-bad')).code, 0);
   const skip = await cli(...args, '--skip-bad');

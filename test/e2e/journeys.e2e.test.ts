@@ -159,6 +159,8 @@ test('a second federation with another model size completes', async () => {
   await byTest('fed-url').fill(`ws://127.0.0.1:${port}`);
   await byTest('fed-token').fill(token);
   await byTest('fed-join').click();
+  // The page still shows the first federation's 'finished' until the engine answers: wait for the new one to run.
+  await byTest('fed-leave').waitFor({ timeout: 30_000 });
   await page.locator('[data-testid=fed-state]', { hasText: 'finished' }).waitFor({ timeout: 120_000 });
   assert.match((await byTest('fed-model').textContent())!, /base 8/);
   assert.equal(hub.state.lastCompletedRound(), 2);

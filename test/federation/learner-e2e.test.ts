@@ -50,12 +50,14 @@ test('real learner, ELCFS over loopback; the wire carries only windows, weights,
     for (const e of evals) for (const k of ['dice_c0', 'dice_c1']) assert.ok(e.metrics[k]! >= 0 && e.metrics[k]! <= 1, `${k}=${e.metrics[k]}`);
     // Adam state persisted at each train site (kept across rounds, never sent): 2 rounds x 2 steps.
     for (const s of sites.slice(0, 2)) assert.ok(s.store.listCheckpoints().some((c) => c.meta.role === 'optimiser' && c.meta.step === 4), 'optimiser state after round 2');
-    // Every site keeps the final global model with the hub's spec (usable without side information).
+    // Every site keeps every round's global model, the final one included, with the hub's spec (usable without side information).
     for (const s of sites) {
       const g = listModelRecords(s.store).filter((r) => r.meta.source === 'global');
-      assert.deepEqual(g.map((r) => r.info.round), [2], 'the newest global model is kept');
-      assert.equal(g[0]!.meta.model.kind, 'unet');
-      assert.deepEqual(g[0]!.meta.model.config, { baseWidth: 4, depth: 5 });
+      assert.deepEqual(g.map((r) => r.info.round), [1, 2], 'every global model is kept');
+      for (const r of g) {
+        assert.equal(r.meta.model.kind, 'unet');
+        assert.deepEqual(r.meta.model.config, { baseWidth: 4, depth: 5 });
+      }
     }
 
     // ---- wire inspection ----
