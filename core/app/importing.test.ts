@@ -5,11 +5,9 @@
 // and a cancelled import or dry run writes nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { AppEventName, EventPayload } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
 import { encodePng } from '../data/codecs/image-file.js';
@@ -19,6 +17,7 @@ import { openSqliteStore } from '../store/sqlite-store.js';
 import type { DatasetStore } from '../store/dataset-store.js';
 import type { EngineContext } from './context.js';
 import { importHandlers } from './importing.js';
+import { databaseDigest } from '../../test/helpers/db-digest.js';
 
 let dir: string;
 let dbPath: string;
@@ -28,20 +27,6 @@ let onEvent: ((e: AppEventName, p: unknown) => void) | null = null;
 /** Binary-mask folder (name-Disc-T / name-Cup-T): 5 pairs, one Disc mask holding the value 7, one orphan image. */
 let binary: string;
 
-/** Every row of every table of the database file, hashed: "unchanged" means this digest is equal. */
-function rawDump(path: string): string {
-  const db = new Database(path, { readonly: true });
-  const hash = createHash('sha256');
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
-  for (const { name } of tables) {
-    hash.update(name);
-    for (const row of db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all() as Record<string, unknown>[]) {
-      for (const v of Object.values(row)) hash.update(v instanceof Uint8Array ? v : String(v));
-    }
-  }
-  db.close();
-  return hash.digest('hex');
-}
 
 /** A grey mask file whose pixel (1, 1) holds `value` and is 0 elsewhere. */
 function greyWith(w: number, h: number, value: number, base = 0): Buffer {
@@ -76,7 +61,7 @@ after(() => {
 });
 
 test('dry run flags the mask with value 7 as a bad file, with the reason, and writes nothing', async () => {
-  const before = rawDump(dbPath);
+  const before = databaseDigest(dbPath);
   const pre = await h.previewImport({ path: binary, convention: 'auto', jobId: 'p' });
   assert.equal(pre.convention, 'folder-binary');
   assert.equal(pre.goodFiles, 4);
@@ -99,7 +84,7 @@ test('dry run flags the mask with value 7 as a bad file, with the reason, and wr
     assert.equal(it.maskThumbnail.height, it.thumbnail.height);
     assert.equal(it.maskThumbnail.classes, 2);
   }
-  assert.equal(rawDump(dbPath), before);
+  assert.equal(databaseDigest(dbPath), before);
 });
 
 test('dry run runs the label-map value check per file (value 7 is not a label 0/1/2)', async () => {
@@ -117,14 +102,14 @@ test('dry run runs the label-map value check per file (value 7 is not a label 0/
 });
 
 test('import without skip fails on the bad file, names it, and leaves the database exactly as before', async () => {
-  const before = rawDump(dbPath);
+  const before = databaseDigest(dbPath);
   await assert.rejects(
     h.importDataset({ path: binary, convention: 'auto', name: 'Hospital B', site: 'b', jobId: 'i', skipBad: false }),
     (e: unknown) => e instanceof FedSegError && e.code === 'INVALID_INPUT'
       && /^1 of 5 file\(s\) cannot be imported \(Domain1-0002\.png: Domain1-0002-Disc-T\.png: value 7/.test(e.message)
       && /nothing was imported; skip the bad files to import the other 4$/.test(e.message),
   );
-  assert.equal(rawDump(dbPath), before);
+  assert.equal(databaseDigest(dbPath), before);
   assert.equal(store.getDataset('Hospital B'), null);
 });
 
@@ -159,7 +144,7 @@ test('an unreadable folder says permission denied', { skip: process.getuid?.() =
 });
 
 test('cancel stops an import and a dry run; nothing is written', async () => {
-  const before = rawDump(dbPath);
+  const before = databaseDigest(dbPath);
   assert.deepEqual(await h.cancelImport({ jobId: 'c' }), { cancelled: false });
   const cancelOnFirst = (jobId: string) => {
     let asked: Promise<{ cancelled: boolean }> | null = null;
@@ -171,7 +156,7 @@ test('cancel stops an import and a dry run; nothing is written', async () => {
   let asked = cancelOnFirst('c');
   await assert.rejects(h.importDataset({ path: binary, convention: 'auto', name: 'Cancelled', site: 'b', jobId: 'c', skipBad: true }), { code: 'CANCELLED' });
   assert.deepEqual(await asked(), { cancelled: true });
-  assert.equal(rawDump(dbPath), before);
+  assert.equal(databaseDigest(dbPath), before);
   asked = cancelOnFirst('d');
   await assert.rejects(h.previewImport({ path: binary, convention: 'auto', jobId: 'd' }), { code: 'CANCELLED', message: 'dry run cancelled' });
   assert.deepEqual(await asked(), { cancelled: true });

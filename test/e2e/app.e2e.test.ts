@@ -15,7 +15,7 @@ import { generateFundusSites } from '../../core/data/synthetic/fundus.js';
 import { writeBinaryMaskFolder } from '../../core/data/export.js';
 import { parseHubConfig } from '../../federation-hub/config.js';
 import { Hub } from '../../federation-hub/hub.js';
-import { DIST, ensureRendererBuilt, launchChromium, SHOTS, shot, watchPage } from './harness.js';
+import { DIST, ensureRendererBuilt, openAppPage, shot, SHOTS } from './harness.js';
 
 let dir: string;
 let app: BrowserApp;
@@ -40,10 +40,7 @@ before(async () => {
     host: '127.0.0.1', port: 0, db: join(dir, 'run-hub.db'), name: 'e2e-run-hub', minSites: 1, rounds: 2, mode: 'fedavg', evaluate: 'none', exitWhenDone: false,
     model: { kind: 'unet', inChannels: 3, classes: 2, baseWidth: 4, seed: 1 }, train: { localEpochs: 1, batchSize: 2, lr: 1e-3, alpha: 0.1, maxStepsPerEpoch: 2 },
   }));
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  problems = watchPage(page);
-  await page.goto(app.server.url);
+  ({ browser, page, problems } = await openAppPage(app.server.url));
 });
 
 after(async () => {

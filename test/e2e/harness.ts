@@ -37,6 +37,15 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+/** Chromium with one operator-sized page (1280x900) that records its problems (watchPage), opened at `url` if given. */
+export async function openAppPage(url?: string): Promise<{ browser: Browser; page: Page; problems: string[] }> {
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = watchPage(page);
+  if (url) await page.goto(url);
+  return { browser, page, problems };
+}
+
 /** Records console errors, page errors and CSP violations of a page. */
 export function watchPage(page: Page): string[] {
   const problems: string[] = [];

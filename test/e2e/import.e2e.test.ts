@@ -15,7 +15,7 @@ import { startBrowserApp, type BrowserApp } from '../../core/serve/serve-app.js'
 import { encodePng } from '../../core/data/codecs/image-file.js';
 import { generateFundusSites } from '../../core/data/synthetic/fundus.js';
 import { writeBinaryMaskFolder } from '../../core/data/export.js';
-import { DIST, ensureRendererBuilt, launchChromium, shot, watchPage } from './harness.js';
+import { DIST, ensureRendererBuilt, openAppPage, shot } from './harness.js';
 
 let dir: string;
 let app: BrowserApp;
@@ -50,10 +50,7 @@ before(async () => {
   }
   await ensureRendererBuilt();
   app = await startBrowserApp({ dbPath: join(dir, 'site.sqlite'), staticDir: DIST });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  problems = watchPage(page);
-  await page.goto(app.server.url);
+  ({ browser, page, problems } = await openAppPage(app.server.url));
 });
 
 after(async () => {

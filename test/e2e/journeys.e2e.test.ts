@@ -21,7 +21,7 @@ import { parseHubConfig, type HubConfigInput } from '../../federation-hub/config
 import { Hub } from '../../federation-hub/hub.js';
 import { unnamedCanvases } from './a11y.js';
 import { lowContrastText } from './contrast.js';
-import { ensureRendererBuilt, launchChromium, shot, watchPage } from './harness.js';
+import { ensureRendererBuilt, openAppPage, shot } from './harness.js';
 
 let dir: string;
 let app: BrowserApp;
@@ -51,10 +51,7 @@ before(async () => {
   await app.engine.handlers.generateDemoData({ kind: 'fundus', sites: 2, perSite: 4, size: 32, seed: 7 });
   await app.engine.handlers.generateDemoData({ kind: 'fundus', sites: 1, perSite: 7, size: 32, seed: 8 });
   dsNames = (await app.engine.handlers.listDatasets({})).map((d) => d.name);
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  problems = watchPage(page);
-  await page.goto(app.server.url);
+  ({ browser, page, problems } = await openAppPage(app.server.url));
 });
 
 after(async () => {

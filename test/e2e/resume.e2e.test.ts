@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { createEngine } from '../../core/app/engine.js';
-import { DIST, ensureRendererBuilt, launchChromium, ROOT, shot } from './harness.js';
+import { DIST, ensureRendererBuilt, openAppPage, ROOT, shot } from './harness.js';
 
 let dir: string;
 let db: string;
@@ -55,8 +55,7 @@ before(async () => {
   const e = await createEngine({ dbPath: db, mode: 'browser' });
   await e.handlers.generateDemoData({ kind: 'fundus', sites: 1, perSite: 10, size: 32, seed: 3 });
   await e.close();
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  ({ browser, page } = await openAppPage());
 });
 
 after(async () => {

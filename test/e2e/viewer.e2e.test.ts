@@ -15,7 +15,7 @@ import type { AppMethodName, ArgsIn, ResultOf } from '../../core/contract/app-ap
 import { dispatch } from '../../core/app/dispatch.js';
 import { startBrowserApp, type BrowserApp } from '../../core/serve/serve-app.js';
 import { CONTOUR_COLOUR, errorColours } from '../../renderer/src/lib/draw.js';
-import { DIST, ensureRendererBuilt, launchChromium, shot, watchPage } from './harness.js';
+import { DIST, ensureRendererBuilt, openAppPage, shot } from './harness.js';
 import { runInPage, unnamedCanvases } from './a11y.js';
 import { lowContrastText } from './contrast.js';
 
@@ -47,10 +47,7 @@ before(async () => {
     }
     assert.ok(Date.now() - t0 < 120_000, 'training finishes');
   }
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  problems = watchPage(page);
-  await page.goto(`${app.server.url}#/datasets`);
+  ({ browser, page, problems } = await openAppPage(`${app.server.url}#/datasets`));
 });
 
 after(async () => {

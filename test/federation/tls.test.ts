@@ -20,13 +20,19 @@ function haveOpenssl(): boolean {
   }
 }
 
+/** A one-day self-signed EC certificate and key in dir (extra: e.g. the subjectAltName for 127.0.0.1). */
+function selfSigned(dir: string, subject: string, extra: string[] = []): { cert: string; key: string } {
+  const cert = join(dir, 'hub.crt');
+  const key = join(dir, 'hub.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', subject, ...extra, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
+}
+
 test('wss:// with a self-signed certificate', { timeout: 60_000, skip: haveOpenssl() ? false : 'openssl not installed' }, async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const cert = join(dir, 'hub.crt');
-    const key = join(dir, 'hub.key');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const { cert, key } = selfSigned(dir, '/CN=localhost', ['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
     const { hub, port, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none', tls: { cert, key } }, [{ name: 'A' }]);
     const url = `wss://127.0.0.1:${port}`;
     const untrusting = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 2 }), { firstAttempts: 1 });
@@ -46,10 +52,8 @@ test('wss:// with a self-signed certificate', { timeout: 60_000, skip: haveOpens
 test('trust on first use: fingerprint shown, pinned site takes part, a wrong pin is refused', { timeout: 60_000, skip: haveOpenssl() ? false : 'openssl not installed' }, async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const cert = join(dir, 'hub.crt');
-    const key = join(dir, 'hub.key');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=fedseg-hub', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    // No subjectAltName for 127.0.0.1: only a pin can make this certificate acceptable.
+    const { cert, key } = selfSigned(dir, '/CN=fedseg-hub');
     const fp = /Fingerprint=([0-9A-F:]+)/i.exec(execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', cert], { encoding: 'utf8' }))![1]!.toUpperCase();
     const { hub, port, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none', tls: { cert, key } }, [{ name: 'A' }]);
     const url = `wss://127.0.0.1:${port}`;

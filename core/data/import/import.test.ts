@@ -3,7 +3,6 @@
 // full database) checked on the raw SQLite file, and bad-input messages naming the file.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { generateProstateSites } from '../synthetic/prostate.js';
 import { importNifti, importNpy } from './arrays.js';
 import { importDofe, importFolder } from './folder.js';
 import type { ImportProgress } from './runner.js';
+import { databaseDigest } from '../../../test/helpers/db-digest.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fedseg-import-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -51,20 +51,6 @@ async function fails(p: Promise<unknown>, code: string, re: RegExp): Promise<voi
   });
 }
 
-/** Every row of every table (sqlite_sequence included) of the raw database file. */
-function rawDump(path: string): string {
-  const db = new Database(path, { readonly: true });
-  const h = createHash('sha256');
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
-  for (const { name } of tables) {
-    h.update(name);
-    for (const row of db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all() as Record<string, unknown>[]) {
-      for (const v of Object.values(row)) h.update(v instanceof Uint8Array ? v : String(v));
-    }
-  }
-  db.close();
-  return h.digest('hex');
-}
 
 test('DoFE layout: generate -> write -> import round trip (one dataset per domain, splits kept)', async () => {
   const dir = fresh('dofe');
@@ -87,9 +73,9 @@ test('DoFE layout: generate -> write -> import round trip (one dataset per domai
   assert.deepEqual(events.filter((e) => e.phase === 'read').map((e) => e.done), Array.from({ length: 10 }, (_, i) => i + 1));
   assert.ok(events.some((e) => e.phase === 'commit') && events.at(-1)!.phase === 'done');
   // Importing the same domains again is refused as a whole.
-  const before = rawDump(dbPath);
+  const before = databaseDigest(dbPath);
   await fails(importDofe(store, { root: dir }), 'ALREADY_EXISTS', /Domain1/);
-  assert.equal(rawDump(dbPath), before);
+  assert.equal(databaseDigest(dbPath), before);
   store.close();
 });
 
@@ -139,7 +125,7 @@ test('dry run: reports samples, skipped files and every problem; writes nothing'
   writeFileSync(join(img, 'Domain1-0002.png'), 'garbage'); // corrupt
   const dbPath = join(dir, 'dry.sqlite');
   const store = openSqliteStore(dbPath);
-  const before = rawDump(dbPath);
+  const before = databaseDigest(dbPath);
   const rep = await importFolder(store, { images: img, masks: msk, convention: REFUGE, dataset: 'd', dryRun: true });
   assert.equal(rep.dryRun, true);
   assert.equal(rep.datasets[0]!.samples, 4);
@@ -150,10 +136,10 @@ test('dry run: reports samples, skipped files and every problem; writes nothing'
   assert.match(rep.problems[0]!.file, /Domain1-0002\.png$/);
   assert.match(rep.problems[0]!.message, /not a PNG or JPEG/);
   assert.equal(store.listDatasets().length, 0);
-  assert.equal(rawDump(dbPath), before);
+  assert.equal(databaseDigest(dbPath), before);
   // The real import of the same folder fails on the corrupt file, naming it, and writes nothing.
   await fails(importFolder(store, { images: img, masks: msk, convention: REFUGE, dataset: 'd' }), 'UNSUPPORTED', /Domain1-0002\.png/);
-  assert.equal(rawDump(dbPath), before);
+  assert.equal(databaseDigest(dbPath), before);
   store.close();
 });
 
@@ -164,21 +150,21 @@ test('all-or-nothing: throwing progress callback, cancel, and a full database le
   const store = openSqliteStore(dbPath);
   store.createDataset({ name: 'pre-existing', channels: 3, classes: 2 });
   store.appendAudit({ direction: 'in', kind: 'k', bytes: 1, peer: 'p', summary: 's' });
-  const before = rawDump(dbPath);
+  const before = databaseDigest(dbPath);
   await assert.rejects(importDofe(store, {
     root: dir,
     onProgress: (p) => {
       if (p.phase === 'read' && p.done === 7) throw new Error('injected failure after 7 files');
     },
   }), /injected failure/);
-  assert.equal(rawDump(dbPath), before);
+  assert.equal(databaseDigest(dbPath), before);
   const ac = new AbortController();
   await fails(importDofe(store, {
     root: dir, signal: ac.signal, onProgress: (p) => {
       if (p.done === 3) ac.abort();
     },
   }), 'CANCELLED', /nothing was written/);
-  assert.equal(rawDump(dbPath), before);
+  assert.equal(databaseDigest(dbPath), before);
   store.close();
   // Database capped just above its current size: the commit fails as "full", nothing lands.
   const probe = new Database(dbPath, { readonly: true });
@@ -187,7 +173,7 @@ test('all-or-nothing: throwing progress callback, cancel, and a full database le
   const capped = openSqliteStore(dbPath, { maxPageCount: pages + 1 });
   await fails(importDofe(capped, { root: dir }), 'DB_ERROR', /is full/);
   capped.close();
-  assert.equal(rawDump(dbPath), before);
+  assert.equal(databaseDigest(dbPath), before);
   // And the same import succeeds without the cap.
   const ok = openSqliteStore(dbPath);
   const rep = await importDofe(ok, { root: dir });
