@@ -134,13 +134,25 @@ function probeOnce(opts: ProbeOptions): Promise<ConnectionReport> {
       ws.removeAllListeners('message');
       ws.on('error', () => undefined);
       if (ws.readyState === WebSocket.OPEN) {
+        // Resolve once the hub has closed the test's session (or after 2 s): a Join right after a
+        // successful test would otherwise race the hub into refusing the site's name as still connected.
+        const done = setTimeout(() => {
+          ws.terminate();
+          resolve(r);
+        }, 2000);
+        ws.once('close', () => {
+          clearTimeout(done);
+          resolve(r);
+        });
         try {
           const bye = encodeMessage({ kind: 'bye', reason: 'leaving', message: 'connection test' });
           ws.send(bye.data, { binary: bye.binary }, () => ws.close(CLOSE.normal, 'connection test'));
         } catch {
           ws.close();
         }
-      } else ws.terminate();
+        return;
+      }
+      ws.terminate();
       resolve(r);
     };
     const timer = setTimeout(

@@ -67,6 +67,15 @@ const accessible = async (where: string) => {
   assert.deepEqual(await lowContrastText(page), [], `text below 4.5:1 on ${where}`);
   assert.deepEqual(await unnamedCanvases(page), [], `canvases without a name on ${where}`);
 };
+/** Waits for the Federation page's state; on a timeout the error names the state and message shown. */
+const fedState = async (state: string | RegExp, timeout: number) => {
+  try {
+    await page.locator('[data-testid=fed-state]').filter({ hasText: state }).waitFor({ timeout });
+  } catch {
+    await shot(page, 'journey-failed-federation');
+    throw new Error(`federation state ${String(state)} not reached in ${timeout} ms; shown: '${await byTest('fed-state').textContent()}' '${await byTest('fed-message').textContent()}'`);
+  }
+};
 const goTo = async (p: string) => {
   await page.evaluate((h) => (window.location.hash = h), `#/${p}`);
   await byTest(`page-${p}`).waitFor();
@@ -100,7 +109,7 @@ test('federation: wrong token then recovery; the chosen dataset is the one train
   const chosen = dsNames[2]!;
   await byTest(`fed-ds-${chosen}`).check();
   await byTest('fed-join').click();
-  await page.locator('[data-testid=fed-state]', { hasText: 'error' }).waitFor({ timeout: 60_000 });
+  await fedState('error', 60_000);
   assert.match((await byTest('fed-error').textContent())!, /did not accept this site name and token/);
   assert.doesNotMatch((await byTest('fed-error').textContent())!, /authentication failed/);
   await shot(page, 'journey-01-federation-error');
@@ -108,13 +117,13 @@ test('federation: wrong token then recovery; the chosen dataset is the one train
   await page.reload();
   await byTest('fed-join').waitFor();
   await byTest('fed-clear').click();
-  await page.locator('[data-testid=fed-state]', { hasText: 'idle' }).waitFor();
+  await fedState('idle', 30_000);
 
   // Recovery: the new token, Join (tested first, then saved), and the federation runs to the end.
   void hub.run();
   await byTest('fed-token').fill(fresh);
   await byTest('fed-join').click();
-  await page.locator('[data-testid=fed-state]').filter({ hasText: /connecting|connected|training/ }).waitFor({ timeout: 30_000 });
+  await fedState(/connecting|connected|training/, 30_000);
   assert.equal(await byTest('fed-joined-datasets').textContent(), chosen);
   // The Train page shows the running participation as rounds.
   await goTo('train');
@@ -123,7 +132,7 @@ test('federation: wrong token then recovery; the chosen dataset is the one train
   await shot(page, 'journey-02-train-federated');
   await accessible('the Train page following a federation');
   await goTo('federation');
-  await page.locator('[data-testid=fed-state]', { hasText: 'finished' }).waitFor({ timeout: 120_000 });
+  await fedState('finished', 180_000);
   await byTest('fed-history').waitFor();
   assert.equal(await byTest('fed-history').locator('tbody tr').count(), 2);
   await shot(page, 'journey-03-federation-finished');
@@ -158,7 +167,7 @@ test('a second federation with another model size completes', async () => {
   await byTest('fed-join').click();
   // The page still shows the first federation's 'finished' until the engine answers: wait for the new one to run.
   await byTest('fed-leave').waitFor({ timeout: 30_000 });
-  await page.locator('[data-testid=fed-state]', { hasText: 'finished' }).waitFor({ timeout: 120_000 });
+  await fedState('finished', 180_000);
   assert.match((await byTest('fed-model').textContent())!, /base 8/);
   assert.equal(hub.state.lastCompletedRound(), 2);
   await goTo('segment');
@@ -193,7 +202,7 @@ test('outbox: the preview at the hub\'s window size agrees with the bytes the au
   const sent = (await windowsSent())[0]!.bytes;
   assert.ok(Math.abs(sent - promised) / sent <= 0.05, `preview ${promised} B vs sent ${sent} B`);
   await byTest('fed-leave').click();
-  await page.locator('[data-testid=fed-state]', { hasText: 'idle' }).waitFor({ timeout: 15_000 });
+  await fedState('idle', 30_000);
   await goTo('outbox');
   await byTest('audit-table').getByText('amplitude-window').first().waitFor();
   await shot(page, 'journey-05-outbox-audit');
