@@ -21,6 +21,9 @@ export type ErrorCode =
   | 'BAD_UPDATE'
   | 'CONNECTION_FAILED'
   | 'NUMERIC_ERROR'
+  | 'POLICY_REFUSED'
+  | 'CONSENT_REQUIRED'
+  | 'RATE_LIMITED'
   | 'INTERNAL';
 
 export interface ErrorValue {
