@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FedSegError } from '../core/contract/errors.js';
-import { DEFAULT_MAX_PAYLOAD, TrainConfigSchema, type TrainConfig } from '../core/contract/hub-protocol.js';
+import { DEFAULT_MAX_PAYLOAD, MAX_SPECTRUM_WINDOWS, TrainConfigSchema, type TrainConfig } from '../core/contract/hub-protocol.js';
 import { ModelSpecSchema, type ModelSpecInput } from '../core/contract/model-spec.js';
 import { STRATEGIES } from './strategies/index.js';
 
@@ -71,8 +71,17 @@ export const HubConfigSchema = z.strictObject({
   heartbeatMs: z.number().int().positive().default(10_000),
   /** A site silent (no pong/heartbeat) for this long is dropped. Training blocks a site's event loop between steps, so keep it generous. */
   siteTimeoutMs: z.number().int().positive().default(180_000),
-  /** Keep at most this many spectrum windows per site in the bank (0 = all; the reference kept n/8). */
-  spectrumMaxPerSite: z.number().int().min(0).default(0),
+  /**
+   * Windows every source site contributes to each bank, subsampled evenly or repeated (docs/security.md
+   * §3), so bank sizes reveal nothing about a site's dataset size; 0 = all of them (sizes then show).
+   */
+  spectrumPerSource: z.number().int().min(0).max(MAX_SPECTRUM_WINDOWS).default(64),
+  /** Older name of spectrumPerSource (it meant "at most"; 0 = all). */
+  spectrumMaxPerSite: z.number().int().min(0).optional(),
+  /** The largest amplitude-window half-width b accepted; default max(1, floor(2048 * train.alpha)), i.e. the window of a 2048-pixel image. */
+  spectrumMaxHalfWidth: z.number().int().min(0).max(512).optional(),
+  /** The most windows one site may upload. */
+  spectrumMaxWindows: z.number().int().min(1).max(MAX_SPECTRUM_WINDOWS).default(10000),
   /** Keep the N latest global checkpoints (0 = all; round 0, the initial model, is always kept). */
   keepCheckpoints: z.number().int().min(0).default(0),
   /** Optional initial global weights (a FedSeg weights or model file); otherwise the first site builds them from initSeed. */
@@ -81,12 +90,14 @@ export const HubConfigSchema = z.strictObject({
   exitWhenDone: z.boolean().default(true),
 });
 export type HubConfigInput = z.input<typeof HubConfigSchema>;
-export type HubConfig = Omit<z.output<typeof HubConfigSchema>, 'mode' | 'strategy'> & { strategy: string };
+export type HubConfig = Omit<z.output<typeof HubConfigSchema>, 'mode' | 'strategy' | 'spectrumMaxPerSite' | 'spectrumMaxHalfWidth'> & { strategy: string; spectrumMaxHalfWidth: number };
 
 export function parseHubConfig(input: unknown): HubConfig {
   const r = HubConfigSchema.safeParse(input);
   if (!r.success) throw new FedSegError('INVALID_ARGUMENT', `hub config: ${describeIssue(r.error.issues[0]!)}`);
-  const { mode, strategy: s, ...c } = r.data;
+  const { mode, strategy: s, spectrumMaxPerSite, spectrumMaxHalfWidth, ...c } = r.data;
+  const perSource = spectrumMaxPerSite !== undefined && (input as { spectrumPerSource?: unknown })?.spectrumPerSource === undefined ? spectrumMaxPerSite : c.spectrumPerSource;
+  const maxHalfWidth = spectrumMaxHalfWidth ?? Math.max(1, Math.floor(2048 * c.train.alpha));
   if (s && mode && s !== mode) throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${s}' and mode '${mode}' disagree (mode is the older name of strategy)`);
   const strategy = s ?? mode ?? 'elcfs';
   const def = STRATEGIES[strategy];
@@ -95,7 +106,7 @@ export function parseHubConfig(input: unknown): HubConfig {
   // The older model layout carried the initialisation seed.
   const legacySeed = (input as { model?: { seed?: unknown }; initSeed?: unknown })?.model?.seed;
   const initSeed = (input as { initSeed?: unknown })?.initSeed === undefined && Number.isInteger(legacySeed) ? (legacySeed as number) : c.initSeed;
-  return { ...c, strategy, initSeed };
+  return { ...c, strategy, initSeed, spectrumPerSource: perSource, spectrumMaxHalfWidth: maxHalfWidth };
 }
 
 /** Keys the object-valued config keys take, for the message about an unknown one. */

@@ -20,7 +20,8 @@ import type { Aggregator, Strategy } from './strategies/strategy.js';
 export interface Peers {
   all(): Session[];
   get(name: string): Session | undefined;
-  send(s: Session, msg: HubMessage, weights?: NamedArray[] | Uint8Array): void;
+  /** false when it was not sent (closed, or larger than the site accepts). */
+  send(s: Session, msg: HubMessage, weights?: NamedArray[] | Uint8Array): boolean;
   bye(s: Session, reason: 'finished' | 'shutdown', message: string): void;
 }
 
@@ -244,10 +245,15 @@ export class RoundRunner {
   private sendTrain(s: Session, round: OpenRound): void {
     const g = this.global!;
     this.strategy.beforeTrain(s);
-    this.peers.send(s, {
+    const sent = this.peers.send(s, {
       kind: 'train_ins', round: round.round, mode: this.strategy.localMode, globalHash: g.hash, deadline: round.deadline,
       timeLeftMs: Math.max(0, round.deadline - Date.now()),
     }, g.frame);
+    // A model larger than the site accepts is that site's failure for the round, never a stall.
+    if (!sent && s.conn.isOpen() && round.pending.delete(s.name)) {
+      round.rejected.push({ site: s.name, reason: `the global model (${g.frame.byteLength} bytes) is larger than the site accepts (${s.maxPayload} bytes)` });
+      this.notify();
+    }
   }
 
   private onTrainRes(s: Session, m: MessageOf<'train_res'>, arrays: NamedArray[]): void {

@@ -3,9 +3,11 @@
 // before anything else sees them, every message in or out is audited with its size, a live duplicate
 // name is refused while a stale one (half-open socket after a network drop) is replaced, and silent
 // sites are dropped by the heartbeat sweep. A bad message is answered with an error, never a crash.
+import { randomBytes } from 'node:crypto';
 import { FedSegError, toErrorValue, type ErrorCode } from '../core/contract/errors.js';
+import { keyFingerprint, verifyHelloSignature } from '../core/contract/site-identity.js';
 import {
-  CLOSE, decodeMessage, encodeMessage, PROTOCOL_VERSION, SITE_TO_HUB,
+  CLOSE, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeMessage, PROTOCOL_VERSION, SITE_TO_HUB,
   type Capabilities, type DecodedFrame, type HelloMsg, type HubMessage, type SiteRole,
 } from '../core/contract/hub-protocol.js';
 import type { Connection } from '../core/contract/transport.js';
@@ -38,6 +40,9 @@ export interface SessionEvents {
 
 export type HubLog = (line: string) => void;
 
+/** A site may report a larger limit than this, but the hub never builds messages beyond it. */
+const MAX_SITE_PAYLOAD = 1 << 30;
+
 export class Sessions {
   private readonly byName = new Map<string, Session>();
   private timer?: ReturnType<typeof setInterval>;
@@ -59,6 +64,10 @@ export class Sessions {
   accept(conn: Connection): void {
     if (this.closed) return conn.terminate();
     let session: Session | undefined;
+    // Every connection gets its own nonce: the Hello must sign it (docs/security.md §2), so a recorded
+    // Hello is worthless on any other connection.
+    const nonce = randomBytes(32).toString('hex');
+    conn.send(encodeMessage({ kind: 'challenge', protocol: PROTOCOL_VERSION, nonce }).data);
     const helloTimer = setTimeout(() => {
       if (!session) this.reject(conn, null, 'PROTOCOL_ERROR', 'no hello within 10 s', CLOSE.protocolError);
     }, 10_000);
@@ -100,7 +109,7 @@ export class Sessions {
             return;
           }
           clearTimeout(helloTimer);
-          session = this.onHello(conn, frame.msg, frame.bytes);
+          session = this.onHello(conn, frame.msg, frame.bytes, nonce);
           return;
         }
         session.lastSeen = Date.now();
@@ -150,20 +159,24 @@ export class Sessions {
     }
   }
 
-  private onHello(conn: Connection, m: HelloMsg, bytes: number): Session | undefined {
+  private onHello(conn: Connection, m: HelloMsg, bytes: number, nonce: string): Session | undefined {
     const addr = conn.remote;
     if (m.protocol !== PROTOCOL_VERSION) {
       this.state.audit('rejected', m.site, 'in', bytes, `protocol version ${m.protocol} from ${addr}; hub speaks ${PROTOCOL_VERSION}`);
       this.reject(conn, null, 'VERSION_MISMATCH', `protocol version mismatch: site speaks ${m.protocol}, hub speaks ${PROTOCOL_VERSION}; update the older one`, CLOSE.versionMismatch);
       return undefined;
     }
-    const role = this.state.authenticate(m.site, m.token);
-    if (!role) {
-      this.state.audit('rejected', m.site, 'in', bytes, `authentication failed from ${addr}`);
+    const verdict = verifyHelloSignature(m, nonce)
+      ? this.state.authenticateHello(m.site, m.token, m.identity.publicKey)
+      : { fail: `authentication failed for site '${m.site}': the hello's signature does not match its key and this connection's challenge` };
+    if ('fail' in verdict) {
+      this.state.audit('rejected', m.site, 'in', bytes, `${verdict.fail} (from ${addr})`);
       this.log(`authentication failed for '${m.site}' from ${addr}`);
-      this.reject(conn, null, 'AUTH_FAILED', `authentication failed for site '${m.site}': unknown site or wrong token`, CLOSE.authFailed);
+      this.reject(conn, null, 'AUTH_FAILED', verdict.fail, CLOSE.authFailed);
       return undefined;
     }
+    const role = verdict.role;
+    if (verdict.bound) this.log(`site ${m.site} enrolled its key ${keyFingerprint(m.identity.publicKey)}`);
     if (m.capabilities.role !== role) {
       this.reject(conn, null, 'AUTH_FAILED', `site '${m.site}' is enrolled as a ${role} site but connected as ${m.capabilities.role}`, CLOSE.authFailed);
       return undefined;
@@ -187,7 +200,10 @@ export class Sessions {
       this.reject(conn, null, refusal.code, refusal.message, CLOSE.protocolError);
       return undefined;
     }
-    const s: Session = { name: m.site, role, conn, caps: m.capabilities, connectedAt: Date.now(), lastSeen: Date.now(), notes: new Map() };
+    const s: Session = {
+      name: m.site, role, conn, caps: m.capabilities, connectedAt: Date.now(), lastSeen: Date.now(), notes: new Map(),
+      maxPayload: Math.min(m.capabilities.maxPayload ?? DEFAULT_MAX_PAYLOAD, MAX_SITE_PAYLOAD),
+    };
     this.byName.set(s.name, s);
     this.state.touchSite(s.name);
     this.state.audit('join', s.name, 'in', bytes, `${addr}; backend ${m.capabilities.backend}; role ${role}` + (m.resumeRound !== undefined ? `; resuming round ${m.resumeRound}` : ''));
@@ -196,11 +212,21 @@ export class Sessions {
     return s;
   }
 
-  send(s: Session, msg: HubMessage, weights?: NamedArray[] | Uint8Array): void {
-    if (!s.conn.isOpen()) return;
+  /**
+   * Sends one message; false when the connection is closed or the message is larger than the site
+   * accepts (it would only make the site drop the connection): that is audited and logged instead.
+   */
+  send(s: Session, msg: HubMessage, weights?: NamedArray[] | Uint8Array): boolean {
+    if (!s.conn.isOpen()) return false;
     const e = encodeMessage(msg, weights);
+    if (e.bytes > s.maxPayload) {
+      this.state.audit('not_sent', s.name, 'out', e.bytes, `${summarise(msg)}: ${e.bytes} bytes, over the site's limit of ${s.maxPayload}`);
+      this.log(`not sending ${msg.kind} to ${s.name}: ${e.bytes} bytes, over the site's limit of ${s.maxPayload} bytes`);
+      return false;
+    }
     s.conn.send(e.data);
     if (msg.kind !== 'heartbeat') this.state.audit('send', s.name, 'out', e.bytes, summarise(msg));
+    return true;
   }
 
   bye(s: Session, reason: 'finished' | 'shutdown', message: string): void {

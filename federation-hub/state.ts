@@ -14,7 +14,16 @@ export interface SiteRecord {
   createdAt: number;
   lastSeen: number | null;
   numSamples: number | null;
+  /** The site's Ed25519 public key (base64), bound at its first signed Hello; null until then. */
+  publicKey: string | null;
+  /** When the enrolment token stops enrolling a key (ms since the epoch). */
+  tokenExpires: number | null;
 }
+
+/** How long an enrolment token can bind a key, unless add-site says otherwise. */
+export const DEFAULT_TOKEN_LIFETIME_MS = 30 * 24 * 3600_000;
+
+export type HelloVerdict = { role: SiteRole; bound: boolean } | { fail: string };
 
 export interface RoundRecord {
   round: number;
@@ -80,8 +89,19 @@ export class HubState {
       throw new FedSegError('DB_ERROR', `cannot open hub state ${path}: ${(e as Error).message}`);
     }
     const v = this.getMeta('schema_version');
-    if (v === null) this.setMeta('schema_version', '1');
-    else if (v !== '1') throw new FedSegError('DB_ERROR', `hub state ${path} has schema version ${v}; this hub understands 1`);
+    if (v !== null && v !== '1' && v !== '2') throw new FedSegError('DB_ERROR', `hub state ${path} has schema version ${v}; this hub understands 1-2`);
+    if (v !== '2' && !opts.mustExist) this.migrateToKeys();
+  }
+
+  /** Version 2: sites are identified by a key bound at enrolment; tokens expire (docs/security.md §2). */
+  private migrateToKeys(): void {
+    this.db.transaction(() => {
+      const cols = new Set((this.db.prepare('PRAGMA table_info(sites)').all() as { name: string }[]).map((c) => c.name));
+      if (!cols.has('public_key')) this.db.exec('ALTER TABLE sites ADD COLUMN public_key TEXT');
+      if (!cols.has('token_expires')) this.db.exec('ALTER TABLE sites ADD COLUMN token_expires INTEGER');
+      if (!cols.has('key_bound_at')) this.db.exec('ALTER TABLE sites ADD COLUMN key_bound_at INTEGER');
+      this.setMeta('schema_version', '2');
+    })();
   }
 
   close(): void {
@@ -98,16 +118,17 @@ export class HubState {
   }
 
   // ---- sites ----
-  /** Enrols a site and returns its token (shown once; only a salted hash is stored). */
-  addSite(name: string, role: SiteRole = 'train'): string {
+  /** Enrols a site and returns its token (shown once; only a salted hash is stored); the token binds the site's key once, until it expires. */
+  addSite(name: string, role: SiteRole = 'train', lifetimeMs = DEFAULT_TOKEN_LIFETIME_MS): string {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name))
       throw new FedSegError('INVALID_ARGUMENT', `site name '${name}' is invalid (1-64 chars of A-Z a-z 0-9 _ . -)`);
     if (this.db.prepare('SELECT 1 FROM sites WHERE name = ?').get(name))
       throw new FedSegError('ALREADY_EXISTS', `site '${name}' is already enrolled (remove-site it first to issue a new token)`);
     const token = newToken();
     const salt = newSalt();
-    this.db.prepare('INSERT INTO sites(name, role, salt, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(name, role, salt, hashToken(token, salt), Date.now());
-    this.audit('enrol', name, null, null, `role=${role}`);
+    this.db.prepare('INSERT INTO sites(name, role, salt, token_hash, created_at, token_expires) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(name, role, salt, hashToken(token, salt), Date.now(), Date.now() + lifetimeMs);
+    this.audit('enrol', name, null, null, `role=${role}; token valid until ${new Date(Date.now() + lifetimeMs).toISOString()}`);
     return token;
   }
 
@@ -118,17 +139,31 @@ export class HubState {
     this.audit('unenrol', name, null, null, '');
   }
 
-  /** Returns the site's role when the token matches, else null (unknown site and wrong token look the same). */
-  authenticate(name: string, token: string): SiteRole | null {
-    const r = this.db.prepare('SELECT role, salt, token_hash FROM sites WHERE name = ?').get(name) as
-      | { role: SiteRole; salt: Buffer; token_hash: Buffer }
+  /**
+   * Who a signed Hello is (its signature was checked against the nonce already). A site whose key is
+   * bound must present that key; a token it also sends must still be its token (a typo is refused
+   * rather than ignored). A site without a bound key needs its unexpired token, and its key is bound
+   * now. Unknown names and wrong tokens read the same.
+   */
+  authenticateHello(name: string, token: string | undefined, publicKey: string): HelloVerdict {
+    const r = this.db.prepare('SELECT role, salt, token_hash, public_key, token_expires FROM sites WHERE name = ?').get(name) as
+      | { role: SiteRole; salt: Buffer; token_hash: Buffer; public_key: string | null; token_expires: number | null }
       | undefined;
+    const unknown = { fail: `authentication failed for site '${name}': unknown site or wrong token` };
     if (!r) {
-      // Same work as a real check, so timing does not reveal which names are enrolled.
-      verifyToken(token, Buffer.alloc(16), Buffer.alloc(32));
-      return null;
+      if (token) verifyToken(token, Buffer.alloc(16), Buffer.alloc(32));
+      return unknown;
     }
-    return verifyToken(token, r.salt, r.token_hash) ? r.role : null;
+    if (token !== undefined && !verifyToken(token, r.salt, r.token_hash)) return unknown;
+    if (r.public_key) {
+      if (r.public_key !== publicKey) return { fail: `authentication failed for site '${name}': it signed with another key than the one it enrolled (a copy of the token is not enough; the coordinator re-enrols a site that lost its key)` };
+      return { role: r.role, bound: false };
+    }
+    if (token === undefined) return { fail: `authentication failed for site '${name}': it has not enrolled a key yet and sent no enrolment token` };
+    if (r.token_expires !== null && Date.now() > r.token_expires) return { fail: `authentication failed for site '${name}': its enrolment token expired on ${new Date(r.token_expires).toISOString()}; ask the coordinator for a new one` };
+    this.db.prepare('UPDATE sites SET public_key = ?, key_bound_at = ? WHERE name = ? AND public_key IS NULL').run(publicKey, Date.now(), name);
+    this.audit('key_bound', name, null, null, `enrolment token used; key ${publicKey.slice(0, 12)}… bound`);
+    return { role: r.role, bound: true };
   }
 
   touchSite(name: string, numSamples?: number): void {
@@ -137,9 +172,12 @@ export class HubState {
   }
 
   listSites(): SiteRecord[] {
-    return (this.db.prepare('SELECT name, role, created_at, last_seen, num_samples FROM sites ORDER BY name').all() as {
-      name: string; role: SiteRole; created_at: number; last_seen: number | null; num_samples: number | null;
-    }[]).map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at, lastSeen: r.last_seen, numSamples: r.num_samples }));
+    return (this.db.prepare('SELECT * FROM sites ORDER BY name').all() as {
+      name: string; role: SiteRole; created_at: number; last_seen: number | null; num_samples: number | null; public_key?: string | null; token_expires?: number | null;
+    }[]).map((r) => ({
+      name: r.name, role: r.role, createdAt: r.created_at, lastSeen: r.last_seen, numSamples: r.num_samples,
+      publicKey: r.public_key ?? null, tokenExpires: r.token_expires ?? null,
+    }));
   }
 
   // ---- rounds + checkpoints ----

@@ -8,12 +8,18 @@ import WebSocket from 'ws';
 import type { ConnectionProblem, ConnectionReport, HubInfo } from '../contract/app-api.js';
 import { CLOSE, decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_VERSION, type WelcomeMsg } from '../contract/hub-protocol.js';
 import { describeSpec, MODEL_KINDS } from '../contract/model-spec.js';
+import { newSiteIdentity, signedHello, type SiteIdentity } from '../contract/site-identity.js';
 import { enforcePin, fetchFingerprint, normaliseFingerprint, tlsOptions } from '../federation/tls-trust.js';
 
 export interface ProbeOptions {
   hubUrl: string;
   site: string;
-  token: string;
+  /** The enrolment token (binds the site's key on first contact; checked when given). */
+  token?: string;
+  /** The site's key pair (its store's); a probe without one proves only the token. */
+  identity?: SiteIdentity;
+  /** The role the site is enrolled with. */
+  role?: 'train' | 'eval';
   timeoutMs?: number;
   /** PEM CA for self-signed hubs. */
   ca?: string | Buffer;
@@ -120,7 +126,7 @@ function probeOnce(opts: ProbeOptions): Promise<ConnectionReport> {
   if (!url) return Promise.resolve(report('url', 'The hub address is not valid. It looks like wss://hub.example.org:8443 (ask your coordinator).', `could not parse '${opts.hubUrl}'`));
   if (!SITE_RE.test(opts.site))
     return Promise.resolve(report('auth', 'The site name may only use letters, digits, dot, dash and underscore (1 to 64 characters, starting with a letter or digit).', `site '${opts.site}'`));
-  if (!opts.token) return Promise.resolve(report('auth', 'No join token is entered. The coordinator gives each site a token when it is enrolled.', 'empty token'));
+  if (!opts.token && !opts.identity) return Promise.resolve(report('auth', 'No join token is entered. The coordinator gives each site a token when it is enrolled.', 'empty token'));
   const timeoutMs = opts.timeoutMs ?? 6000;
   return new Promise((resolve) => {
     const t0 = performance.now();
@@ -159,17 +165,19 @@ function probeOnce(opts: ProbeOptions): Promise<ConnectionReport> {
       () => finish(report('timeout', `The hub did not answer within ${Math.round(timeoutMs / 1000)} s. A firewall or proxy may be blocking the connection, or the hub is overloaded.`, 'no Welcome before the deadline')),
       timeoutMs,
     );
-    ws.on('open', () => {
+    const identity = opts.identity ?? newSiteIdentity();
+    // The hub speaks first: its challenge, which the Hello signs.
+    const answer = (nonce: string) => {
       try {
-        const hello = encodeMessage({
-          kind: 'hello', protocol: opts.protocolVersion ?? PROTOCOL_VERSION, site: opts.site, token: opts.token,
-          capabilities: { backend: 'connection-test', modes: ['fedavg', 'elcfs'], kinds: [...MODEL_KINDS], float16: false, role: 'train' },
-        });
+        const hello = encodeMessage(signedHello({
+          nonce, site: opts.site, identity, token: opts.token, protocol: opts.protocolVersion ?? PROTOCOL_VERSION,
+          capabilities: { backend: 'connection-test', modes: ['fedavg', 'elcfs'], kinds: [...MODEL_KINDS], float16: false, role: opts.role ?? 'train' },
+        }));
         ws.send(hello.data, { binary: hello.binary });
       } catch (e) {
         finish(report('unknown', 'FedSeg could not build its greeting message.', (e as Error).message));
       }
-    });
+    };
     ws.on('message', (data, isBinary) => {
       let msg;
       try {
@@ -177,6 +185,7 @@ function probeOnce(opts: ProbeOptions): Promise<ConnectionReport> {
       } catch (e) {
         return finish(report('protocol', 'The hub sent a message FedSeg does not understand. The hub and this app may be different versions.', (e as Error).message));
       }
+      if (msg.kind === 'challenge') return answer(msg.nonce);
       const latencyMs = performance.now() - t0;
       if (msg.kind === 'welcome')
         return finish(report('ok', `This site can reach the hub “${msg.hub}” and its token was accepted. The federation is at round ${msg.round} of ${msg.totalRounds}.`, `protocol ${msg.protocol}, ${msg.mode}`, { hubVersion: `protocol ${msg.protocol}`, latencyMs, hub: hubInfo(msg) }));

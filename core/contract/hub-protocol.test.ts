@@ -7,7 +7,12 @@ import { ATTACHMENT_KINDS, decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_V
 const w = [{ name: 'a/w', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6.5]) }];
 const hash = 'a'.repeat(64);
 const samples: HubMessage[] = [
-  { kind: 'hello', protocol: PROTOCOL_VERSION, site: 'A', token: 't', capabilities: { backend: 'wasm', modes: ['elcfs'], kinds: ['unet'], float16: true, role: 'train' } },
+  { kind: 'challenge', protocol: PROTOCOL_VERSION, nonce: 'c'.repeat(64) },
+  {
+    kind: 'hello', protocol: PROTOCOL_VERSION, site: 'A', token: 't', identity: { publicKey: `${'A'.repeat(43)}=`, signature: `${'B'.repeat(86)}==` },
+    capabilities: { backend: 'wasm', modes: ['elcfs'], kinds: ['unet'], float16: true, role: 'train', maxPayload: 1 << 20 },
+  },
+  { kind: 'spectrum_ins', alpha: 0.01, maxWindows: 10, maxHalfWidth: 2 },
   { kind: 'error', code: 'AUTH_FAILED', message: 'no' },
   {
     kind: 'welcome', protocol: PROTOCOL_VERSION, hub: 'h', runId: 'ab'.repeat(8), mode: 'elcfs', round: 1, totalRounds: 2,

@@ -14,8 +14,13 @@ import { FedSegError, type ErrorCode } from './errors.js';
 import { ModelKindSchema, ModelSpecSchema } from './model-spec.js';
 import { decodeWeights, encodeWeights, type NamedArray, type WireDtype } from './weights.js';
 
-/** 2: Welcome carries a full ModelSpec and the hub's run id; InitIns its seed; TrainIns the time left; GlobalModel. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: Welcome carries a full ModelSpec and the hub's run id; InitIns its seed; TrainIns the time left; GlobalModel.
+ * 3: the hub opens with a Challenge; Hello is signed with the site's key pair (the token only enrols
+ *    the key, docs/security.md §2); SpectrumIns names the largest window half-width the hub accepts;
+ *    Capabilities carry the site's maxPayload; Welcome carries the run's differential-privacy budget.
+ */
+export const PROTOCOL_VERSION = 3;
 /** Default ws maxPayload (bytes) on both ends; the hub advertises its own value in Welcome. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 /** The most amplitude windows a hub asks one site for (spectrum_ins maxWindows). */
@@ -49,6 +54,8 @@ export const CapabilitiesSchema = z.strictObject({
   kinds: z.array(ModelKindSchema).max(16),
   float16: z.boolean(),
   role: SiteRoleSchema,
+  /** The largest message this site accepts (bytes); the hub keeps what it sends this site below it. */
+  maxPayload: Int.positive().optional(),
 });
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
 
@@ -67,11 +74,20 @@ export const TrainConfigSchema = z.strictObject({
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
+/** An Ed25519 public key (32 raw bytes) and signature (64 raw bytes), base64. */
+const PublicKeyB64 = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'an Ed25519 public key is 32 bytes of base64');
+const SignatureB64 = z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'an Ed25519 signature is 64 bytes of base64');
+export const NONCE_RE = /^[0-9a-f]{64}$/;
+/** Hub -> site, first message on every connection: the nonce the site signs in its Hello (no replay). */
+const Challenge = z.strictObject({ kind: z.literal('challenge'), protocol: Int, nonce: z.string().regex(NONCE_RE) });
 const Hello = z.strictObject({
   kind: z.literal('hello'),
   protocol: Int,
   site: SiteName,
-  token: z.string().min(1).max(256),
+  /** The enrolment token: needed only until the hub has bound this site's public key. */
+  token: z.string().min(1).max(256).optional(),
+  /** The site's public key and its signature of helloSigningPayload(nonce, site, publicKey, role). */
+  identity: z.strictObject({ publicKey: PublicKeyB64, signature: SignatureB64 }),
   capabilities: CapabilitiesSchema,
   /** The round the site was working on before a drop or a crash (rejoin). */
   resumeRound: NonNeg.optional(),
@@ -91,6 +107,15 @@ const Welcome = z.strictObject({
   heartbeatMs: Int.positive(),
   /** true when the hub still needs this site's spectrum windows. */
   spectrumNeeded: z.boolean(),
+  /** Site-level differential privacy of this run (docs/security.md §8), when the hub adds noise. */
+  privacy: z.strictObject({
+    mechanism: z.literal('gaussian'),
+    noiseMultiplier: z.number().positive(),
+    clipNorm: z.number().positive(),
+    delta: z.number().positive().max(1),
+    epsilonPerRound: z.number().nonnegative(),
+    epsilonTotal: z.number().nonnegative(),
+  }).optional(),
 });
 const ErrorMsg = z.strictObject({
   kind: z.literal('error'),
@@ -114,7 +139,13 @@ const Heartbeat = z.strictObject({
 const InitIns = z.strictObject({ kind: z.literal('init_ins'), seed: Int });
 const InitRes = z.strictObject({ kind: z.literal('init_res') });
 /** Hub -> site: send your amplitude windows (docs/algorithms.md §2: the (2b+1)^2 x C window only). */
-const SpectrumIns = z.strictObject({ kind: z.literal('spectrum_ins'), alpha: z.number().min(0).max(0.5), maxWindows: Int.min(1).max(MAX_SPECTRUM_WINDOWS) });
+const SpectrumIns = z.strictObject({
+  kind: z.literal('spectrum_ins'),
+  alpha: z.number().min(0).max(0.5),
+  maxWindows: Int.min(1).max(MAX_SPECTRUM_WINDOWS),
+  /** The largest window half-width b the hub stores; larger windows are refused (docs/security.md §3). */
+  maxHalfWidth: NonNeg.max(512),
+});
 /** Attachment: one entry per image, name `w/<i>`, shape [C, 2b+1, 2b+1]. */
 const SpectrumRes = z.strictObject({ kind: z.literal('spectrum_res'), count: Int.min(1), channels: Int.min(1).max(64), halfWidth: NonNeg.max(512) });
 /** Attachment: entries `s<source>/<i>`; sources are anonymous indices, never the recipient, never an eval site. */
@@ -140,7 +171,7 @@ const EvaluateIns = z.strictObject({ kind: z.literal('evaluate_ins'), round: Non
 const EvaluateRes = z.strictObject({ kind: z.literal('evaluate_res'), round: NonNeg, numSamples: NonNeg, metrics: Metrics });
 
 export const HubMessageSchema = z.discriminatedUnion('kind', [
-  Hello, Welcome, ErrorMsg, Bye, Heartbeat, InitIns, InitRes, SpectrumIns, SpectrumRes, SpectrumBank, TrainIns, TrainRes, EvaluateIns, EvaluateRes, GlobalModel,
+  Challenge, Hello, Welcome, ErrorMsg, Bye, Heartbeat, InitIns, InitRes, SpectrumIns, SpectrumRes, SpectrumBank, TrainIns, TrainRes, EvaluateIns, EvaluateRes, GlobalModel,
 ]);
 export type HubMessage = z.infer<typeof HubMessageSchema>;
 /** The Welcome on its own (the site's 'connected' event carries it). */
@@ -148,6 +179,8 @@ export const WelcomeSchema = Welcome;
 export type MessageKind = HubMessage['kind'];
 export type MessageOf<K extends MessageKind> = Extract<HubMessage, { kind: K }>;
 export type HelloMsg = MessageOf<'hello'>;
+export type ChallengeMsg = MessageOf<'challenge'>;
+export type PrivacyBudget = NonNullable<WelcomeMsg['privacy']>;
 export type WelcomeMsg = MessageOf<'welcome'>;
 export type TrainInsMsg = MessageOf<'train_ins'>;
 export type TrainResMsg = MessageOf<'train_res'>;
@@ -159,7 +192,7 @@ export const ATTACHMENT_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([
 /** Who may send what. */
 export const SITE_TO_HUB: ReadonlySet<MessageKind> = new Set<MessageKind>(['hello', 'heartbeat', 'init_res', 'spectrum_res', 'train_res', 'evaluate_res', 'error', 'bye']);
 export const HUB_TO_SITE: ReadonlySet<MessageKind> = new Set<MessageKind>([
-  'welcome', 'error', 'bye', 'heartbeat', 'init_ins', 'spectrum_ins', 'spectrum_bank', 'train_ins', 'evaluate_ins', 'global_model',
+  'challenge', 'welcome', 'error', 'bye', 'heartbeat', 'init_ins', 'spectrum_ins', 'spectrum_bank', 'train_ins', 'evaluate_ins', 'global_model',
 ]);
 
 export interface DecodedFrame {
@@ -269,3 +302,33 @@ export const windowEntryName = (i: number) => `w/${i}`;
 export const bankEntryName = (source: number, i: number) => `s${source}/${i}`;
 export const BANK_ENTRY_RE = /^s(\d{1,4})\/(\d{1,6})$/;
 export const WINDOW_ENTRY_RE = /^w\/(\d{1,6})$/;
+
+/** What a site signs in its Hello: binds the signature to this connection's nonce, the name, the key and the role. */
+export function helloSigningPayload(nonce: string, site: string, publicKey: string, role: SiteRole): Uint8Array {
+  return enc.encode(`fedseg-hello\n${PROTOCOL_VERSION}\n${nonce}\n${site}\n${publicKey}\n${role}`);
+}
+
+/**
+ * The kind of a message without decoding it: the JSON of a text frame, or only the small header of a
+ * binary one (never its attachment). null when the frame is not even that. Lets a receiver refuse a
+ * message that is not allowed in its state before paying for decoding its tensors.
+ */
+export function peekKind(data: Uint8Array | string, binary: boolean): string | null {
+  try {
+    let head: string;
+    if (!binary) head = typeof data === 'string' ? data : dec.decode(data);
+    else {
+      if (typeof data === 'string' || data.byteLength < 8) return null;
+      const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      if (dv.getUint32(0, true) !== MAGIC) return null;
+      const hlen = dv.getUint32(4, true);
+      if (hlen > 65536 || 8 + hlen > data.byteLength) return null;
+      head = dec.decode(data.subarray(8, 8 + hlen));
+    }
+    if (head.length > 1 << 20) return null;
+    const v = JSON.parse(head) as unknown;
+    return typeof v === 'object' && v !== null && typeof (v as { kind?: unknown }).kind === 'string' ? (v as { kind: string }).kind.slice(0, 40) : null;
+  } catch {
+    return null;
+  }
+}

@@ -3,7 +3,7 @@
 import type { HubMessage } from '../contract/hub-protocol.js';
 
 export const auditKind: Record<HubMessage['kind'], string> = {
-  hello: 'hello', welcome: 'welcome', error: 'error', bye: 'bye', heartbeat: 'heartbeat', init_ins: 'init-request', init_res: 'initial-model',
+  challenge: 'challenge', hello: 'hello', welcome: 'welcome', error: 'error', bye: 'bye', heartbeat: 'heartbeat', init_ins: 'init-request', init_res: 'initial-model',
   spectrum_ins: 'spectrum-request', spectrum_res: 'amplitude-window', spectrum_bank: 'spectrum-bank', train_ins: 'global-model',
   train_res: 'weights-update', evaluate_ins: 'global-model', evaluate_res: 'evaluation-metrics', global_model: 'global-model',
 };

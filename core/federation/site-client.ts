@@ -14,6 +14,7 @@ import {
   type DecodedFrame, type HubMessage, type MessageOf, type SiteRole, type WelcomeMsg,
 } from '../contract/hub-protocol.js';
 import type { SiteEvent } from '../contract/site-events.js';
+import { newSiteIdentity, signedHello, type SiteIdentity } from '../contract/site-identity.js';
 import type { Connection } from '../contract/transport.js';
 import { encodeWeights, type NamedArray } from '../contract/weights.js';
 import { findUpdate, pendingRound, saveGlobalModel, saveUpdate } from '../run/checkpoints.js';
@@ -56,11 +57,14 @@ class SiteClient {
   private heartbeat?: ReturnType<typeof setInterval>;
   private progress?: { round: number; fraction: number };
   private readonly role: SiteRole;
+  /** The site's key pair: the caller's (kept in its store) or, for a one-off client, one made now. */
+  private readonly identity: SiteIdentity;
   /** Aborted when the client stops (finished, failed or cancelled): local training/evaluation stop too. */
   private readonly work = new AbortController();
 
   constructor(private readonly o: SiteClientOptions) {
     this.role = o.role ?? 'train';
+    this.identity = o.identity ?? newSiteIdentity();
   }
 
   run(): Promise<SiteRunSummary> {
@@ -116,14 +120,7 @@ class SiteClient {
     let lastError: { code?: string; message: string } | undefined;
     let fatal: FedSegError | undefined;
     conn.listen({
-      onOpen: () => {
-        const resume = this.training?.round ?? pendingRound(this.o.ledger);
-        this.send({
-          kind: 'hello', protocol: this.o.protocolVersion ?? PROTOCOL_VERSION, site: this.o.site, token: this.o.token,
-          capabilities: { backend: this.o.trainer.backend, modes: ['fedavg', 'elcfs'], kinds: [...this.o.trainer.kinds], float16: true, role: this.role },
-          ...(resume !== null && resume !== undefined ? { resumeRound: resume } : {}),
-        });
-      },
+      // The hub speaks first (its challenge); the Hello answers it (see handle()).
       onError: (e) => {
         lastError = e;
         if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
@@ -210,6 +207,18 @@ class SiteClient {
   private async handle(f: DecodedFrame): Promise<void> {
     const m = f.msg;
     switch (m.kind) {
+      case 'challenge': {
+        if (this.welcome) throw new FedSegError('PROTOCOL_ERROR', 'a second challenge on one connection');
+        const resume = this.training?.round ?? pendingRound(this.o.ledger);
+        this.send(signedHello({
+          nonce: m.nonce, site: this.o.site, identity: this.identity, token: this.o.token, resumeRound: resume, protocol: this.o.protocolVersion ?? PROTOCOL_VERSION,
+          capabilities: {
+            backend: this.o.trainer.backend, modes: ['fedavg', 'elcfs'], kinds: [...this.o.trainer.kinds], float16: true, role: this.role,
+            maxPayload: this.o.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+          },
+        }));
+        return;
+      }
       case 'welcome':
         this.welcome = m;
         this.everConnected = true;

@@ -2,6 +2,7 @@
 // API's Participation in deployments), its store, and the knobs tests and operators turn.
 import type { SiteRole } from '../contract/hub-protocol.js';
 import type { SiteEvent } from '../contract/site-events.js';
+import type { SiteIdentity } from '../contract/site-identity.js';
 import type { Connector } from '../contract/transport.js';
 import type { CheckpointLedger } from '../run/ports.js';
 import type { SiteTrainer } from './trainer.js';
@@ -14,7 +15,10 @@ export interface SiteLedger extends CheckpointLedger {
 export interface SiteClientOptions {
   hubUrl: string;
   site: string;
-  token: string;
+  /** The enrolment token: binds this site's key at the hub once; later Hellos are proven by the key alone. */
+  token?: string;
+  /** The site's key pair, kept in its store (docs/security.md §2); a one-off client makes its own. */
+  identity?: SiteIdentity;
   role?: SiteRole;
   trainer: SiteTrainer;
   ledger: SiteLedger;

@@ -13,6 +13,8 @@ import type { UpdateVerdict } from '../weighted-average.js';
 export interface StrategySite {
   readonly name: string;
   readonly role: 'train' | 'eval';
+  /** The largest message this site accepts (its Hello's capabilities, or the protocol default). */
+  readonly maxPayload: number;
   /** Free per-site memory of the strategy (e.g. which bank version was sent). */
   readonly notes: Map<string, unknown>;
 }
@@ -20,7 +22,13 @@ export interface StrategySite {
 /** The hub settings strategies read (a part of HubConfig). */
 export interface StrategySettings {
   readonly train: { readonly alpha: number };
-  readonly spectrumMaxPerSite: number;
+  readonly model: { readonly inChannels: number };
+  /** Windows every source contributes to a bank (docs/security.md §3); 0 = all. */
+  readonly spectrumPerSource: number;
+  /** The largest window half-width the hub accepts. */
+  readonly spectrumMaxHalfWidth: number;
+  /** The most windows one site may upload. */
+  readonly spectrumMaxWindows: number;
   readonly clipNorm?: number | undefined;
 }
 

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { encodeMessage, PROTOCOL_VERSION } from '../../core/contract/hub-protocol.js';
+import { PROTOCOL_VERSION } from '../../core/contract/hub-protocol.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
+import { sendHello } from './helpers/raw-hello.js';
 import { site, startHub, tempDir, waitFor, within } from './helpers/hub-harness.js';
 
 /** A raw ws client: collects decoded text frames and the close code. */
@@ -14,13 +15,19 @@ function raw(url: string) {
   const got: { kind: string; code?: string; message?: string }[] = [];
   const opened = new Promise<void>((r, j) => { ws.once('open', () => r()); ws.once('error', j); });
   const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
-  ws.on('message', (d, bin) => { if (!bin) got.push(JSON.parse(d.toString()) as { kind: string }); });
+  // The hub's opening challenge is the handshake, not an answer: keep only what follows it.
+  let gotNonce!: (n: string) => void;
+  const nonce = new Promise<string>((r) => (gotNonce = r));
+  ws.on('message', (d, bin) => {
+    if (bin) return;
+    const m = JSON.parse(d.toString()) as { kind: string; nonce?: string };
+    if (m.kind === 'challenge') gotNonce(m.nonce!);
+    else got.push(m);
+  });
   ws.on('error', () => {});
-  return { ws, got, opened, closed };
+  return { ws, got, opened, closed, nonce };
 }
 
-const hello = (site: string, token: string, protocol = PROTOCOL_VERSION) =>
-  encodeMessage({ kind: 'hello', protocol, site, token, capabilities: { backend: 'raw', modes: ['elcfs', 'fedavg'], kinds: ['unet'], float16: false, role: 'train' } }).data as string;
 
 test('wrong token, wrong version, duplicate name, malformed, oversized and NaN updates are rejected; the run finishes', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
@@ -58,7 +65,7 @@ test('wrong token, wrong version, duplicate name, malformed, oversized and NaN u
     const tokM = hub.state.addSite('M', 'train');
     const m = raw(url);
     await m.opened;
-    m.ws.send(hello('M', tokM));
+    await sendHello(m.ws, { site: 'M', token: tokM, nonce: m.nonce });
     m.ws.send(JSON.stringify({ kind: 'train_res', round: 1, numSamples: -1, metrics: {} }));
     assert.equal(await m.closed, 4003);
     assert.ok(m.got.some((x) => x.kind === 'welcome'));
@@ -67,7 +74,7 @@ test('wrong token, wrong version, duplicate name, malformed, oversized and NaN u
     const tokO = hub.state.addSite('O', 'train');
     const o = raw(url);
     await o.opened;
-    o.ws.send(hello('O', tokO));
+    await sendHello(o.ws, { site: 'O', token: tokO, nonce: o.nonce });
     o.ws.send(Buffer.alloc(64 * 1024, 1));
     assert.equal(await o.closed, 1009);
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { encodeMessage, PROTOCOL_VERSION } from '../../core/contract/hub-protocol.js';
+import { sendHello } from './helpers/raw-hello.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeWeights, encodeWeights } from '../../core/contract/weights.js';
@@ -13,7 +13,7 @@ import type { ModelKind } from '../../core/contract/model-spec.js';
 import { listModelRecords } from '../../core/run/checkpoints.js';
 import { formatStatus } from '../../federation-hub/status.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
-import { site, startHub, tempDir, TRANSPORTS, waitFor, within } from './helpers/hub-harness.js';
+import { identityOf, site, startHub, tempDir, TRANSPORTS, waitFor, within } from './helpers/hub-harness.js';
 
 for (const transport of TRANSPORTS) test(`ELCFS run: 3 train sites + 1 eval site, FedAvg by sample count, bank excludes own and eval windows (${transport})`, { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
@@ -40,10 +40,13 @@ for (const transport of TRANSPORTS) test(`ELCFS run: 3 train sites + 1 eval site
       const got = decodeWeights(st.checkpoint(r)!.weights).arrays;
       got.forEach((g, k) => g.data.forEach((v, i) => assert.ok(Math.abs(v - expect[k]![i]!) < 1e-5, `round ${r} ${g.name}[${i}]`)));
     }
-    // Bank: A sees B's 3 + C's 2 windows, never its own (target 1 -> values ~100), never the eval site's.
+    // Bank: A sees windows of B (3 uploaded) and C (2 uploaded), never its own (target 1 -> values ~100),
+    // never the eval site's; each source contributes the same number of windows (spectrumPerSource), so
+    // the bank does not tell A how many images B and C have.
     const bankA = (sites[0]!.trainer as FakeTrainer).banks[0]!;
     assert.equal(bankA.length, 2);
-    assert.deepEqual(bankA.map((g) => g.length).sort(), [2, 3]);
+    assert.deepEqual(bankA.map((g) => g.length), [64, 64]);
+    assert.deepEqual(bankA.map((g) => new Set(g.map((w) => w.data[0])).size).sort(), [2, 3], 'every uploaded window is in the bank');
     for (const g of bankA) for (const w of g) assert.ok(w.data[0]! >= 200, 'A must not receive its own windows');
     const bankB = (sites[1]!.trainer as FakeTrainer).banks[0]!;
     for (const g of bankB) for (const w of g) assert.ok(w.data[0]! < 200 || w.data[0]! >= 400);
@@ -110,8 +113,7 @@ test('a stale session (half-open socket, no pongs) is replaced when its site rec
     const { hub, url, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none' }, [{ name: 'S' }]);
     // A connection that authenticates and then goes silent (does not answer pings), like a dropped network path.
     const stale = new WebSocket(url, { autoPong: false });
-    await new Promise<void>((r) => stale.once('open', () => r()));
-    stale.send(encodeMessage({ kind: 'hello', protocol: PROTOCOL_VERSION, site: 'S', token: tokens.S!, capabilities: { backend: 'x', modes: ['fedavg'], kinds: ['unet'], float16: false, role: 'train' } }).data);
+    await sendHello(stale, { site: 'S', token: tokens.S!, identity: identityOf(url, 'S') });
     await new Promise((r) => setTimeout(r, 1300));
     const run = hub.run();
     const s = site(url, 'S', tokens.S!, new FakeTrainer({ target: 1, samples: 2 }));
@@ -224,8 +226,7 @@ test('a stall of the hub\'s own event loop is not counted as site silence; a rea
     assert.ok(!a.events.some((e) => e.type === 'disconnected'));
     // A site that authenticates and then answers nothing (no pongs, no heartbeats) is dropped after siteTimeoutMs.
     const silent = new WebSocket(url, { autoPong: false });
-    await new Promise<void>((r) => silent.once('open', () => r()));
-    silent.send(encodeMessage({ kind: 'hello', protocol: PROTOCOL_VERSION, site: 'S', token: tokens.S!, capabilities: { backend: 'x', modes: ['fedavg'], kinds: ['unet'], float16: false, role: 'train' } }).data);
+    await sendHello(silent, { site: 'S', token: tokens.S!, identity: identityOf(url, 'S') });
     const closed = new Promise<void>((r) => silent.once('close', () => r()));
     await within(closed, 20_000, 'silent site dropped');
     assert.deepEqual(hub.state.listAudit({ event: 'timeout' }).map((x) => x.site), ['S']);

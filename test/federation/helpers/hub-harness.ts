@@ -7,6 +7,7 @@ import { after } from 'node:test';
 import { parseHubConfig, type HubConfigInput } from '../../../federation-hub/config.js';
 import { Hub } from '../../../federation-hub/hub.js';
 import { MemoryTransport } from '../../../federation-hub/memory-transport.js';
+import { newSiteIdentity, type SiteIdentity } from '../../../core/contract/site-identity.js';
 import type { Connector } from '../../../core/contract/transport.js';
 import { createMemoryStore } from '../../../core/store/memory-store.js';
 import { runSite, type SiteClientOptions, type SiteEvent } from '../../../core/federation/site-client.js';
@@ -53,6 +54,14 @@ export async function startHub(dir: string, cfg: HubConfigInput, sites: { name: 
   return { hub, port, url: memory ? memory.url : `ws://127.0.0.1:${port}`, tokens, config };
 }
 
+/** One key pair per site name and hub in a test, as a real site keeps its key in its store. */
+const identities = new Map<string, SiteIdentity>();
+export function identityOf(url: string, name: string): SiteIdentity {
+  const k = `${url}|${name}`;
+  if (!identities.has(k)) identities.set(k, newSiteIdentity());
+  return identities.get(k)!;
+}
+
 export function site(url: string, name: string, token: string, trainer: SiteTrainer, extra: Partial<SiteClientOptions> = {}) {
   const ledger = createMemoryStore();
   const events: SiteEvent[] = [];
@@ -67,7 +76,7 @@ export function site(url: string, name: string, token: string, trainer: SiteTrai
   }
   const connect = memoryHubs.get(url);
   const p = runSite({
-    hubUrl: url, site: name, token, trainer, ledger, backoff: { initialMs: 50, maxMs: 400 }, firstAttempts: 3,
+    hubUrl: url, site: name, token, identity: identityOf(url, name), trainer, ledger, backoff: { initialMs: 50, maxMs: 400 }, firstAttempts: 3,
     onEvent: (e) => events.push(e), ...(connect ? { connect } : {}), ...rest, signal: ac.signal,
   });
   p.catch(() => {}); // handled by the test (or irrelevant once the test failed)
