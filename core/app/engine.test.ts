@@ -10,6 +10,7 @@ import type { EventPayload } from '../contract/app-api.js';
 import { generateFundusSites } from '../data/synthetic/fundus.js';
 import { writeBinaryMaskFolder } from '../data/export.js';
 import { createEngine, type Engine } from './engine.js';
+import { DEFAULT_SITE_POLICY } from '../contract/site-policy.js';
 import { detectConvention } from './importing.js';
 
 let dir: string;
@@ -106,7 +107,7 @@ test('outbox lists the audit log newest first with totals', async () => {
 test('federation settings keep the token out of the API', async () => {
   // A token is kept only once a hub accepted it: an unreachable hub leaves it unsaved, and says why.
   const s = await h().saveFederationSettings({ hubUrl: 'ws://127.0.0.1:1', siteName: 'site-a', token: 's3cret' });
-  assert.deepEqual({ ...s, report: s.report?.problem }, { hubUrl: 'ws://127.0.0.1:1', siteName: 'site-a', tokenSet: false, datasetIds: [], ca: '', trustedFingerprint: null, hub: null, report: 'refused' });
+  assert.deepEqual({ ...s, report: s.report?.problem }, { hubUrl: 'ws://127.0.0.1:1', siteName: 'site-a', tokenSet: false, datasetIds: [], ca: '', trustedFingerprint: null, hub: null, policy: DEFAULT_SITE_POLICY, report: 'refused' });
   assert.match(s.report!.message, /new token was not saved/);
   assert.ok(!JSON.stringify(await h().getFederationSettings({})).includes('s3cret'));
   await assert.rejects(h().saveFederationSettings({ hubUrl: 'ws://127.0.0.1:1', siteName: 'a', ca: 'not a pem' }), /PEM/);

@@ -5,6 +5,7 @@
 import { toErrorValue } from '../contract/errors.js';
 import type { FederationJob, JobOutcome } from '../contract/job-messages.js';
 import type { SiteEvent } from '../contract/site-events.js';
+import { siteIdentityFromPrivate } from '../contract/site-identity.js';
 import { runSite } from '../federation/site-client.js';
 import { Participation } from '../run/participation.js';
 import type { DatasetStore } from '../store/dataset-store.js';
@@ -14,7 +15,8 @@ export async function runFederationJob(store: DatasetStore, job: FederationJob, 
   const trainer = new Participation({ ledger: store, data: participantData(store, job.datasetIds), site: job.site, backend: hooks.backend });
   try {
     const s = await runSite({
-      hubUrl: job.hubUrl, site: job.site, token: job.token, trainer, ledger: store, signal: hooks.signal, firstAttempts: 3,
+      hubUrl: job.hubUrl, site: job.site, ...(job.token ? { token: job.token } : {}), identity: siteIdentityFromPrivate(job.identityKey), policy: job.policy,
+      trainer, ledger: store, signal: hooks.signal, firstAttempts: 3,
       ...(job.ca ? { ca: job.ca } : {}), ...(job.trustedFingerprint ? { trustedFingerprint: job.trustedFingerprint } : {}),
       onEvent: (e) => hooks.event(e),
     });

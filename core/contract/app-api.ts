@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { ErrorValue } from './errors.js';
 import { ModelSourceSchema } from './checkpoint.js';
 import { ModelKindSchema } from './model-spec.js';
+import { SitePolicySchema } from './site-policy.js';
 
 // ---------- shared value schemas ----------
 export const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected a byte array' });
@@ -230,6 +231,8 @@ export const FederationSettings = z.object({
   trustedFingerprint: z.string().nullable(),
   /** The hub as it described itself at the last successful connection, or null. */
   hub: HubInfo.nullable(),
+  /** What this site lets leave, whatever the hub asks (docs/security.md §3): consent, window size and count limits. */
+  policy: SitePolicySchema,
 });
 export type FederationSettings = z.infer<typeof FederationSettings>;
 
@@ -354,6 +357,8 @@ export const appMethods = {
   saveFederationSettings: method(z.object({
     hubUrl: z.string().max(2000), siteName: z.string().max(120), token: z.string().max(4096).optional(),
     datasetIds: z.array(Id).max(16).optional(), ca: z.string().max(65536).optional(), trustedFingerprint: z.string().max(200).nullable().optional(),
+    /** Policy changes (consent: shareSpectra; consentedAt is set by the engine). */
+    policy: SitePolicySchema.omit({ consentedAt: true }).partial().optional(),
   }), FederationSettings.extend({ report: ConnectionReport.nullable() }),
   'Save the federation settings. A new token is tested against the hub first and kept only when the hub accepts it (report says why not).'),
   testConnection: method(z.object({

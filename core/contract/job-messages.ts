@@ -2,6 +2,7 @@
 // runs local training and federated participation so the API never blocks. Declared once; the worker
 // parses what it is given and the engine parses what comes back.
 import { z } from 'zod';
+import { SitePolicySchema } from './site-policy.js';
 import { TrainingConfig, TrainingProgress } from './app-api.js';
 import { SiteEventSchema } from './site-events.js';
 
@@ -19,7 +20,12 @@ export const FederationJobSchema = z.object({
   runId: Id,
   hubUrl: z.string().min(1).max(2000),
   site: z.string().min(1).max(64),
-  token: z.string().min(1).max(4096),
+  /** The enrolment token ('' once the hub has bound the site's key and no token is kept). */
+  token: z.string().max(4096),
+  /** The site's private key (PKCS#8, base64; core/contract/site-identity.ts), opened by the engine from its sealed store. */
+  identityKey: z.string().min(1).max(4096),
+  /** What the site lets leave (docs/security.md §3). */
+  policy: SitePolicySchema,
   /** The datasets the site trains and evaluates on, pooled (the operator's choice). */
   datasetIds: z.array(Id).min(1).max(16),
   /** PEM of a private CA for the hub's certificate. */

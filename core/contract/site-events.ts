@@ -25,6 +25,10 @@ export const SiteEventSchema = z.discriminatedUnion('type', [
   /** A global model was kept in the site's store (round 0 = the initial model). */
   z.object({ type: z.literal('global-model'), round: NonNeg, modelId: Int.min(1) }),
   z.object({ type: z.literal('hub-error'), code: z.string(), message: z.string() }),
+  /** The site's policy refused a hub request (docs/security.md §3); the hub was told why. */
+  z.object({ type: z.literal('refused'), request: z.string(), code: z.string(), message: z.string() }),
+  /** Bank windows that do not fit this site's images (channels, window size) were left out of local training. */
+  z.object({ type: z.literal('bank-dropped'), dropped: NonNeg, kept: NonNeg, reason: z.string() }),
   z.object({ type: z.literal('finished'), rounds: NonNeg }),
 ]);
 export type SiteEvent = z.infer<typeof SiteEventSchema>;

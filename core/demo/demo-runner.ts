@@ -94,7 +94,7 @@ export async function runDemoMethod(o: DemoOptions, data: { site: string; sample
   const t0 = Date.now();
   const dir = join(o.workDir, `${unseen}-${method}`);
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 }); // site stores and hub state: docs/security.md §5
   const sources = data.filter((d) => d.site !== unseen);
   const held = data.find((d) => d.site === unseen);
   if (!held) throw new FedSegError('INVALID_ARGUMENT', `unknown unseen site '${unseen}'`);
@@ -145,7 +145,7 @@ export async function runDemoMethod(o: DemoOptions, data: { site: string; sample
     const url = `ws://127.0.0.1:${port}`;
     for (const d of data) {
       const role = d.site === unseen ? 'eval' : 'train';
-      procs.push(start(d.site, [siteBin, 'site', '--hub', url, '--name', d.site, '--db', join(dir, `${d.site}.db`), '--role', role,
+      procs.push(start(d.site, [siteBin, 'site', '--share-spectra', '--hub', url, '--name', d.site, '--db', join(dir, `${d.site}.db`), '--role', role,
         '--backend', o.backend, '--quiet', '--seed', String(o.seed)], { FEDSEG_TOKEN: tokens[d.site]! }));
     }
     let timer: ReturnType<typeof setTimeout> | undefined;

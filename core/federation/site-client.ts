@@ -15,6 +15,7 @@ import {
 } from '../contract/hub-protocol.js';
 import type { SiteEvent } from '../contract/site-events.js';
 import { newSiteIdentity, signedHello, type SiteIdentity } from '../contract/site-identity.js';
+import { DEFAULT_SITE_POLICY, refuseSpectrumRequest, refuseTraining, refuseWindowSize, windowBudget, type Refusal, type SitePolicy } from '../contract/site-policy.js';
 import type { Connection } from '../contract/transport.js';
 import { encodeWeights, type NamedArray } from '../contract/weights.js';
 import { findUpdate, pendingRound, saveGlobalModel, saveUpdate } from '../run/checkpoints.js';
@@ -50,7 +51,7 @@ class SiteClient {
   private bank: SpectrumWindow[][] = [];
   private training?: { round: number; globalHash: string };
   private evalQueue: Promise<void> = Promise.resolve();
-  private summary: SiteRunSummary = { roundsTrained: 0, roundsEvaluated: 0, reconnects: 0, lastMetrics: null };
+  private summary: SiteRunSummary = { roundsTrained: 0, roundsEvaluated: 0, reconnects: 0, refused: 0, lastMetrics: null };
   private resolve!: (s: SiteRunSummary) => void;
   private reject!: (e: Error) => void;
   private done = false;
@@ -59,12 +60,21 @@ class SiteClient {
   private readonly role: SiteRole;
   /** The site's key pair: the caller's (kept in its store) or, for a one-off client, one made now. */
   private readonly identity: SiteIdentity;
+  private readonly policy: SitePolicy;
   /** Aborted when the client stops (finished, failed or cancelled): local training/evaluation stop too. */
   private readonly work = new AbortController();
 
   constructor(private readonly o: SiteClientOptions) {
     this.role = o.role ?? 'train';
     this.identity = o.identity ?? newSiteIdentity();
+    this.policy = o.policy ?? DEFAULT_SITE_POLICY;
+  }
+
+  /** Answers a request the site's policy does not allow: the hub is told why, the audit log and the operator too. */
+  private refuse(request: string, r: Refusal, round?: number): void {
+    this.summary.refused++;
+    this.send({ kind: 'error', code: r.code, message: `site ${this.o.site} refused ${request}: ${r.message}`, ...(round !== undefined ? { round } : {}) });
+    this.emit({ type: 'refused', request, code: r.code, message: r.message });
   }
 
   run(): Promise<SiteRunSummary> {
@@ -119,6 +129,15 @@ class SiteClient {
     this.conn = conn;
     let lastError: { code?: string; message: string } | undefined;
     let fatal: FedSegError | undefined;
+    // A peer that accepts the connection but never welcomes this site (not a FedSeg hub, or a hung one) is
+    // dropped after a while, and the usual reconnect rules apply.
+    const welcomeTimer = setTimeout(() => {
+      if (this.conn === conn && !this.welcome && !this.done) {
+        lastError = { code: 'ETIMEDOUT', message: 'the hub did not welcome this site within 30 s' };
+        conn.terminate();
+      }
+    }, this.o.welcomeTimeoutMs ?? 30_000);
+    welcomeTimer.unref?.();
     conn.listen({
       // The hub speaks first (its challenge); the Hello answers it (see handle()).
       onError: (e) => {
@@ -139,6 +158,12 @@ class SiteClient {
           return;
         }
         this.audit('in', auditKind[f.msg.kind], f.bytes, describeMessage(f.msg));
+        // A hub speaking another protocol says so in its challenge: nothing more can be understood.
+        if (f.msg.kind === 'challenge' && f.msg.protocol !== PROTOCOL_VERSION) {
+          fatal = new FedSegError('VERSION_MISMATCH', `protocol version mismatch: the hub speaks ${f.msg.protocol}, this site speaks ${PROTOCOL_VERSION}; update the older one`);
+          conn.close(CLOSE.versionMismatch, 'protocol version mismatch');
+          return;
+        }
         // Fatal before a welcome; but a site that was connected before retries a duplicate-name refusal (the
         // hub replaces its own stale session of a dropped connection after 2 heartbeats).
         if (f.msg.kind === 'error' && !this.welcome && FATAL.has(f.msg.code) && !(this.everConnected && f.msg.code === 'ALREADY_EXISTS'))
@@ -150,7 +175,10 @@ class SiteClient {
           else this.emit({ type: 'hub-error', code: v.code, message: `local: ${v.message}` });
         });
       },
-      onClose: (code, reason) => this.onClose(conn, code, reason, lastError, fatal),
+      onClose: (code, reason) => {
+        clearTimeout(welcomeTimer);
+        this.onClose(conn, code, reason, lastError, fatal);
+      },
     });
   }
 
@@ -241,6 +269,8 @@ class SiteClient {
         return;
       case 'init_ins': {
         const w = this.requireWelcome();
+        const no = refuseTraining(this.role, 'init_ins');
+        if (no) return this.refuse('init_ins', no);
         this.send({ kind: 'init_res' }, await this.o.trainer.initWeights(w.model, m.seed));
         return;
       }
@@ -250,8 +280,11 @@ class SiteClient {
         this.bank = parseBank(f.arrays!);
         this.emit({ type: 'bank', sources: m.sources, count: m.count });
         return;
-      case 'train_ins':
+      case 'train_ins': {
+        const no = refuseTraining(this.role, 'train_ins');
+        if (no) return this.refuse(`train_ins for round ${m.round}`, no, m.round);
         return this.onTrain(m, f.attachment!, f.arrays!);
+      }
       case 'evaluate_ins':
         return this.onEvaluate(m, f.arrays!);
       case 'global_model':
@@ -268,7 +301,12 @@ class SiteClient {
   }
 
   private async onSpectrumRequest(m: MessageOf<'spectrum_ins'>): Promise<void> {
-    const up = spectrumUpload(await this.o.trainer.spectrumWindows(m.alpha, m.maxWindows));
+    const what = `spectrum_ins (alpha ${m.alpha}, up to ${m.maxWindows} windows)`;
+    const no = refuseSpectrumRequest(this.policy, this.role, m);
+    if (no) return this.refuse(what, no);
+    const up = spectrumUpload(await this.o.trainer.spectrumWindows(m.alpha, windowBudget(this.policy, m)));
+    const tooBig = refuseWindowSize(this.policy, m, up.halfWidth);
+    if (tooBig) return this.refuse(what, tooBig);
     const bytes = this.send({ kind: 'spectrum_res', count: up.arrays.length, channels: up.channels, halfWidth: up.halfWidth }, encodeWeights(up.arrays));
     this.emit({ type: 'spectrum-sent', count: up.arrays.length, bytes, channels: up.channels, halfWidth: up.halfWidth });
   }
@@ -333,6 +371,13 @@ class SiteClient {
       this.work.signal.removeEventListener('abort', onStop);
       this.training = undefined;
       this.progress = undefined;
+    }
+    const dropped = res.metrics.bankDropped ?? 0;
+    if (dropped > 0) {
+      const kept = this.bank.reduce((t, g) => t + g.length, 0) - dropped;
+      const reason = res.metrics.cfsiSkipped ? 'none of the received windows fit this site\'s images, so this round trained without frequency-space interpolation' : 'they do not fit this site\'s images (channels or window size)';
+      this.audit('in', 'spectrum-bank', 0, `${dropped} received window(s) left out of round ${m.round}: ${reason}`);
+      this.emit({ type: 'bank-dropped', dropped, kept: Math.max(0, kept), reason });
     }
     // Keep the update until the hub has it (crash-safe).
     saveUpdate(this.o.ledger, { runKey, round: m.round, globalHash: m.globalHash, numSamples: res.numSamples, metrics: res.metrics }, res.weights);

@@ -3,6 +3,7 @@
 import type { SiteRole } from '../contract/hub-protocol.js';
 import type { SiteEvent } from '../contract/site-events.js';
 import type { SiteIdentity } from '../contract/site-identity.js';
+import type { SitePolicy } from '../contract/site-policy.js';
 import type { Connector } from '../contract/transport.js';
 import type { CheckpointLedger } from '../run/ports.js';
 import type { SiteTrainer } from './trainer.js';
@@ -20,6 +21,8 @@ export interface SiteClientOptions {
   /** The site's key pair, kept in its store (docs/security.md §2); a one-off client makes its own. */
   identity?: SiteIdentity;
   role?: SiteRole;
+  /** What this site lets leave (docs/security.md §3); default DEFAULT_SITE_POLICY: no spectra without consent. */
+  policy?: SitePolicy;
   trainer: SiteTrainer;
   ledger: SiteLedger;
   /** PEM CA certificate(s) to trust for wss:// (self-signed hubs). */
@@ -34,6 +37,8 @@ export interface SiteClientOptions {
   giveUpAfterMs?: number;
   /** Connection attempts before the FIRST successful connection (a wrong URL fails fast). */
   firstAttempts?: number;
+  /** How long a connection may stay open without a Welcome before it is dropped and retried (ms; default 30 s). */
+  welcomeTimeoutMs?: number;
   /** Heartbeat period (ms) while working; the hub's value from Welcome wins. */
   heartbeatMs?: number;
   onEvent?: (e: SiteEvent) => void;
@@ -50,5 +55,7 @@ export interface SiteRunSummary {
   roundsTrained: number;
   roundsEvaluated: number;
   reconnects: number;
+  /** Hub requests the site's policy refused. */
+  refused: number;
   lastMetrics: Record<string, number> | null;
 }

@@ -11,7 +11,7 @@ import { MODEL_KINDS, type ModelKind, type ModelSpec } from '../contract/model-s
 import type { NamedArray } from '../contract/weights.js';
 import type { EvaluateRequest, EvaluateResult, SiteTrainer, SpectrumWindow, TrainRequest, TrainResult } from '../federation/trainer.js';
 import { extractAmplitudeWindow } from '../freq/window-dft.js';
-import { sharedWindowAlpha } from '../freq/window.js';
+import { sharedWindowAlpha, windowHalfWidth } from '../freq/window.js';
 import { buildNetwork, type Network } from '../models/registry.js';
 import { disposeWeights, toNamedArraysAsync, toWeightMap } from '../models/weight-map.js';
 import { createRng } from '../rng.js';
@@ -112,7 +112,16 @@ export class Participation implements SiteTrainer {
     if (unfit) throw new FedSegError('SHAPE_MISMATCH', `this site cannot train the hub's model: ${unfit}`);
     if (net.output === 'softmax' && req.mode === 'elcfs')
       throw new FedSegError('UNSUPPORTED', `ELCFS trains sigmoid networks (U-Net, ASC U-Net); the hub's '${req.model.kind}' is a softmax network`);
-    const mode: LocalMode = net.output === 'softmax' ? 'softmax' : req.mode;
+    let mode: LocalMode = net.output === 'softmax' ? 'softmax' : req.mode;
+    // Windows that cannot be interpolated into this site's images (another channel count or window
+    // size: docs/security.md §3) are left out instead of failing the round; with none left the round
+    // trains without CFSI, and the metrics say so.
+    const img = all[0]!.image;
+    const b = windowHalfWidth(img.height, img.width, sharedWindowAlpha(img.height, img.width, req.config.alpha));
+    const fit = (w: SpectrumWindow) => w.channels === img.channels && w.halfWidth === b && w.data.length === w.channels * (2 * b + 1) ** 2;
+    const bank = req.bank.map((g) => g.filter(fit)).filter((g) => g.length > 0);
+    const dropped = req.bank.reduce((t, g) => t + g.length, 0) - bank.reduce((t, g) => t + g.length, 0);
+    if (mode === 'elcfs' && bank.length === 0) mode = 'fedavg';
     const adam = this.adamFor(req.runKey, net, req.config.lr);
     let samples = all;
     const seed = ((this.o.seed ?? 0) * 1000003 + req.round * 7919) >>> 0;
@@ -122,13 +131,13 @@ export class Participation implements SiteTrainer {
     if (mode === 'elcfs') {
       // Received windows are kept in the store so the operator can see what came in.
       this.o.ledger.deleteAmplitudeWindows({ source: 'received' });
-      this.o.ledger.putAmplitudeWindows(req.bank.flatMap((g, i) => g.map((w) => ({ source: 'received' as const, site: `source-${i}`, alpha: req.config.alpha, round: req.round, window: w }))));
+      this.o.ledger.putAmplitudeWindows(bank.flatMap((g, i) => g.map((w) => ({ source: 'received' as const, site: `source-${i}`, alpha: req.config.alpha, round: req.round, window: w }))));
     }
     const weights = toWeightMap(req.global, net.shapes);
     try {
       const r = await trainLocal({
         model: net.model, weights, samples, adam, mode, seed, epochs: req.config.localEpochs, batchSize: req.config.batchSize,
-        amplitudeBank: req.bank.map((g, i) => ({ site: `source-${i}`, windows: g })), site: this.o.site, input: trainingInput(net),
+        amplitudeBank: bank.map((g, i) => ({ site: `source-${i}`, windows: g })), site: this.o.site, input: trainingInput(net),
         onProgress: (p) => req.onProgress(p.step / p.steps, `step ${p.step}/${p.steps} loss ${p.losses.total.toFixed(4)}`, {
           step: p.step, steps: p.steps, losses: { total: p.losses.total, inner: p.losses.inner, ...(mode === 'elcfs' ? { metaDice: p.losses.metaDice, boundary: p.losses.boundary } : {}) },
         }),
@@ -138,6 +147,8 @@ export class Participation implements SiteTrainer {
       const out = await toNamedArraysAsync(weights);
       saveOptimiser(this.o.ledger, req.runKey, await adam.toNamedArraysAsync(), { step: adam.step, name: 'federation optimiser state' });
       const metrics: Record<string, number> = { steps: r.steps, elapsedMs: Math.round(r.elapsedMs) };
+      if (dropped > 0) metrics.bankDropped = dropped;
+      if (req.mode === 'elcfs' && mode !== 'elcfs') metrics.cfsiSkipped = 1;
       for (const [k, v] of Object.entries(r.meanLosses)) if (Number.isFinite(v)) metrics[`loss_${k}`] = v;
       return { weights: out, numSamples: all.length, metrics };
     } finally {

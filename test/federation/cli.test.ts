@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { CLOSE, encodeMessage } from '../../core/contract/hub-protocol.js';
+import { encodeMessage, PROTOCOL_VERSION } from '../../core/contract/hub-protocol.js';
 import { generateFundusSites } from '../../core/data/synthetic/fundus.js';
 import { openSqliteStore } from '../../core/store/sqlite-store.js';
 import { startHub, tempDir } from './helpers/hub-harness.js';
@@ -66,27 +66,25 @@ test('fedseg site: unreachable hub -> 3, wrong token -> 4, version mismatch -> 5
   const { dir, cleanup } = tempDir();
   const { wss, port: futurePort } = await listening();
   try {
-    const db = join(dir, 'site.db');
-    siteStore(db);
-    const base = ['site', '--name', 'A', '--db', db, '--backend', 'cpu', '--quiet'];
+    // One store per process: a site store is open in one FedSeg at a time.
+    const dbs = ['a', 'b', 'c'].map((x) => join(dir, `site-${x}.db`));
+    for (const db of dbs) siteStore(db);
+    const base = (db: string) => ['site', '--share-spectra', '--name', 'A', '--db', db, '--backend', 'cpu', '--quiet'];
     // Unreachable: nothing listens on the port of a server we just closed.
     const { wss: probe, port: deadPort } = await listening();
     await new Promise<void>((r) => probe.close(() => r()));
     const [unreach, badTok, oldVer] = await Promise.all([
-      cli('fedseg', [...base, '--hub', `ws://127.0.0.1:${deadPort}`, '--token', 'x']),
+      cli('fedseg', [...base(dbs[0]!), '--hub', `ws://127.0.0.1:${deadPort}`, '--token', 'x']),
       (async () => {
         const { hub, url } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1 }, [{ name: 'A' }]);
-        const r = await cli('fedseg', [...base, '--hub', url], { FEDSEG_TOKEN: 'fst_wrong' });
+        const r = await cli('fedseg', [...base(dbs[1]!), '--hub', url], { FEDSEG_TOKEN: 'fst_wrong' });
         await hub.stop();
         return r;
       })(),
       (async () => {
-        // A hub from the future: answers every hello with VERSION_MISMATCH.
-        wss.on('connection', (ws) => ws.once('message', () => {
-          ws.send(encodeMessage({ kind: 'error', code: 'VERSION_MISMATCH', message: 'protocol version mismatch: site speaks 1, hub speaks 2; update the older one' }).data,
-            () => ws.close(CLOSE.versionMismatch));
-        }));
-        return cli('fedseg', [...base, '--hub', `ws://127.0.0.1:${futurePort}`, '--token', 'x']);
+        // A hub from the future: its challenge names a newer protocol.
+        wss.on('connection', (ws) => ws.send(encodeMessage({ kind: 'challenge', protocol: PROTOCOL_VERSION + 1, nonce: 'f'.repeat(64) }).data));
+        return cli('fedseg', [...base(dbs[2]!), '--hub', `ws://127.0.0.1:${futurePort}`, '--token', 'x']);
       })(),
     ]);
     assert.equal(unreach.code, 3, unreach.err);

@@ -78,7 +78,7 @@ test('hub + 3 fedseg site processes, 2 rounds, export-model, fedseg eval --model
     });
     // Hospitals: one `fedseg site` process each.
     const url = `ws://127.0.0.1:${port}`;
-    const siteProcs = sites.map((s, k) => start('fedseg', ['site', '--hub', url, '--name', s, '--db', join(dir, `${s}.db`), '--role', k === 2 ? 'eval' : 'train', '--backend', 'wasm', '--quiet'],
+    const siteProcs = sites.map((s, k) => start('fedseg', ['site', '--share-spectra', '--hub', url, '--name', s, '--db', join(dir, `${s}.db`), '--role', k === 2 ? 'eval' : 'train', '--backend', 'wasm', '--quiet'],
       { FEDSEG_TOKEN: tokens[s]! }));
     procs.push(...siteProcs);
     const codes = await Promise.all([hub.code, ...siteProcs.map((p) => p.code)]);

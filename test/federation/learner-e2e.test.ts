@@ -14,7 +14,7 @@ import { createMemoryStore } from '../../core/store/memory-store.js';
 import { runSite } from '../../core/federation/site-client.js';
 import { tf } from '../../core/tf/tf.js';
 import { useBackend } from '../helpers/leaks.js';
-import { startHub, tempDir, within } from './helpers/hub-harness.js';
+import { CONSENTING, startHub, tempDir, within } from './helpers/hub-harness.js';
 
 test('real learner, ELCFS over loopback; the wire carries only windows, weights, counts and metrics', { timeout: 240_000 }, async () => {
   const report = await useBackend();
@@ -37,7 +37,7 @@ test('real learner, ELCFS over loopback; the wire carries only windows, weights,
       store.addSamples(ds.id, d.samples);
       const role = k === 2 ? 'eval' as const : 'train' as const;
       const trainer = new Participation({ ledger: store, data: participantData(store, ds.id), site: d.site, backend: report.name, seed: k });
-      const p = runSite({ hubUrl: url, site: d.site, token: tokens[d.site]!, role, trainer, ledger: store, signal: ac.signal,
+      const p = runSite({ hubUrl: url, site: d.site, token: tokens[d.site]!, role, policy: CONSENTING, trainer, ledger: store, signal: ac.signal,
         tap: (dir, data, binary) => frames.push({ dir, data: typeof data === 'string' ? data : data.slice(), binary }) });
       return { store, trainer, p };
     });

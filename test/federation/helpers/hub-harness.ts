@@ -8,6 +8,7 @@ import { parseHubConfig, type HubConfigInput } from '../../../federation-hub/con
 import { Hub } from '../../../federation-hub/hub.js';
 import { MemoryTransport } from '../../../federation-hub/memory-transport.js';
 import { newSiteIdentity, type SiteIdentity } from '../../../core/contract/site-identity.js';
+import { DEFAULT_SITE_POLICY, type SitePolicy } from '../../../core/contract/site-policy.js';
 import type { Connector } from '../../../core/contract/transport.js';
 import { createMemoryStore } from '../../../core/store/memory-store.js';
 import { runSite, type SiteClientOptions, type SiteEvent } from '../../../core/federation/site-client.js';
@@ -54,6 +55,9 @@ export async function startHub(dir: string, cfg: HubConfigInput, sites: { name: 
   return { hub, port, url: memory ? memory.url : `ws://127.0.0.1:${port}`, tokens, config };
 }
 
+/** The tests' sites are their operators' own: they agreed to share windows (the default policy refuses). */
+export const CONSENTING: SitePolicy = { ...DEFAULT_SITE_POLICY, shareSpectra: true, consentedAt: '2026-01-01T00:00:00.000Z' };
+
 /** One key pair per site name and hub in a test, as a real site keeps its key in its store. */
 const identities = new Map<string, SiteIdentity>();
 export function identityOf(url: string, name: string): SiteIdentity {
@@ -76,7 +80,7 @@ export function site(url: string, name: string, token: string, trainer: SiteTrai
   }
   const connect = memoryHubs.get(url);
   const p = runSite({
-    hubUrl: url, site: name, token, identity: identityOf(url, name), trainer, ledger, backoff: { initialMs: 50, maxMs: 400 }, firstAttempts: 3,
+    hubUrl: url, site: name, token, identity: identityOf(url, name), policy: CONSENTING, trainer, ledger, backoff: { initialMs: 50, maxMs: 400 }, firstAttempts: 3,
     onEvent: (e) => events.push(e), ...(connect ? { connect } : {}), ...rest, signal: ac.signal,
   });
   p.catch(() => {}); // handled by the test (or irrelevant once the test failed)
