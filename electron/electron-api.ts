@@ -46,6 +46,9 @@ export interface BrowserWindowLike {
   webContents: WebContentsLike;
   loadFile(path: string): Promise<void>;
   on(event: 'closed', listener: () => void): void;
+  isMinimized(): boolean;
+  restore(): void;
+  focus(): void;
 }
 
 export type BrowserWindowCtor = new (opts: { width: number; height: number; title: string; show?: boolean; webPreferences: WebPreferencesLike }) => BrowserWindowLike;
@@ -64,14 +67,26 @@ export interface UtilityProcessLike {
   kill(): boolean;
 }
 
+/** Electron's safeStorage (main process only): strings encrypted with a key the OS keychain keeps. */
+export interface SafeStorageLike {
+  isEncryptionAvailable(): boolean;
+  encryptString(plain: string): Buffer;
+  decryptString(encrypted: Buffer): string;
+  /** Linux only: 'basic_text' means no keychain (a hard-coded password), 'gnome_libsecret', 'kwallet5', ... */
+  getSelectedStorageBackend?(): string;
+}
+
 export interface ElectronMainLike {
   app: {
     whenReady(): Promise<void>;
-    on(event: 'window-all-closed' | 'before-quit', listener: () => void): void;
+    on(event: 'window-all-closed' | 'before-quit' | 'second-instance', listener: () => void): void;
     quit(): void;
     getPath(name: 'userData'): string;
     enableSandbox(): void;
+    /** False when another instance of the app holds the lock (it gets 'second-instance'). */
+    requestSingleInstanceLock(): boolean;
   };
+  safeStorage: SafeStorageLike;
   BrowserWindow: BrowserWindowCtor;
   ipcMain: IpcMainLike;
   session: { defaultSession: SessionLike };

@@ -2,7 +2,7 @@
 // rounds, one global checkpoint per completed round, the spectrum bank, evaluations and an append-only
 // audit log. A round is completed in ONE transaction (checkpoint + round row), so a hub killed at any
 // moment restarts at the last completed round; a round left 'open' is marked 'aborted' and re-run.
-import { existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { FedSegError } from '../core/contract/errors.js';
 import type { SiteRole } from '../core/contract/hub-protocol.js';
@@ -79,6 +79,26 @@ export class HubState {
   constructor(readonly path: string, opts: { mustExist?: boolean } = {}) {
     if (opts.mustExist && !existsSync(path))
       throw new FedSegError('NOT_FOUND', `hub state ${path} does not exist (check --db or --config; \`fedseg-hub start\` creates it)`);
+    // Enrolment hashes, global models and the audit are the coordinator's alone (docs/security.md §5): a new
+    // file is created 0600 before SQLite opens it (its -wal/-shm then get the same mode); a file of this
+    // user's that others can read is tightened, with a warning; another user's file is left as it is.
+    if (process.platform !== 'win32' && path !== ':memory:' && path !== '') {
+      try {
+        if (!opts.mustExist) closeSync(openSync(path, 'wx', 0o600));
+      } catch {
+        /* it exists (checked below), or its folder is missing (SQLite says so) */
+      }
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+        try {
+          const st = statSync(f);
+          if (st.uid !== process.getuid?.() || !(st.mode & 0o077)) continue;
+          chmodSync(f, st.mode & 0o700);
+          console.warn(`warning: ${f} could be read by other users (mode 0${(st.mode & 0o777).toString(8)}); it is now 0${(st.mode & 0o700).toString(8)}`);
+        } catch {
+          /* not there */
+        }
+      }
+    }
     try {
       this.db = new Database(path, opts.mustExist ? { fileMustExist: true } : {});
       this.db.pragma('journal_mode = WAL');

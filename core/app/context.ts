@@ -2,11 +2,14 @@
 // Store ids are integers; the app API uses strings (opaque to the renderer).
 import type { AppEventName, EventPayload } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import type { DatasetInfo, DatasetStore } from '../store/dataset-store.js';
 
 export interface EngineContext {
   store: DatasetStore;
   dbPath: string;
+  /** Seals the secrets kept in the store (join token, identity key; docs/security.md §5). Default: a file box next to dbPath. */
+  secrets?: SecretBox;
   emit<E extends AppEventName>(event: E, payload: EventPayload<E>): void;
   /** Human description of the compute backend (initialised lazily). */
   backend(): Promise<string>;

@@ -4,9 +4,11 @@
 // runs in a worker thread, see job-worker.ts) and the event stream that the shells (browser-mode
 // server, Electron engine host) forward to the renderer.
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { AppEventName, AppHandlers, EventPayload } from '../contract/app-api.js';
 import { describeBackend, initBackend } from '../backend.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
+import { fileSecretBox, type SecretBox } from '../secrets/secret-box.js';
 import type { DatasetStore } from '../store/dataset-store.js';
 import type { EngineContext } from './context.js';
 import { datasetHandlers } from './datasets.js';
@@ -31,6 +33,8 @@ export interface Engine {
 export interface EngineOptions {
   dbPath: string;
   mode: 'browser' | 'electron';
+  /** Seals the token and identity key in the store (the desktop app's key is kept by the OS keychain); default: `secret.key` next to the store. */
+  secrets?: SecretBox;
 }
 
 function appVersion(): string {
@@ -42,12 +46,14 @@ function appVersion(): string {
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
-  const store = openSqliteStore(opts.dbPath);
+  // One engine per site store: a second app or `fedseg serve` on it is refused (docs/security.md §5).
+  const store = openSqliteStore(opts.dbPath, { instanceLock: true });
   const listeners = new Set<EventListener>();
   let backendDesc: Promise<string> | null = null;
   const ctx: EngineContext = {
     store,
     dbPath: opts.dbPath,
+    secrets: opts.secrets ?? fileSecretBox(dirname(opts.dbPath)),
     emit<E extends AppEventName>(event: E, payload: EventPayload<E>) {
       for (const l of listeners) {
         try {

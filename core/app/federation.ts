@@ -14,9 +14,14 @@ import { normaliseFingerprint } from '../federation/tls-trust.js';
 import { type EngineContext, requireDataset } from './context.js';
 import { hubInfo, normaliseHubUrl, probeHub } from './hub-probe.js';
 import { spawnJobWorker, type JobWorker } from './spawn-worker.js';
+import { dirname } from 'node:path';
+import { fileSecretBox } from '../secrets/secret-box.js';
+import { sealedSetting } from '../secrets/sealed-setting.js';
 
 const SETTINGS_KEY = 'app.federation';
 const TOKEN_KEY = 'app.federation.token';
+/** The join token, sealed in the store (a plain one from an older FedSeg is sealed when first read; docs/security.md §5). */
+const sealedToken = (ctx: EngineContext) => sealedSetting(ctx.store, ctx.secrets ?? fileSecretBox(dirname(ctx.dbPath)), TOKEN_KEY);
 
 type Saved = Omit<FederationSettings, 'tokenSet'>;
 type SettingsInput = Partial<Saved> & { hubUrl: string; siteName: string };
@@ -96,11 +101,16 @@ export class FederationManager {
   }
 
   tokenSet(): boolean {
-    return !!this.ctx.store.getSetting<string>(TOKEN_KEY);
+    return sealedToken(this.ctx).has();
   }
 
   private token(): string {
-    return this.ctx.store.getSetting<string>(TOKEN_KEY) ?? '';
+    try {
+      return sealedToken(this.ctx).get() ?? '';
+    } catch (e) {
+      if (!(e instanceof FedSegError)) throw e;
+      throw new FedSegError(e.code, `the saved join token cannot be read (${e.message}); enter the token again on the Federation page`, { cause: e });
+    }
   }
 
   /** Checks and merges settings (everything except the token) over the saved ones. */
@@ -130,7 +140,7 @@ export class FederationManager {
   private write(s: Saved, token?: string): void {
     this.ctx.store.transaction(() => {
       this.ctx.store.setSetting(SETTINGS_KEY, s);
-      if (token) this.ctx.store.setSetting(TOKEN_KEY, token);
+      if (token) sealedToken(this.ctx).set(token);
     });
     if (!this.worker) this.update({ hubUrl: s.hubUrl, siteName: s.siteName });
   }

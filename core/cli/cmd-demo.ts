@@ -57,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     timeoutMs: (intArg(v['timeout-min'], 'timeout-min', { min: 1 }) ?? 60) * 60_000, log: (l) => console.log(l),
   };
   const t0 = Date.now();
-  mkdirSync(out, { recursive: true });
+  mkdirSync(out, { recursive: true, mode: 0o700 }); // site stores inside: docs/security.md §5
   await initBackend({ backend: o.backend as BackendName });
   const data = generateDemoData(o);
   const names = data.map((d) => d.site);

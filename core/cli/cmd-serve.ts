@@ -1,11 +1,11 @@
 // `fedseg serve`: browser mode — the app's engine and UI on http://127.0.0.1:<port>/<token>/ for headless
 // hospital servers (reach it through an SSH tunnel) and for tests. Bound to loopback only.
-import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { intArg, parseCommandArgs, PORT_RANGE } from '../contract/cli-args.js';
 import { EXIT } from '../contract/exit-codes.js';
 import { startBrowserApp } from '../serve/serve-app.js';
+import { ensurePrivateDir } from '../secrets/file-modes.js';
 
 export const summary = 'serve the app UI in a browser (127.0.0.1, session token in the URL)';
 
@@ -26,8 +26,11 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const port = intArg(values.port, 'port', PORT_RANGE) ?? 0;
-  const dbPath = resolve(values.db ?? process.env.FEDSEG_DB ?? join(homedir(), '.fedseg', 'site.sqlite'));
-  mkdirSync(dirname(dbPath), { recursive: true });
+  const defaultDir = join(homedir(), '.fedseg');
+  const dbPath = resolve(values.db ?? process.env.FEDSEG_DB ?? join(defaultDir, 'site.sqlite'));
+  // The site's folder is the user's alone (docs/security.md §5): created 0700; FedSeg's own ~/.fedseg
+  // is tightened if an older version made it 0755. A folder the user chose is never changed.
+  ensurePrivateDir(dirname(dbPath), { tightenExisting: dirname(dbPath) === resolve(defaultDir) });
   const app = await startBrowserApp({ dbPath, port, ...(values.static ? { staticDir: resolve(values.static) } : {}) });
   console.log(`FedSeg is running on ${dbPath}`);
   console.log(`Open: ${app.server.url}`);

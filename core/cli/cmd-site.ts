@@ -118,7 +118,8 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
     if (!existsSync(v.db!)) throw new FedSegError('NOT_FOUND', `store ${v.db} does not exist (import this site's images first: fedseg data import --db ${v.db} ...)`);
-    const store = openSqliteStore(v.db!);
+    // One FedSeg per store: not while the app or `fedseg serve` has it open (docs/security.md §5).
+    const store = openSqliteStore(v.db!, { instanceLock: true });
     const ac = new AbortController();
     const onSig = () => ac.abort();
     process.once('SIGINT', onSig);

@@ -16,6 +16,8 @@ import type {
   RunStatus, SampleQuery, SampleSplit, SampleSummary, StoredSample, StoreOptions,
 } from './dataset-store.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
+import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
+import { preparePrivateDbFile, tightenDbCompanions, type Warn } from '../secrets/file-modes.js';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** Open without write access (every write fails with a clear DB_ERROR). */
@@ -24,6 +26,13 @@ export interface SqliteStoreOptions extends StoreOptions {
   maxPageCount?: number;
   /** Migrate only up to this version (tests of the migration path). Default: latest. */
   migrateTo?: number;
+  /**
+   * Hold `<path>.lock` while open: a second FedSeg (app, serve, site) on the same store is refused with
+   * the pid that has it (docs/security.md §5). Ignored for read-only opens.
+   */
+  instanceLock?: boolean;
+  /** Where a warning about loose file modes goes (default: stderr). */
+  warn?: Warn;
 }
 
 type Row = Record<string, unknown>;
@@ -64,14 +73,25 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
     return new FedSegError('DB_ERROR', `${what}: ${msg}`, { cause: e });
   };
 
+  // A file of this site's data is the user's alone (docs/security.md §5): created 0600 before SQLite opens
+  // it (SQLite gives -wal/-shm the same mode), loose modes of this user's files tightened. Read-only opens
+  // change nothing: they may read a file of another user.
+  const onDisk = path !== '' && path !== ':memory:' && !path.startsWith('file:');
+  const writable = !(opts.readonly ?? false);
+  let lock: InstanceLock | null = null;
+  if (onDisk && writable && opts.instanceLock) lock = acquireInstanceLock(path);
   let db: Database.Database;
   try {
+    if (onDisk && writable) preparePrivateDbFile(path, opts.warn);
     db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   } catch (e) {
+    lock?.release();
     throw wrap(e, 'open');
   }
   try {
     db.pragma('foreign_keys = ON');
+    // Deleted and overwritten rows (an old plain token, a deleted image) are zeroed in their pages.
+    if (writable) db.pragma('secure_delete = FAST');
     db.pragma('busy_timeout = 5000');
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > LATEST_SCHEMA_VERSION) {
@@ -92,8 +112,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
       throw new FedSegError('DB_ERROR', `database ${path} is read-only and needs migrating from schema version ${version} to ${target}`);
     }
     if (opts.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxPageCount))}`);
+    if (onDisk && writable) tightenDbCompanions(path, opts.warn);
   } catch (e) {
     db.close();
+    lock?.release();
     throw wrap(e, 'open');
   }
 
@@ -279,7 +301,11 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
           /* closing anyway */
         }
       }
-      db.close();
+      try {
+        db.close();
+      } finally {
+        lock?.release();
+      }
     },
 
     createDataset: (d) => guard(`create dataset '${String(d?.name)}'`, () => tx(() => mustDataset(insertDataset(d)))),
