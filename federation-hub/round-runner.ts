@@ -148,11 +148,17 @@ export class RoundRunner {
         return this.onInitRes(s, f.arrays!);
       case 'train_res':
         return this.onTrainRes(s, m, f.arrays!);
-      case 'evaluate_res':
+      case 'evaluate_res': {
+        // Only an answer to this hub's own request counts: an unsolicited result (another round, a site
+        // never asked) would otherwise stand in the record as that site's evaluation.
+        const asked = s.notes.get('evaluateAsked') as Set<number> | undefined;
+        if (!asked?.has(m.round)) throw new FedSegError('PROTOCOL_ERROR', `evaluate_res for round ${m.round} was not requested from site '${s.name}'`);
+        asked.delete(m.round);
         this.state.saveEvaluation({ round: m.round, site: s.name, numSamples: m.numSamples, metrics: m.metrics });
         this.log(`site ${s.name} evaluated round ${m.round}: ${Object.entries(m.metrics).slice(0, 4).map(([k, v]) => `${k}=${v.toFixed(4)}`).join(' ')}`);
         this.notify();
         return;
+      }
       default:
         throw new FedSegError('PROTOCOL_ERROR', `unexpected '${m.kind}'`);
     }
@@ -264,7 +270,7 @@ export class RoundRunner {
     if (m.globalHash !== this.global!.hash) throw new FedSegError('BAD_UPDATE', `update for round ${m.round} was trained from another global model`);
     r.pending.delete(s.name);
     try {
-      const v = r.agg.add(arrays, m.numSamples);
+      const v = r.agg.add(arrays, m.numSamples, s.name);
       r.accepted.push(s.name);
       r.metrics[s.name] = { ...m.metrics, numSamples: m.numSamples, deltaNorm: v.deltaNorm, clipScale: v.scale };
       this.state.touchSite(s.name, m.numSamples);
@@ -281,7 +287,10 @@ export class RoundRunner {
     if (!g || g.round === 0 || this.config.evaluate === 'none') return;
     if (this.config.evaluate === 'eval' && s.role !== 'eval') return;
     if (this.state.hasEvaluation(g.round, s.name)) return;
-    this.peers.send(s, { kind: 'evaluate_ins', round: g.round }, g.frame);
+    if (!this.peers.send(s, { kind: 'evaluate_ins', round: g.round }, g.frame)) return;
+    const asked = (s.notes.get('evaluateAsked') as Set<number> | undefined) ?? new Set<number>();
+    asked.add(g.round);
+    s.notes.set('evaluateAsked', asked);
   }
 
   private async waitFinalEvaluations(): Promise<void> {

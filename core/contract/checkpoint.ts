@@ -42,6 +42,8 @@ export const UpdateCheckpointMeta = z.strictObject({
   globalHash: z.string().regex(/^[0-9a-f]{64}$/),
   numSamples: Int.min(1),
   metrics: Metrics,
+  /** Which of the site's data it was trained on (its trainer's dataKey): an update of other data is never re-sent. */
+  dataKey: z.string().max(400).optional(),
 });
 
 export const CheckpointMetaSchema = z.discriminatedUnion('role', [ModelCheckpointMeta, OptimiserCheckpointMeta, UpdateCheckpointMeta]);

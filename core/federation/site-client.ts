@@ -19,7 +19,7 @@ import { DEFAULT_SITE_POLICY, refuseSpectrumRequest, refuseTraining, refuseWindo
 import type { Connection } from '../contract/transport.js';
 import { encodeWeights, type NamedArray } from '../contract/weights.js';
 import { findUpdate, pendingRound, saveGlobalModel, saveUpdate } from '../run/checkpoints.js';
-import { auditKind, describeMessage } from './site-audit.js';
+import { auditKind, auditWriterFor, describeMessage } from './site-audit.js';
 import type { SiteClientOptions, SiteRunSummary } from './site-options.js';
 import { parseBank, spectrumUpload } from './site-spectra.js';
 import type { SpectrumWindow, TrainResult } from './trainer.js';
@@ -215,7 +215,10 @@ class SiteClient {
   }
 
   private audit(direction: 'in' | 'out', kind: string, bytes: number, summary: string): void {
-    this.o.ledger.appendAudit({ direction, kind, bytes, peer: this.o.hubUrl, summary });
+    // Called from socket and timer callbacks, so it never throws (docs/security.md §9): rows a locked store
+    // cannot take now wait in memory and are written in order later.
+    const onTrouble = (message: string) => this.emit({ type: 'hub-error', code: 'DB_ERROR', message: `local: ${message}` });
+    auditWriterFor(this, this.o.ledger, { onTrouble }).append({ direction, kind, bytes, peer: this.o.hubUrl, summary });
   }
 
   private startHeartbeat(): void {
@@ -339,7 +342,7 @@ class SiteClient {
     const w = this.requireWelcome();
     const runKey = this.runKey;
     // Resend a finished update (after a dropped connection, a hub restart or our own crash) instead of retraining.
-    const kept = findUpdate(this.o.ledger, runKey, m.round, m.globalHash);
+    const kept = findUpdate(this.o.ledger, runKey, m.round, m.globalHash, this.o.trainer.dataKey);
     if (kept) {
       const bytes = this.send({ kind: 'train_res', round: m.round, globalHash: m.globalHash, numSamples: kept.meta.numSamples, metrics: kept.meta.metrics }, kept.arrays);
       this.emit({ type: 'round-sent', round: m.round, bytes, resent: true, metrics: kept.meta.metrics });
@@ -380,7 +383,10 @@ class SiteClient {
       this.emit({ type: 'bank-dropped', dropped, kept: Math.max(0, kept), reason });
     }
     // Keep the update until the hub has it (crash-safe).
-    saveUpdate(this.o.ledger, { runKey, round: m.round, globalHash: m.globalHash, numSamples: res.numSamples, metrics: res.metrics }, res.weights);
+    saveUpdate(this.o.ledger, {
+      runKey, round: m.round, globalHash: m.globalHash, numSamples: res.numSamples, metrics: res.metrics,
+      ...(this.o.trainer.dataKey !== undefined ? { dataKey: this.o.trainer.dataKey } : {}),
+    }, res.weights);
     this.summary.roundsTrained++;
     this.summary.lastMetrics = res.metrics;
     const bytes = this.send({ kind: 'train_res', round: m.round, globalHash: m.globalHash, numSamples: res.numSamples, metrics: res.metrics }, res.weights);

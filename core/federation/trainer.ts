@@ -58,6 +58,8 @@ export interface SiteTrainer {
   readonly backend: string;
   /** Network kinds this site can build (reported in Hello; the hub refuses a site that cannot build its model). */
   readonly kinds: readonly ModelKind[];
+  /** Names the data this trainer learns from (e.g. the datasets chosen): a kept update is re-sent only for the same data. */
+  readonly dataKey?: string;
   /** Training-sample count N_k (FedAvg weight). Eval sites may return their test count. */
   numSamples(): number;
   /** The amplitude windows of this site's training images for window fraction alpha. */

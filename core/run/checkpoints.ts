@@ -155,11 +155,11 @@ export function saveUpdate(ledger: CheckpointLedger, u: Omit<UpdateCheckpointMet
   });
 }
 
-/** The kept update of this run, round and global model, if there is one. */
-export function findUpdate(ledger: CheckpointLedger, runKey: string, round: number, globalHash: string): { meta: UpdateCheckpointMeta; arrays: NamedArray[] } | null {
+/** The kept update of this run, round, global model and data, if there is one. */
+export function findUpdate(ledger: CheckpointLedger, runKey: string, round: number, globalHash: string, dataKey?: string): { meta: UpdateCheckpointMeta; arrays: NamedArray[] } | null {
   for (const r of recordsOf(ledger, 'update', runKey)) {
     const m = r.meta as UpdateCheckpointMeta;
-    if (m.round === round && m.globalHash === globalHash) return { meta: m, arrays: decodeWeights(ledger.loadCheckpoint(r.info.id)).arrays };
+    if (m.round === round && m.globalHash === globalHash && m.dataKey === dataKey) return { meta: m, arrays: decodeWeights(ledger.loadCheckpoint(r.info.id)).arrays };
   }
   return null;
 }

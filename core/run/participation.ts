@@ -30,6 +30,8 @@ export interface ParticipantData {
   test(): Sample[];
   /** The dataset the windows are recorded under (for the operator's view). */
   datasetId?: number;
+  /** Names the pooled datasets (see SiteTrainer.dataKey). */
+  dataKey?: string;
 }
 
 export interface ParticipationOptions {
@@ -67,6 +69,10 @@ export class Participation implements SiteTrainer {
   private network(spec: ModelSpec): Network {
     if (!this.net || JSON.stringify(this.net.spec) !== JSON.stringify(spec)) this.net = buildNetwork(spec);
     return this.net;
+  }
+
+  get dataKey(): string | undefined {
+    return this.o.data.dataKey;
   }
 
   numSamples(): number {

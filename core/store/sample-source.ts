@@ -37,6 +37,7 @@ export function participantData(store: DatasetStore, refs: number | string | rea
   };
   return {
     datasetId: ds[0]!.id,
+    dataKey: `datasets ${ds.map((d) => d.id).join(',')}`,
     train: () => pool(o.trainSplit ?? 'train'),
     test: () => pool(o.evalSplit ?? 'test'),
   };

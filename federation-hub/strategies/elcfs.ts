@@ -49,8 +49,8 @@ export class ElcfsStrategy extends FedAvgStrategy {
     if (f.msg.kind !== 'spectrum_res') return false;
     const m = f.msg;
     if (site.role !== 'train') throw new FedSegError('PROTOCOL_ERROR', 'eval (unseen) sites do not share spectra');
-    if (site.notes.get('spectrumAsked') !== true) throw new FedSegError('PROTOCOL_ERROR', 'spectrum windows arrived without a spectrum request on this connection');
     if (this.ctx.state.hasSpectra(site.name)) throw new FedSegError('PROTOCOL_ERROR', 'this site\'s spectrum windows are already in the bank (they are accepted once per run)');
+    if (site.notes.get('spectrumAsked') !== true) throw new FedSegError('PROTOCOL_ERROR', 'spectrum windows arrived without a spectrum request on this connection');
     const c = this.ctx.config;
     checkWindows(f.arrays!, m.count, m.channels, m.halfWidth, { channels: c.model.inChannels, maxHalfWidth: c.spectrumMaxHalfWidth, maxWindows: c.spectrumMaxWindows });
     site.notes.delete('spectrumAsked');

@@ -14,6 +14,8 @@ export interface FakeTrainerOptions {
   /** Shapes of the fake model (name -> shape). */
   shapes?: Record<string, number[]>;
   windows?: number;
+  /** The windows' shape and value (spectrum poisoning tests); default 3 channels, half-width 1, ~target*100. */
+  windowShape?: { channels: number; halfWidth: number; value?: number };
   /** Simulated work per round (ms), in slices so progress/heartbeats happen. */
   workMs?: number;
   /** Poison the update with a NaN (abuse tests). */
@@ -52,7 +54,9 @@ export class FakeTrainer implements SiteTrainer {
 
   async spectrumWindows(_alpha: number, max: number): Promise<SpectrumWindow[]> {
     const n = Math.min(max, this.o.windows ?? 3);
-    return Array.from({ length: n }, (_, i) => ({ channels: 3, halfWidth: 1, data: Float32Array.from({ length: 27 }, (_, j) => this.o.target * 100 + i + j / 100) }));
+    const { channels, halfWidth, value } = this.o.windowShape ?? { channels: 3, halfWidth: 1 };
+    const len = channels * (2 * halfWidth + 1) ** 2;
+    return Array.from({ length: n }, (_, i) => ({ channels, halfWidth, data: Float32Array.from({ length: len }, (_, j) => value ?? this.o.target * 100 + i + j / 100) }));
   }
 
   async initWeights(_spec: ModelSpec, seed: number): Promise<NamedArray[]> {
