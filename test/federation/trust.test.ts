@@ -231,7 +231,7 @@ test('an unsolicited evaluation result is refused and not stored; a model larger
     const run = hub.run();
     const aSite = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 4, shapes }));
     await waitFor(() => hub.state.listAudit({ event: 'init_model' }).length === 1, 20_000, 'initial model');
-    const d = site(url, 'D', tokens.D!, new FakeTrainer({ target: 2, samples: 4, shapes }), { maxPayload: 4096 });
+    site(url, 'D', tokens.D!, new FakeTrainer({ target: 2, samples: 4, shapes }), { maxPayload: 4096 });
     await within(Promise.all([aSite.promise, run]), 40_000, 'run');
     const r = hub.state.listRounds()[0]!;
     assert.equal(r.status, 'done');
