@@ -16,10 +16,11 @@ import { FedSegError } from '../core/contract/errors.js';
 import { describeFailure, EXIT, exitCodeHelp, readingArguments, UsageError } from '../core/contract/exit-codes.js';
 import { HubStatusSchema, type HubStatus } from '../core/contract/hub-status.js';
 import { decodeWeights, encodeWeights } from '../core/contract/weights.js';
-import { loadHubConfigFile, mergeConfig, parseHubConfig, type HubConfig } from './config.js';
+import { isPlainObject, loadHubConfigFile, mergeConfig, parseHubConfig, type HubConfig } from './config.js';
 import { Hub } from './hub.js';
 import { HubState } from './state.js';
 import { formatStatus, storedStatus } from './status.js';
+import { AGGREGATOR_NAMES, MAX_SAMPLE_BOUND } from './strategies/aggregators.js';
 import { STRATEGIES } from './strategies/index.js';
 
 const COMMON_OPTIONS = { config: { type: 'string' }, db: { type: 'string' } } as const;
@@ -30,7 +31,8 @@ const START_OPTIONS = {
   ...COMMON_OPTIONS, host: { type: 'string' }, port: { type: 'string' }, mode: { type: 'string' }, strategy: { type: 'string' },
   rounds: { type: 'string' }, 'min-sites': { type: 'string' }, deadline: { type: 'string' }, 'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' }, 'clip-norm': { type: 'string' }, float16: { type: 'boolean' }, set: { type: 'string', multiple: true },
-  quiet: { type: 'boolean' },
+  quiet: { type: 'boolean' }, aggregator: { type: 'string' }, 'dp-noise-multiplier': { type: 'string' }, 'dp-clip-norm': { type: 'string' },
+  'dp-delta': { type: 'string' }, 'dp-seed': { type: 'string' },
 } as const;
 
 interface HubCommand {
@@ -60,7 +62,14 @@ ${COMMON_HELP}
   --min-sites N      train sites needed to open a round, >= 1 (default 2; elcfs needs 2)
   --deadline SECONDS per-round deadline, > 0 (default 1800); later sites are excluded from that round
   --tls-cert FILE    with --tls-key FILE: serve wss:// (TLS)
-  --clip-norm X      clip each update's delta to L2 norm X (> 0)
+  --clip-norm X      clip each update's delta to L2 norm X (> 0; replaces the median clip, clipFactor)
+  --aggregator NAME  how updates are combined: ${AGGREGATOR_NAMES.join(', ')} (default mean = FedAvg; median and
+                     trimmed-mean are coordinate-wise and unweighted; docs/security.md §7)
+  --dp-noise-multiplier Z  site-level differential privacy (docs/security.md §8): Gaussian noise of
+                     std Z x C / n on the mean of the deltas clipped to --dp-clip-norm C (both needed)
+  --dp-clip-norm C   the DP clip of every update's delta (> 0)
+  --dp-delta D       the delta of the (epsilon, delta) budget, in (0, 1) (default 1e-5)
+  --dp-seed N        seed of the noise, for a reproducible run (keep it secret; default: a random one)
   --float16          send weights as float16
   --set KEY=JSON     any other config key (repeatable); an object is merged over the defaults (and
                      over the --config file's), e.g. --set 'train={"localEpochs":2}'
@@ -69,16 +78,18 @@ ${COMMON_HELP}
   },
   'add-site': {
     summary: 'enrol site(s); prints each token once',
-    options: { ...COMMON_OPTIONS, role: { type: 'string' }, json: { type: 'boolean' } },
+    options: { ...COMMON_OPTIONS, role: { type: 'string' }, json: { type: 'boolean' }, samples: { type: 'string' } },
     positionals: true,
-    help: `usage: fedseg-hub add-site NAME... [--role train|eval] [--json] [--db FILE]
+    help: `usage: fedseg-hub add-site NAME... [--role train|eval] [--samples N] [--json] [--db FILE]
 
 Enrols each NAME and prints its token once (the hub keeps only a salted hash). The site joins with
 fedseg site --name NAME --token TOKEN --hub URL.
 
 ${COMMON_HELP}
   --role train|eval  eval = an unseen site that only evaluates global models (default train)
-  --json             one JSON line per site: {"site", "role", "token"}`,
+  --samples N        the most training samples one of its updates counts for (1-1e9); a larger claim
+                     is counted as N and audited (default: the hub's maxSamplesPerSite)
+  --json             one JSON line per site: {"site", "role", "token"} (and "samples" with --samples)`,
   },
   'remove-site': {
     summary: 'revoke a site (its token stops working)',
@@ -193,6 +204,15 @@ export function buildConfig(v: HubArgs): HubConfig {
       raw.tls = { cert: v['tls-cert'], key: v['tls-key'] };
     }
     set('clipNorm', numArg(v['clip-norm'], 'clip-norm', { min: 0, exclusive: true }));
+    set('aggregator', v.aggregator);
+    const dp = {
+      noiseMultiplier: numArg(v['dp-noise-multiplier'], 'dp-noise-multiplier', { min: 0, exclusive: true }),
+      clipNorm: numArg(v['dp-clip-norm'], 'dp-clip-norm', { min: 0, exclusive: true }),
+      delta: numArg(v['dp-delta'], 'dp-delta', { min: 0, max: 1, exclusive: true }),
+      seed: intArg(v['dp-seed'], 'dp-seed'),
+    };
+    const dpGiven = Object.fromEntries(Object.entries(dp).filter(([, x]) => x !== undefined));
+    if (Object.keys(dpGiven).length) raw.dp = { ...(isPlainObject(raw.dp) ? raw.dp : {}), ...dpGiven };
     if (v.float16) raw.wireDtype = 'float16';
     let merged = raw;
     for (const kv of v.set ?? []) {
@@ -249,13 +269,14 @@ function withState<T>(v: HubArgs, f: (s: HubState, cfg: HubConfig) => T, opts: {
   }
 }
 
-function addSite(v: HubArgs & { role?: string; json?: boolean }, names: string[]): number {
+function addSite(v: HubArgs & { role?: string; json?: boolean; samples?: string }, names: string[]): number {
   if (names.length === 0) throw new UsageError('add-site needs a site NAME');
   const role = v.role ?? 'train';
   if (role !== 'train' && role !== 'eval') throw new UsageError(`--role must be train or eval, got '${role}'`);
-  const tokens = withState(v, (s) => s.db.transaction(() => names.map((name) => s.addSite(name, role)))());
+  const samples = readingArguments(() => intArg(v.samples, 'samples', { min: 1, max: MAX_SAMPLE_BOUND }));
+  const tokens = withState(v, (s) => s.db.transaction(() => names.map((name) => s.addSite(name, role, undefined, samples)))());
   names.forEach((name, i) => {
-    if (v.json) console.log(JSON.stringify({ site: name, role, token: tokens[i] }));
+    if (v.json) console.log(JSON.stringify({ site: name, role, token: tokens[i], ...(samples !== undefined ? { samples } : {}) }));
     else {
       console.log(tokens[i]);
       console.error(`enrolled ${role} site '${name}'. Give it this token (shown once): fedseg site --name ${name} --token <token> --hub <url>`);

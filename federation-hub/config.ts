@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { FedSegError } from '../core/contract/errors.js';
 import { DEFAULT_MAX_PAYLOAD, MAX_SPECTRUM_WINDOWS, TrainConfigSchema, type TrainConfig } from '../core/contract/hub-protocol.js';
 import { ModelSpecSchema, type ModelSpecInput } from '../core/contract/model-spec.js';
+import { AGGREGATION_DEFAULTS, AGGREGATOR_NAMES, MAX_SAMPLE_BOUND } from './strategies/aggregators.js';
 import { STRATEGIES } from './strategies/index.js';
 
 export const DEFAULT_TRAIN: TrainConfig = { localEpochs: 1, batchSize: 5, lr: 1e-3, alpha: 0.003, maxStepsPerEpoch: 0 };
@@ -63,8 +64,25 @@ export const HubConfigSchema = z.strictObject({
   /** Seed of the one global initialisation (docs/algorithms.md §1). */
   initSeed: z.number().int().default(1),
   train: TrainConfigInput.default(DEFAULT_TRAIN),
-  /** Optional L2 clip of each update's delta (theta_k - theta). */
+  /** Optional L2 clip of each update's delta (theta_k - theta); when set, it replaces the median clip (clipFactor). */
   clipNorm: z.number().positive().optional(),
+  /** How a round's updates are combined (docs/security.md §7): mean = FedAvg by sample count; median, trimmed-mean = coordinate-wise, unweighted. */
+  aggregator: z.enum(AGGREGATOR_NAMES).default(AGGREGATION_DEFAULTS.aggregator),
+  /** trimmed-mean: the fraction of the updates dropped at each end of every coordinate (at least one from 3 updates on). */
+  trimFraction: z.number().min(0).lt(0.5).default(AGGREGATION_DEFAULTS.trimFraction),
+  /** The most samples one update counts for, for a site enrolled without its own bound (add-site --samples); a larger claim is clamped and audited. */
+  maxSamplesPerSite: z.number().int().min(1).max(MAX_SAMPLE_BOUND).default(AGGREGATION_DEFAULTS.maxSamplesPerSite),
+  /** mean: the largest share of a round's weight one site gets (from 3 updates on, never below 1/n; the excess is renormalised over the others); 1 = off. */
+  maxSiteShare: z.number().gt(0).max(1).default(AGGREGATION_DEFAULTS.maxSiteShare),
+  /** From 3 updates on, a delta longer than clipFactor x the round's median delta norm is scaled down to it; 0 = off. */
+  clipFactor: z.number().min(0).default(AGGREGATION_DEFAULTS.clipFactor),
+  /** Site-level differential privacy (docs/security.md §8), off unless given: deltas clipped to clipNorm, equal weights, Gaussian noise of std noiseMultiplier x clipNorm / n on the mean; seed makes the noise reproducible (keep it secret: whoever has it can remove the noise). */
+  dp: z.strictObject({
+    noiseMultiplier: z.number().positive(),
+    clipNorm: z.number().positive(),
+    delta: z.number().positive().lt(1).default(AGGREGATION_DEFAULTS.dpDelta),
+    seed: z.number().int().optional(),
+  }).optional(),
   wireDtype: z.enum(['float32', 'float16']).default('float32'),
   /** ws maxPayload: larger frames are refused with a MESSAGE_TOO_LARGE error (close 1009). */
   maxPayload: z.number().int().min(1024).default(DEFAULT_MAX_PAYLOAD),
@@ -102,6 +120,7 @@ export function parseHubConfig(input: unknown): HubConfig {
   const strategy = s ?? mode ?? 'elcfs';
   const def = STRATEGIES[strategy];
   if (!def) throw new FedSegError('INVALID_ARGUMENT', `hub config: ${s ? 'strategy' : 'mode'}: '${strategy}' is not one of ${Object.keys(STRATEGIES).join(', ')}`);
+  if (c.dp && c.aggregator !== 'mean') throw new FedSegError('INVALID_ARGUMENT', `hub config: dp needs aggregator 'mean' (its noise is calibrated to a mean), not '${c.aggregator}'`);
   if (c.minSites < def.minSites) throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${strategy}' needs minSites >= ${def.minSites} (${def.why})`);
   // The older model layout carried the initialisation seed.
   const legacySeed = (input as { model?: { seed?: unknown }; initSeed?: unknown })?.model?.seed;
@@ -114,6 +133,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(HubConfigSchema.shape),
   train: Object.keys(TrainConfigSchema.shape),
   tls: ['cert', 'key'],
+  dp: ['noiseMultiplier', 'clipNorm', 'delta', 'seed'],
 };
 
 function describeIssue(i: z.core.$ZodIssue): string {

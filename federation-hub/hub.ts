@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { FedSegError } from '../core/contract/errors.js';
 import { PROTOCOL_VERSION, type HelloMsg, type SiteRole } from '../core/contract/hub-protocol.js';
 import type { HubStatus } from '../core/contract/hub-status.js';
+import { privacyBudget } from '../core/contract/privacy.js';
 import type { HubConfig } from './config.js';
 import { RoundRunner } from './round-runner.js';
 import { Sessions, type HubLog, type Session } from './sessions.js';
@@ -75,7 +76,7 @@ export class Hub {
   }
 
   status(): HubStatus {
-    return hubStatus(this.state, { name: this.config.name, strategy: this.strategy.name, rounds: this.config.rounds, minSites: this.config.minSites }, {
+    return hubStatus(this.state, { name: this.config.name, strategy: this.strategy.name, rounds: this.config.rounds, minSites: this.config.minSites, dp: this.config.dp }, {
       phase: this.rounds.phase, sessions: this.sessions.all(), currentRound: this.rounds.currentRound, deadline: this.rounds.deadline, pending: this.rounds.pending,
     });
   }
@@ -115,6 +116,8 @@ export class Hub {
       kind: 'welcome', protocol: PROTOCOL_VERSION, hub: this.config.name, runId: this.runId, mode: this.strategy.localMode,
       round: this.rounds.roundForWelcome(), totalRounds: this.config.rounds, model: this.config.model, train: this.config.train,
       maxPayload: this.config.maxPayload, wireDtype: this.config.wireDtype, heartbeatMs: this.config.heartbeatMs, spectrumNeeded: owes,
+      // The run's DP budget (docs/security.md §8), so a site knows what it agrees to before it trains.
+      ...(this.config.dp ? { privacy: privacyBudget(this.config.dp, this.config.rounds) } : {}),
     });
     if (!this.rounds.finished) this.strategy.onJoin(s);
     this.rounds.joined(s);

@@ -18,6 +18,8 @@ export interface SiteRecord {
   publicKey: string | null;
   /** When the enrolment token stops enrolling a key (ms since the epoch). */
   tokenExpires: number | null;
+  /** The most samples one update of this site counts for (add-site --samples; docs/security.md §7); null = the hub's maxSamplesPerSite. */
+  maxSamples: number | null;
 }
 
 /** How long an enrolment token can bind a key, unless add-site says otherwise. */
@@ -111,6 +113,13 @@ export class HubState {
     const v = this.getMeta('schema_version');
     if (v !== null && v !== '1' && v !== '2') throw new FedSegError('DB_ERROR', `hub state ${path} has schema version ${v}; this hub understands 1-2`);
     if (v !== '2' && !opts.mustExist) this.migrateToKeys();
+    if (!opts.mustExist) this.addSampleBounds();
+  }
+
+  /** The enrolled sample bound (docs/security.md §7): an optional column, added when missing; older hubs ignore it. */
+  private addSampleBounds(): void {
+    const cols = new Set((this.db.prepare('PRAGMA table_info(sites)').all() as { name: string }[]).map((c) => c.name));
+    if (!cols.has('max_samples')) this.db.exec('ALTER TABLE sites ADD COLUMN max_samples INTEGER');
   }
 
   /** Version 2: sites are identified by a key bound at enrolment; tokens expire (docs/security.md §2). */
@@ -138,17 +147,22 @@ export class HubState {
   }
 
   // ---- sites ----
-  /** Enrols a site and returns its token (shown once; only a salted hash is stored); the token binds the site's key once, until it expires. */
-  addSite(name: string, role: SiteRole = 'train', lifetimeMs = DEFAULT_TOKEN_LIFETIME_MS): string {
+  /**
+   * Enrols a site and returns its token (shown once; only a salted hash is stored); the token binds the
+   * site's key once, until it expires. `maxSamples`: the most samples one of its updates counts for.
+   */
+  addSite(name: string, role: SiteRole = 'train', lifetimeMs = DEFAULT_TOKEN_LIFETIME_MS, maxSamples?: number): string {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name))
       throw new FedSegError('INVALID_ARGUMENT', `site name '${name}' is invalid (1-64 chars of A-Z a-z 0-9 _ . -)`);
+    if (maxSamples !== undefined && !(Number.isSafeInteger(maxSamples) && maxSamples >= 1))
+      throw new FedSegError('INVALID_ARGUMENT', `the sample bound of site '${name}' must be a positive integer, got ${maxSamples}`);
     if (this.db.prepare('SELECT 1 FROM sites WHERE name = ?').get(name))
       throw new FedSegError('ALREADY_EXISTS', `site '${name}' is already enrolled (remove-site it first to issue a new token)`);
     const token = newToken();
     const salt = newSalt();
-    this.db.prepare('INSERT INTO sites(name, role, salt, token_hash, created_at, token_expires) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(name, role, salt, hashToken(token, salt), Date.now(), Date.now() + lifetimeMs);
-    this.audit('enrol', name, null, null, `role=${role}; token valid until ${new Date(Date.now() + lifetimeMs).toISOString()}`);
+    this.db.prepare('INSERT INTO sites(name, role, salt, token_hash, created_at, token_expires, max_samples) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(name, role, salt, hashToken(token, salt), Date.now(), Date.now() + lifetimeMs, maxSamples ?? null);
+    this.audit('enrol', name, null, null, `role=${role}; token valid until ${new Date(Date.now() + lifetimeMs).toISOString()}${maxSamples !== undefined ? `; at most ${maxSamples} samples per update` : ''}`);
     return token;
   }
 
@@ -194,9 +208,10 @@ export class HubState {
   listSites(): SiteRecord[] {
     return (this.db.prepare('SELECT * FROM sites ORDER BY name').all() as {
       name: string; role: SiteRole; created_at: number; last_seen: number | null; num_samples: number | null; public_key?: string | null; token_expires?: number | null;
+      max_samples?: number | null;
     }[]).map((r) => ({
       name: r.name, role: r.role, createdAt: r.created_at, lastSeen: r.last_seen, numSamples: r.num_samples,
-      publicKey: r.public_key ?? null, tokenExpires: r.token_expires ?? null,
+      publicKey: r.public_key ?? null, tokenExpires: r.token_expires ?? null, maxSamples: r.max_samples ?? null,
     }));
   }
 

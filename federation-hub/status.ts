@@ -1,6 +1,7 @@
 // The hub's status document (core/contract/hub-status.ts): GET /status and `fedseg-hub status`. Built
 // from a live hub (sessions known) or from the state file alone (hub stopped).
 import type { HubPhase, HubStatus } from '../core/contract/hub-status.js';
+import { gaussianEpsilon, privacyBudget, type DpParams } from '../core/contract/privacy.js';
 import type { HubState } from './state.js';
 
 export type { HubStatus };
@@ -26,6 +27,25 @@ export interface StatusConfig {
   strategy: string;
   rounds: number;
   minSites: number;
+  /** Site-level DP of the run (docs/security.md §8), for the status's privacy budget. */
+  dp?: DpParams | undefined;
+}
+
+/** The budget announced in Welcome plus what the completed rounds spent (every completed round of a DP run added noise). */
+function privacyOf(dp: DpParams, rounds: number, completed: number): NonNullable<HubStatus['privacy']> {
+  return { ...privacyBudget(dp, rounds), roundsSpent: completed, epsilonSpent: gaussianEpsilon(dp.noiseMultiplier, completed, dp.delta).epsilon };
+}
+
+/** The DP parameters a hub recorded in its state file (strategies/fedavg.ts), if any. */
+function storedDp(state: HubState): DpParams | undefined {
+  const v = state.getMeta('dp');
+  if (!v) return undefined;
+  try {
+    const d = JSON.parse(v) as DpParams;
+    return d.noiseMultiplier > 0 && d.clipNorm > 0 && d.delta > 0 && d.delta < 1 ? d : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function hubStatus(state: HubState, cfg: StatusConfig, live: LiveView | null): HubStatus {
@@ -50,6 +70,7 @@ export function hubStatus(state: HubState, cfg: StatusConfig, live: LiveView | n
     }),
     rounds: state.listRounds(20).map((r) => ({ round: r.round, status: r.status, accepted: r.accepted, rejected: r.rejected, numSamples: r.numSamples })),
     evaluations: state.listEvaluations().slice(-50),
+    ...(cfg.dp ? { privacy: privacyOf(cfg.dp, cfg.rounds, state.lastCompletedRound()) } : {}),
   };
 }
 
@@ -60,6 +81,7 @@ export function storedStatus(state: HubState, fallback: StatusConfig): HubStatus
     strategy: state.getMeta('strategy') ?? state.getMeta('mode') ?? fallback.strategy,
     rounds: Number(state.getMeta('rounds') ?? fallback.rounds),
     minSites: Number(state.getMeta('minSites') ?? fallback.minSites),
+    dp: state.getMeta('dp') !== null ? storedDp(state) : fallback.dp,
   }, null);
 }
 
@@ -72,6 +94,8 @@ export function formatStatus(s: HubStatus): string {
     const prog = x.progress?.fraction !== undefined ? ` ${(x.progress.fraction * 100).toFixed(0)}% of round ${x.progress.round ?? '?'}` : '';
     lines.push(`    ${x.name.padEnd(16)} ${x.role.padEnd(5)} ${x.connected ? 'connected' : 'offline  '} samples ${x.numSamples ?? '-'}${x.backend ? ` backend ${x.backend}` : ''}${prog}`);
   }
+  const p = s.privacy;
+  if (p) lines.push(`  privacy: gaussian, noise ${p.noiseMultiplier} x clip ${p.clipNorm}, delta ${p.delta}: epsilon ${p.epsilonPerRound.toFixed(3)} per round, ${p.epsilonSpent.toFixed(3)} spent in ${p.roundsSpent} round(s), ${p.epsilonTotal.toFixed(3)} after ${s.totalRounds}`);
   const last = s.rounds.at(-1);
   if (last) lines.push(`  last round ${last.round} (${last.status}): accepted ${last.accepted.join(', ') || '-'}${last.rejected.length ? `; excluded ${last.rejected.map((r) => r.site).join(', ')}` : ''}`);
   const ev = s.evaluations.filter((e) => e.round === s.lastCompletedRound);

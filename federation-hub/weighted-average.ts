@@ -3,15 +3,24 @@
 // arrives, so memory is O(params) (one accumulator + the update being folded), never O(sites x params).
 // Update checks (a bad update is rejected with a reason; the round goes on): every name of the global
 // model present with the same shape and no extra names, all values finite, sample count positive;
-// optional L2 norm clipping of the update delta (theta_k - theta) to `clipNorm`.
+// optional L2 norm clipping of the update delta (theta_k - theta) to `clipNorm`. This is the plain case;
+// sample bounds, share caps, the round's median clip, median / trimmed mean and DP noise need the round's
+// updates together and live in federation-hub/strategies/aggregators.ts (docs/security.md §7).
 import { FedSegError } from '../core/contract/errors.js';
 import type { NamedArray } from '../core/contract/weights.js';
 
 export interface UpdateVerdict {
   /** L2 norm of theta_k - theta (before clipping). */
   deltaNorm: number;
-  /** Scale applied to the delta (1 = not clipped). */
+  /** Scale applied to the delta (1 = not clipped); a buffered aggregator may clip further once the round is in. */
   scale: number;
+  /** The samples the update counts for: the claim, or the site's bound when it claimed more. */
+  counted?: number;
+}
+
+/** A sample count is a positive integer. */
+export function checkSampleCount(numSamples: number): void {
+  if (!Number.isInteger(numSamples) || numSamples < 1) throw new FedSegError('BAD_UPDATE', `sample count must be a positive integer, got ${numSamples}`);
 }
 
 function sameShape(a: number[], b: number[]): boolean {
@@ -69,7 +78,7 @@ export class FedAvgAccumulator {
 
   /** Validates and folds one update in; throws FedSegError('BAD_UPDATE') and leaves the sum untouched. */
   add(update: NamedArray[], numSamples: number): UpdateVerdict {
-    if (!Number.isInteger(numSamples) || numSamples < 1) throw new FedSegError('BAD_UPDATE', `sample count must be a positive integer, got ${numSamples}`);
+    checkSampleCount(numSamples);
     const byName = checkNamesAndShapes(this.global, update);
     const us = this.global.map((g) => byName.get(g.name)!.data);
     const w = numSamples;

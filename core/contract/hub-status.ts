@@ -50,5 +50,21 @@ export const HubStatusSchema = z.object({
   sites: z.array(HubSiteStatusSchema),
   rounds: z.array(HubRoundStatusSchema),
   evaluations: z.array(HubEvaluationSchema),
+  /**
+   * Site-level differential privacy of the run (docs/security.md §8), when the hub adds noise: the
+   * Welcome's budget (core/contract/privacy.ts) plus what the completed rounds have spent.
+   */
+  privacy: z.object({
+    mechanism: z.literal('gaussian'),
+    noiseMultiplier: z.number().positive(),
+    clipNorm: z.number().positive(),
+    delta: z.number().positive().max(1),
+    epsilonPerRound: z.number().nonnegative(),
+    /** After all totalRounds rounds. */
+    epsilonTotal: z.number().nonnegative(),
+    /** Rounds completed with noise so far, and their epsilon. */
+    roundsSpent: NonNeg,
+    epsilonSpent: z.number().nonnegative(),
+  }).optional(),
 });
 export type HubStatus = z.infer<typeof HubStatusSchema>;

@@ -8,6 +8,7 @@ import type { DecodedFrame, HubMessage, TrainMode } from '../../core/contract/hu
 import type { NamedArray } from '../../core/contract/weights.js';
 import type { HubState } from '../state.js';
 import type { UpdateVerdict } from '../weighted-average.js';
+import type { AggregatorName, DpSettings } from './aggregators.js';
 
 /** What a strategy may know of a connected site. */
 export interface StrategySite {
@@ -30,6 +31,14 @@ export interface StrategySettings {
   /** The most windows one site may upload. */
   readonly spectrumMaxWindows: number;
   readonly clipNorm?: number | undefined;
+  /** How updates are combined, and the bounds on any one site's pull (docs/security.md §7; strategies/aggregators.ts). */
+  readonly aggregator?: AggregatorName | undefined;
+  readonly trimFraction?: number | undefined;
+  readonly maxSamplesPerSite?: number | undefined;
+  readonly maxSiteShare?: number | undefined;
+  readonly clipFactor?: number | undefined;
+  /** Site-level differential privacy (docs/security.md §8); absent = off. */
+  readonly dp?: DpSettings | undefined;
 }
 
 export interface StrategyContext {
@@ -43,8 +52,11 @@ export interface StrategyContext {
 
 /** Folds validated updates into the new global model. */
 export interface Aggregator {
-  /** Validates and folds one update in; throws FedSegError('BAD_UPDATE') and changes nothing on a bad one. */
-  add(update: NamedArray[], numSamples: number): UpdateVerdict;
+  /**
+   * Validates and folds one update in; throws FedSegError('BAD_UPDATE') and changes nothing on a bad one.
+   * `site`: who sent it, for its enrolled sample bound and the audit log.
+   */
+  add(update: NamedArray[], numSamples: number, site?: string): UpdateVerdict;
   readonly count: number;
   readonly totalSamples: number;
   result(): NamedArray[];
