@@ -3,7 +3,9 @@
 //   add-site     enrol a site and print its token (shown once; stored hashed)
 //   remove-site  revoke a site
 //   sites        list enrolled sites
-//   status       round, sites, last metrics (from the state file, or --url of a live hub)
+//   status       round, sites, last metrics (from the state file, or --url of a live hub: its public
+//                view, or everything with the admin token)
+//   admin-token  create or rotate the admin token GET /status needs for the full status
 //   audit        print the audit log
 //   evaluations  every evaluation result (JSON)
 //   export-model write a global checkpoint to a FedSeg model file (weights + the model's spec), which
@@ -14,12 +16,14 @@ import { writeFileSync } from 'node:fs';
 import { intArg, numArg, parseCommandArgs, PORT_RANGE, type OptionsConfig } from '../core/contract/cli-args.js';
 import { FedSegError } from '../core/contract/errors.js';
 import { describeFailure, EXIT, exitCodeHelp, readingArguments, UsageError } from '../core/contract/exit-codes.js';
-import { HubStatusSchema, type HubStatus } from '../core/contract/hub-status.js';
+import { HubPublicStatusSchema, HubStatusSchema, type HubPublicStatus, type HubStatus } from '../core/contract/hub-status.js';
 import { decodeWeights, encodeWeights } from '../core/contract/weights.js';
 import { isPlainObject, loadHubConfigFile, mergeConfig, parseHubConfig, type HubConfig } from './config.js';
 import { Hub } from './hub.js';
+import { checkBind } from './ws-transport.js';
 import { HubState } from './state.js';
-import { formatStatus, storedStatus } from './status.js';
+import { issueAdminToken } from './admin-token.js';
+import { formatPublicStatus, formatStatus, storedStatus } from './status.js';
 import { AGGREGATOR_NAMES, MAX_SAMPLE_BOUND } from './strategies/aggregators.js';
 import { STRATEGIES } from './strategies/index.js';
 
@@ -31,6 +35,7 @@ const START_OPTIONS = {
   ...COMMON_OPTIONS, host: { type: 'string' }, port: { type: 'string' }, mode: { type: 'string' }, strategy: { type: 'string' },
   rounds: { type: 'string' }, 'min-sites': { type: 'string' }, deadline: { type: 'string' }, 'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' }, 'clip-norm': { type: 'string' }, float16: { type: 'boolean' }, set: { type: 'string', multiple: true },
+  insecure: { type: 'boolean' },
   quiet: { type: 'boolean' }, aggregator: { type: 'string' }, 'dp-noise-multiplier': { type: 'string' }, 'dp-clip-norm': { type: 'string' },
   'dp-delta': { type: 'string' }, 'dp-seed': { type: 'string' },
 } as const;
@@ -55,13 +60,16 @@ checkpoints in --db) and exits 0 when the run is finished and evaluated. Ctrl+C 
 (exit 130 while the run is not finished; starting it again on the same --db resumes).
 
 ${COMMON_HELP}
-  --host H           interface to bind (default 127.0.0.1; 0.0.0.0 serves other machines: use TLS)
+  --host H           interface to bind (default 127.0.0.1; 0.0.0.0 serves other machines: needs TLS,
+                     or --insecure)
   --port P           TCP port, 0-65535 (default 8765; 0 = any free port, printed at start)
   --strategy NAME    aggregation strategy: ${Object.keys(STRATEGIES).join(', ')} (default elcfs; --mode is the older name)
   --rounds N         rounds to run, 1-100000 (default 100)
   --min-sites N      train sites needed to open a round, >= 1 (default 2; elcfs needs 2)
   --deadline SECONDS per-round deadline, > 0 (default 1800); later sites are excluded from that round
   --tls-cert FILE    with --tls-key FILE: serve wss:// (TLS)
+  --insecure         serve plain ws:// on a --host other than loopback (refused otherwise; a warning
+                     is printed): tokens and weights then cross the network unencrypted
   --clip-norm X      clip each update's delta to L2 norm X (> 0; replaces the median clip, clipFactor)
   --aggregator NAME  how updates are combined: ${AGGREGATOR_NAMES.join(', ')} (default mean = FedAvg; median and
                      trimmed-mean are coordinate-wise and unweighted; docs/security.md §7)
@@ -113,16 +121,32 @@ ${COMMON_HELP}`,
   },
   status: {
     summary: 'rounds, sites and last metrics (of the state file, or of a live hub with --url)',
-    options: { ...COMMON_OPTIONS, url: { type: 'string' }, json: { type: 'boolean' } },
+    options: { ...COMMON_OPTIONS, url: { type: 'string' }, json: { type: 'boolean' }, 'admin-token': { type: 'string' } },
     positionals: false,
-    help: `usage: fedseg-hub status [--db FILE | --url http://HOST:PORT] [--json]
+    help: `usage: fedseg-hub status [--db FILE | --url http://HOST:PORT [--admin-token T]] [--json]
 
 Shows the round, every site's state and the last metrics: from the state file (--db), or from a
-running hub (--url, its GET /status).
+running hub (--url, its GET /status). Without the admin token a live hub shows only its public view
+(counts of sites, rounds and mean Dice; no site names or sizes).
 
 ${COMMON_HELP}
   --url URL          a live hub (http://, https://, ws:// or wss:// with its host and port)
+  --admin-token T    the hub's admin token (or set FEDSEG_ADMIN_TOKEN; fedseg-hub admin-token makes one)
   --json             the status as JSON`,
+  },
+  'admin-token': {
+    summary: 'create or rotate the admin token (GET /status with site details)',
+    options: COMMON_OPTIONS,
+    positionals: false,
+    help: `usage: fedseg-hub admin-token [--db FILE]
+
+Creates the hub's admin token and prints it once (the hub keeps only a salted hash); running it again
+replaces the token, so the old one stops working. GET /status shows site names, sample counts,
+backends, rejection reasons and metrics only to a request with the header
+Authorization: Bearer TOKEN (fedseg-hub status --url URL --admin-token TOKEN); everyone else gets the
+public view. A running hub takes the new token at once.
+
+${COMMON_HELP}`,
   },
   audit: {
     summary: 'print the audit log',
@@ -214,6 +238,7 @@ export function buildConfig(v: HubArgs): HubConfig {
     const dpGiven = Object.fromEntries(Object.entries(dp).filter(([, x]) => x !== undefined));
     if (Object.keys(dpGiven).length) raw.dp = { ...(isPlainObject(raw.dp) ? raw.dp : {}), ...dpGiven };
     if (v.float16) raw.wireDtype = 'float16';
+    if (v.insecure) raw.insecure = true;
     let merged = raw;
     for (const kv of v.set ?? []) {
       const i = kv.indexOf('=');
@@ -235,8 +260,12 @@ const stamp = () => new Date().toISOString().slice(11, 19);
 
 async function start(v: HubArgs): Promise<number> {
   const config = buildConfig(v);
+  // Plain ws:// off loopback is a command-line problem (exit 2), found before the state is opened.
+  const warning = readingArguments(() => checkBind(config.host, !!config.tls, config.insecure));
   const hub = new Hub(config, v.quiet ? () => {} : (l) => console.log(`[${stamp()}] ${l}`));
   const port = await hub.listen();
+  // The hub's log says it too, but --quiet silences the log, not this.
+  if (warning && v.quiet) console.error(`fedseg-hub: ${warning}`);
   // Machine-readable first line (the demo and tests read the port from it).
   console.log(`fedseg-hub listening on ${config.tls ? 'wss' : 'ws'}://${config.host}:${port} (strategy ${config.strategy}, ${config.rounds} rounds, db ${config.db})`);
   let finished = false;
@@ -285,8 +314,8 @@ function addSite(v: HubArgs & { role?: string; json?: boolean; samples?: string 
   return EXIT.OK;
 }
 
-async function status(v: HubArgs & { url?: string; json?: boolean }): Promise<number> {
-  let st: HubStatus;
+async function status(v: HubArgs & { url?: string; json?: boolean; 'admin-token'?: string }): Promise<number> {
+  let st: HubStatus | HubPublicStatus;
   if (v.url) {
     let url: URL;
     try {
@@ -294,18 +323,21 @@ async function status(v: HubArgs & { url?: string; json?: boolean }): Promise<nu
     } catch {
       throw new UsageError(`--url must be a URL like http://host:8765, got '${v.url}'`);
     }
+    const admin = v['admin-token'] ?? process.env.FEDSEG_ADMIN_TOKEN;
     let res: Response;
     try {
-      res = await fetch(url);
+      res = await fetch(url, admin ? { headers: { authorization: `Bearer ${admin}` } } : {});
     } catch (e) {
       throw new FedSegError('CONNECTION_FAILED', `cannot reach hub at ${v.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
     }
+    if (res.status === 401) throw new FedSegError('AUTH_FAILED', `hub at ${v.url} refused the admin token (fedseg-hub admin-token --db <the hub's db> issues a new one; without a token, status shows the public view)`);
     if (!res.ok) throw new FedSegError('CONNECTION_FAILED', `hub at ${v.url} answered HTTP ${res.status}`);
-    const parsed = HubStatusSchema.safeParse(await res.json().catch(() => null));
+    const body = await res.json().catch(() => null);
+    const parsed = admin ? HubStatusSchema.safeParse(body) : HubPublicStatusSchema.safeParse(body);
     if (!parsed.success) throw new FedSegError('PROTOCOL_ERROR', `${v.url} did not answer with a FedSeg hub status (is it a hub of this version?)`);
     st = parsed.data;
   } else st = withState(v, (s, cfg) => storedStatus(s, cfg), { mustExist: true });
-  console.log(v.json ? JSON.stringify(st, null, 2) : formatStatus(st));
+  console.log(v.json ? JSON.stringify(st, null, 2) : 'view' in st ? formatPublicStatus(st) : formatStatus(st));
   return EXIT.OK;
 }
 
@@ -345,6 +377,12 @@ async function runCommand(cmd: string, v: HubArgs & Record<string, unknown>, pos
       return EXIT.OK;
     case 'status':
       return await status(v);
+    case 'admin-token': {
+      const token = withState(v, (s) => issueAdminToken(s));
+      console.log(token);
+      console.error('admin token issued (shown once; any earlier one no longer works). Read the full status with: fedseg-hub status --url <hub> --admin-token <token>');
+      return EXIT.OK;
+    }
     case 'audit': {
       const limit = intArg(v.limit as string | undefined, 'limit', { min: 1 }) ?? 1000;
       withState(v, (s) => {

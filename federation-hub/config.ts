@@ -86,6 +86,23 @@ export const HubConfigSchema = z.strictObject({
   wireDtype: z.enum(['float32', 'float16']).default('float32'),
   /** ws maxPayload: larger frames are refused with a MESSAGE_TOO_LARGE error (close 1009). */
   maxPayload: z.number().int().min(1024).default(DEFAULT_MAX_PAYLOAD),
+  // The front door (docs/security.md §2, §6): what a connection may do before its Hello is accepted.
+  /** Serve plain ws:// on an address other than loopback (refused without TLS unless set). */
+  insecure: z.boolean().default(false),
+  /** Bytes a connection may send after the WebSocket upgrade until its Hello is accepted; past it the socket is destroyed. */
+  preAuthBytes: z.number().int().min(1024).default(64 * 1024),
+  /** A TCP connection that has not completed the WebSocket upgrade (or TLS) by then is destroyed. */
+  handshakeTimeoutMs: z.number().int().positive().default(5000),
+  /** A connection that has not sent its Hello by then is closed. */
+  helloTimeoutMs: z.number().int().positive().default(5000),
+  /** Open connections of every kind at once (sites, HTTP, not yet authenticated). */
+  maxConnections: z.number().int().min(1).default(256),
+  /** Connections from one address (IPv6: one /64) not yet authenticated, at once. */
+  maxConnectionsPerAddress: z.number().int().min(1).default(16),
+  /** Failed pre-authentication attempts one address may make in a row before it is refused with RATE_LIMITED. */
+  authFailBurst: z.number().int().min(1).default(20),
+  /** Failed attempts regained per minute. */
+  authFailPerMinute: z.number().min(0).default(10),
   heartbeatMs: z.number().int().positive().default(10_000),
   /** A site silent (no pong/heartbeat) for this long is dropped. Training blocks a site's event loop between steps, so keep it generous. */
   siteTimeoutMs: z.number().int().positive().default(180_000),

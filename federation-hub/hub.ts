@@ -16,7 +16,7 @@ import { hubStatus } from './status.js';
 import { createStrategy } from './strategies/index.js';
 import type { Strategy } from './strategies/strategy.js';
 import type { HubTransport } from './transport.js';
-import { WsTransport } from './ws-transport.js';
+import { WsTransport, wsTransportOptions } from './ws-transport.js';
 
 export type { HubLog, Session };
 
@@ -32,7 +32,7 @@ export class Hub {
 
   constructor(readonly config: HubConfig, private readonly log: HubLog = () => {}, transport?: HubTransport) {
     this.state = new HubState(config.db);
-    this.transport = transport ?? new WsTransport({ host: config.host, port: config.port, maxPayload: config.maxPayload, tls: config.tls });
+    this.transport = transport ?? new WsTransport(wsTransportOptions(config, this.state, (l) => this.log(l)));
     this.strategy = createStrategy(config.strategy, {
       config, state: this.state, log: (l) => this.log(l),
       send: (site, msg, weights) => this.sessions.send(site as Session, msg, weights),

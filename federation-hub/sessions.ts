@@ -1,17 +1,22 @@
 // The hub's connected sites: every new connection must say hello (protocol version, enrolled name and
-// token, capabilities) within 10 s; messages are decoded and validated (core/contract/hub-protocol.ts)
-// before anything else sees them, every message in or out is audited with its size, a live duplicate
-// name is refused while a stale one (half-open socket after a network drop) is replaced, and silent
-// sites are dropped by the heartbeat sweep. A bad message is answered with an error, never a crash.
+// token, capabilities) within helloTimeoutMs; messages are decoded and validated
+// (core/contract/hub-protocol.ts) before anything else sees them, every message in or out is audited
+// with its size, a live duplicate name is refused while a stale one (half-open socket after a network
+// drop) is replaced, and silent sites are dropped by the heartbeat sweep. A bad message is answered
+// with an error, never a crash. Before the Hello is accepted (docs/security.md §6) only one small
+// 'hello' text frame is decoded (its kind is read from the header first), failures are rate limited
+// per address (auth-limiter.ts: past the limit a connection is refused with RATE_LIMITED before any
+// work) and their audit rows are sampled.
 import { randomBytes } from 'node:crypto';
 import { FedSegError, toErrorValue, type ErrorCode } from '../core/contract/errors.js';
 import { keyFingerprint, verifyHelloSignature } from '../core/contract/site-identity.js';
 import {
-  CLOSE, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeMessage, PROTOCOL_VERSION, SITE_TO_HUB,
+  CLOSE, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeMessage, peekKind, PROTOCOL_VERSION, SITE_TO_HUB,
   type Capabilities, type DecodedFrame, type HelloMsg, type HubMessage, type SiteRole,
 } from '../core/contract/hub-protocol.js';
 import type { Connection } from '../core/contract/transport.js';
 import type { NamedArray } from '../core/contract/weights.js';
+import { addressKey, AuthLimiter } from './auth-limiter.js';
 import type { HubConfig } from './config.js';
 import type { HubState } from './state.js';
 import type { StrategySite } from './strategies/strategy.js';
@@ -43,14 +48,30 @@ export type HubLog = (line: string) => void;
 /** A site may report a larger limit than this, but the hub never builds messages beyond it. */
 const MAX_SITE_PAYLOAD = 1 << 30;
 
+/** The largest first message decoded: a Hello (key, signature, capabilities) is well under 2 KiB. */
+const MAX_HELLO_BYTES = 16 * 1024;
+/** WebSocket close code 1013 "try again later": a rate-limited connection. */
+const CLOSE_TRY_LATER = 1013;
+/** Pre-authentication failures written in full per minute, all addresses together (the rest are summed up). */
+const FULL_FAILURE_ROWS_PER_MINUTE = 50;
+
 export class Sessions {
   private readonly byName = new Map<string, Session>();
   private timer?: ReturnType<typeof setInterval>;
   /** Set by closeAll: late events of closing connections are ignored (the state may be closed already). */
   private closed = false;
   private lastSweep = 0;
+  private readonly limiter: AuthLimiter;
 
-  constructor(private readonly config: HubConfig, private readonly state: HubState, private readonly log: HubLog, private readonly events: SessionEvents) {}
+  constructor(private readonly config: HubConfig, private readonly state: HubState, private readonly log: HubLog, private readonly events: SessionEvents) {
+    this.limiter = new AuthLimiter(
+      { burst: config.authFailBurst, perMinute: config.authFailPerMinute, intervalMs: 60_000, fullRowsPerInterval: FULL_FAILURE_ROWS_PER_MINUTE },
+      (summary) => {
+        this.state.audit('rate_limited', null, 'in', null, summary);
+        this.log(`rate limiting: ${summary}`);
+      },
+    );
+  }
 
   all(): Session[] {
     return [...this.byName.values()];
@@ -63,17 +84,40 @@ export class Sessions {
   /** Takes over a new connection from the transport. */
   accept(conn: Connection): void {
     if (this.closed) return conn.terminate();
+    if (this.limiter.refuse(conn.remote)) {
+      // Before any work: no challenge, no decoding, no audit row (the limiter sums these up).
+      conn.listen({ onMessage: () => {}, onClose: () => {}, onError: () => {} });
+      const message = `too many failed attempts from ${addressKey(conn.remote)}; try again in a minute`;
+      conn.send(encodeMessage({ kind: 'error', code: 'RATE_LIMITED', message }).data, () => conn.close(CLOSE_TRY_LATER, 'rate limited'));
+      return;
+    }
     let session: Session | undefined;
+    /** Set once this connection was refused before its Hello was accepted: whatever it sends next is ignored. */
+    let refused = false;
+    const refuse = (code: ErrorCode, message: string, close: number) => {
+      refused = true;
+      this.reject(conn, null, code, message, close);
+    };
     // Every connection gets its own nonce: the Hello must sign it (docs/security.md §2), so a recorded
     // Hello is worthless on any other connection.
     const nonce = randomBytes(32).toString('hex');
     conn.send(encodeMessage({ kind: 'challenge', protocol: PROTOCOL_VERSION, nonce }).data);
     const helloTimer = setTimeout(() => {
-      if (!session) this.reject(conn, null, 'PROTOCOL_ERROR', 'no hello within 10 s', CLOSE.protocolError);
-    }, 10_000);
+      if (session || refused || this.closed) return;
+      const why = `no hello within ${this.config.helloTimeoutMs / 1000} s`;
+      this.preAuthFailure(conn.remote, null, null, `from ${conn.remote}: ${why}`);
+      refuse('PROTOCOL_ERROR', why, CLOSE.protocolError);
+    }, this.config.helloTimeoutMs);
     conn.listen({
       onError: (e) => {
-        if (this.closed || e.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return;
+        if (this.closed) return;
+        if (!session && (e.code === 'PRE_AUTH_LIMIT' || e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')) {
+          // The transport dropped (or is dropping) the socket; count it against the address.
+          if (!refused) this.preAuthFailure(conn.remote, null, null, `from ${conn.remote}: ${e.code === 'PRE_AUTH_LIMIT' ? e.message : `a message over maxPayload ${this.config.maxPayload} bytes`} (before hello)`);
+          refused = true;
+          return;
+        }
+        if (e.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return;
         const who = session?.name ?? conn.remote;
         this.state.audit('rejected', session?.name ?? null, 'in', null, `message too large from ${who}: over maxPayload ${this.config.maxPayload} bytes`);
         this.log(`rejected an oversized message from ${who} (maxPayload ${this.config.maxPayload} bytes)`);
@@ -91,25 +135,45 @@ export class Sessions {
         }
       },
       onMessage: (data, isBinary) => {
-        if (this.closed) return;
+        if (this.closed || refused) return;
         const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+        if (!session) {
+          // Only a small 'hello' text frame is decoded before authentication; anything else is refused
+          // from its size, type and header alone.
+          const kind = isBinary || size > MAX_HELLO_BYTES ? null : peekKind(data, false);
+          if (kind !== 'hello') {
+            const why = isBinary ? 'expected a hello text frame first, got a binary frame'
+              : size > MAX_HELLO_BYTES ? `the first message is ${size} bytes; a hello is at most ${MAX_HELLO_BYTES}`
+                : kind === null ? 'the first message is not valid JSON with a kind (expected hello)' : `expected hello first, got '${kind}'`;
+            this.preAuthFailure(conn.remote, null, size, `from ${conn.remote}: ${why}`);
+            refuse('PROTOCOL_ERROR', why, CLOSE.protocolError);
+            return;
+          }
+        }
         let frame: DecodedFrame;
         try {
           frame = decodeMessage(data, isBinary, { accept: SITE_TO_HUB, maxValues: Math.ceil(this.config.maxPayload / 2) });
         } catch (e) {
           const v = toErrorValue(e);
-          this.state.audit('rejected', session?.name ?? null, 'in', size, `from ${session?.name ?? conn.remote}: ${v.message}`);
-          this.log(`rejected a message from ${session?.name ?? conn.remote}: ${v.message}`);
-          this.reject(conn, session ?? null, v.code, v.message, CLOSE.protocolError);
+          if (!session) {
+            this.preAuthFailure(conn.remote, null, size, `from ${conn.remote}: ${v.message}`);
+            refuse(v.code, v.message, CLOSE.protocolError);
+            return;
+          }
+          this.state.audit('rejected', session.name, 'in', size, `from ${session.name}: ${v.message}`);
+          this.log(`rejected a message from ${session.name}: ${v.message}`);
+          this.reject(conn, session, v.code, v.message, CLOSE.protocolError);
           return;
         }
         if (!session) {
           if (frame.msg.kind !== 'hello') {
-            this.reject(conn, null, 'PROTOCOL_ERROR', `expected hello first, got '${frame.msg.kind}'`, CLOSE.protocolError);
+            refuse('PROTOCOL_ERROR', `expected hello first, got '${frame.msg.kind}'`, CLOSE.protocolError);
             return;
           }
           clearTimeout(helloTimer);
           session = this.onHello(conn, frame.msg, frame.bytes, nonce);
+          if (session) conn.authenticated?.();
+          else refused = true;
           return;
         }
         session.lastSeen = Date.now();
@@ -147,6 +211,20 @@ export class Sessions {
     }
   }
 
+  /**
+   * A failed attempt before authentication: counted against the address (auth-limiter.ts) and audited
+   * as 'rejected' with a log line while the sampling allows; the limiter's summary row covers the rest.
+   */
+  private preAuthFailure(remote: string, site: string | null, bytes: number | null, detail: string, line = `rejected ${detail}`): void {
+    const v = this.limiter.failure(remote);
+    if (v.full) {
+      this.state.audit('rejected', site, 'in', bytes, detail);
+      this.log(line);
+    }
+    if (v.nowLimited)
+      this.log(`rate limiting ${addressKey(remote)}: ${this.config.authFailBurst} failed attempts before authentication; its connections are refused with RATE_LIMITED until it regains one (${this.config.authFailPerMinute} per minute)`);
+  }
+
   private reject(conn: Connection, s: Session | null, code: ErrorCode, message: string, close: number): void {
     try {
       conn.send(encodeMessage({ kind: 'error', code, message }).data, () => conn.close(close, message.slice(0, 120)));
@@ -162,7 +240,7 @@ export class Sessions {
   private onHello(conn: Connection, m: HelloMsg, bytes: number, nonce: string): Session | undefined {
     const addr = conn.remote;
     if (m.protocol !== PROTOCOL_VERSION) {
-      this.state.audit('rejected', m.site, 'in', bytes, `protocol version ${m.protocol} from ${addr}; hub speaks ${PROTOCOL_VERSION}`);
+      this.preAuthFailure(addr, m.site, bytes, `protocol version ${m.protocol} from ${addr}; hub speaks ${PROTOCOL_VERSION}`);
       this.reject(conn, null, 'VERSION_MISMATCH', `protocol version mismatch: site speaks ${m.protocol}, hub speaks ${PROTOCOL_VERSION}; update the older one`, CLOSE.versionMismatch);
       return undefined;
     }
@@ -170,8 +248,7 @@ export class Sessions {
       ? this.state.authenticateHello(m.site, m.token, m.identity.publicKey)
       : { fail: `authentication failed for site '${m.site}': the hello's signature does not match its key and this connection's challenge` };
     if ('fail' in verdict) {
-      this.state.audit('rejected', m.site, 'in', bytes, `${verdict.fail} (from ${addr})`);
-      this.log(`authentication failed for '${m.site}' from ${addr}`);
+      this.preAuthFailure(addr, m.site, bytes, `${verdict.fail} (from ${addr})`, `authentication failed for '${m.site}' from ${addr}`);
       this.reject(conn, null, 'AUTH_FAILED', verdict.fail, CLOSE.authFailed);
       return undefined;
     }
@@ -235,6 +312,7 @@ export class Sessions {
 
   /** Starts the heartbeat sweep (pings every site, drops those silent for longer than siteTimeoutMs). */
   startSweeps(): void {
+    this.limiter.start();
     this.lastSweep = Date.now();
     this.timer = setInterval(() => this.sweep(), this.config.heartbeatMs);
     this.timer.unref();
@@ -261,6 +339,7 @@ export class Sessions {
   closeAll(finished: boolean): void {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.limiter.stop();
     for (const s of this.byName.values()) {
       if (!finished) this.bye(s, 'shutdown', 'the hub is shutting down');
       s.conn.close(finished ? CLOSE.finished : CLOSE.shutdown);

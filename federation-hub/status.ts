@@ -1,10 +1,12 @@
-// The hub's status document (core/contract/hub-status.ts): GET /status and `fedseg-hub status`. Built
-// from a live hub (sessions known) or from the state file alone (hub stopped).
-import type { HubPhase, HubStatus } from '../core/contract/hub-status.js';
+// The hub's status documents (core/contract/hub-status.ts): the full one (GET /status with the admin
+// token, `fedseg-hub status`), built from a live hub (sessions known) or from the state file alone (hub
+// stopped), and the public aggregate view derived from it, which GET /status answers without the token
+// (docs/security.md §6).
+import { roundMeanDice, type HubPhase, type HubPublicStatus, type HubStatus } from '../core/contract/hub-status.js';
 import { gaussianEpsilon, privacyBudget, type DpParams } from '../core/contract/privacy.js';
 import type { HubState } from './state.js';
 
-export type { HubStatus };
+export type { HubPublicStatus, HubStatus };
 
 interface LiveSession {
   name: string;
@@ -100,5 +102,30 @@ export function formatStatus(s: HubStatus): string {
   if (last) lines.push(`  last round ${last.round} (${last.status}): accepted ${last.accepted.join(', ') || '-'}${last.rejected.length ? `; excluded ${last.rejected.map((r) => r.site).join(', ')}` : ''}`);
   const ev = s.evaluations.filter((e) => e.round === s.lastCompletedRound);
   for (const e of ev) lines.push(`  eval ${e.site} round ${e.round}: ${Object.entries(e.metrics).map(([k, v]) => `${k}=${v.toFixed(4)}`).join(' ')}`);
+  return lines.join('\n');
+}
+
+/** The public view of a status: counts, round outcomes and mean Dice; no site name, size, backend or reason. */
+export function publicStatus(s: HubStatus): HubPublicStatus {
+  return {
+    view: 'public', hub: s.hub, strategy: s.strategy, phase: s.phase, totalRounds: s.totalRounds, lastCompletedRound: s.lastCompletedRound,
+    currentRound: s.currentRound, deadline: s.deadline, minSites: s.minSites,
+    sites: { enrolled: s.sites.length, connected: s.sites.filter((x) => x.connected).length },
+    rounds: s.rounds.map((r) => ({ round: r.round, status: r.status, accepted: r.accepted.length, excluded: r.rejected.length, meanDice: roundMeanDice(s.evaluations, r.round) })),
+    ...(s.privacy ? { privacy: s.privacy } : {}),
+  };
+}
+
+/** A human-readable block for the public view (`fedseg-hub status --url` without the admin token). */
+export function formatPublicStatus(s: HubPublicStatus): string {
+  const lines = [
+    `${s.hub}: strategy ${s.strategy}, ${s.phase}; round ${s.currentRound ?? '-'} open, ${s.lastCompletedRound}/${s.totalRounds} done`,
+    `  sites: ${s.sites.connected} of ${s.sites.enrolled} enrolled connected (quorum ${s.minSites})`,
+  ];
+  const last = s.rounds.at(-1);
+  if (last) lines.push(`  last round ${last.round} (${last.status}): ${last.accepted} accepted, ${last.excluded} excluded${last.meanDice !== null ? `, mean Dice ${last.meanDice.toFixed(4)}` : ''}`);
+  const p = s.privacy;
+  if (p) lines.push(`  privacy: gaussian, noise ${p.noiseMultiplier} x clip ${p.clipNorm}, delta ${p.delta}: epsilon ${p.epsilonSpent.toFixed(3)} spent in ${p.roundsSpent} round(s), ${p.epsilonTotal.toFixed(3)} after ${s.totalRounds}`);
+  lines.push('  (public view: site names and details need the admin token, fedseg-hub status --admin-token)');
   return lines.join('\n');
 }

@@ -6,7 +6,7 @@
 // returns to a state from which Join works.
 import type { AppHandlers, ConnectionProblem, ConnectionReport, FederationSettings, FederationStatus, TrainingProgress } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
-import { HubStatusSchema, type HubEvaluation } from '../contract/hub-status.js';
+import { HubPublicStatusSchema } from '../contract/hub-status.js';
 import type { JobOutcome } from '../contract/job-messages.js';
 import { describeSpec } from '../contract/model-spec.js';
 import type { SiteEvent } from '../contract/site-events.js';
@@ -42,16 +42,6 @@ export function explainFailure(code: string | undefined, message: string): { pro
     default:
       return { problem: 'unknown', message };
   }
-}
-
-function meanDiceOf(evals: HubEvaluation[], round: number): number | null {
-  const vals: number[] = [];
-  for (const e of evals) {
-    if (e.round !== round) continue;
-    const d = Object.entries(e.metrics).filter(([k]) => /^dice(_|$)/.test(k) && !k.startsWith('dice_mean')).map(([, v]) => v);
-    if (d.length) vals.push(d.reduce((a, b) => a + b, 0) / d.length);
-  }
-  return vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : null;
 }
 
 export class FederationManager {
@@ -270,7 +260,11 @@ export class FederationManager {
     }
   }
 
-  /** Reads the hub's public status page (sites, round, unseen-site Dice); `always` also after the site stopped. */
+  /**
+   * Reads the hub's public status view (docs/security.md §6: counts, round, mean unseen-site Dice; no
+   * other site's name); `always` also after the site stopped. The site list holds this site and one
+   * line for the others' counts.
+   */
   private async pollHub(always = false): Promise<void> {
     const u = normaliseHubUrl(this.status.hubUrl);
     if (!u) return;
@@ -279,15 +273,20 @@ export class FederationManager {
     try {
       const res = await fetch(u, { signal: AbortSignal.timeout(3000) });
       if (!res.ok) return;
-      const parsed = HubStatusSchema.safeParse(await res.json());
+      const parsed = HubPublicStatusSchema.safeParse(await res.json());
       if (!parsed.success) return;
       const s = parsed.data;
-      const sites = s.sites.map((x) => ({ name: x.name, state: x.connected ? 'connected' : 'offline', lastSeen: x.lastSeen ? new Date(x.lastSeen).toISOString() : null }));
+      const here = this.status.state === 'connected' || this.status.state === 'training';
+      const others = { enrolled: Math.max(0, s.sites.enrolled - 1), connected: Math.max(0, s.sites.connected - (here ? 1 : 0)) };
+      const sites = [
+        ...(this.status.siteName ? [{ name: this.status.siteName, state: here ? 'connected' : 'offline', lastSeen: null }] : []),
+        ...(others.enrolled > 0 ? [{ name: `${others.enrolled} other site${others.enrolled === 1 ? '' : 's'} (${others.connected} connected)`, state: others.connected > 0 ? 'connected' : 'offline', lastSeen: null }] : []),
+      ];
       const round = s.currentRound
         ? { number: s.currentRound, phase: s.phase, deadline: s.deadline === null ? null : new Date(s.deadline).toISOString(), quorum: s.minSites }
         : this.status.round;
       const history = this.status.history.map((h) => {
-        const d = meanDiceOf(s.evaluations, h.round);
+        const d = s.rounds.find((r) => r.round === h.round)?.meanDice ?? null;
         if (d !== null && d !== h.unseenDice) this.record(h.round, { dice: d });
         return d === null ? h : { ...h, unseenDice: d };
       });

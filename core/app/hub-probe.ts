@@ -9,7 +9,7 @@ import type { ConnectionProblem, ConnectionReport, HubInfo } from '../contract/a
 import { CLOSE, decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_VERSION, type WelcomeMsg } from '../contract/hub-protocol.js';
 import { describeSpec, MODEL_KINDS } from '../contract/model-spec.js';
 import { newSiteIdentity, signedHello, type SiteIdentity } from '../contract/site-identity.js';
-import { enforcePin, fetchFingerprint, normaliseFingerprint, tlsOptions } from '../federation/tls-trust.js';
+import { enforcePin, fetchFingerprint, isLoopbackHost, normaliseFingerprint, tlsOptions } from '../federation/tls-trust.js';
 
 export interface ProbeOptions {
   hubUrl: string;
@@ -35,12 +35,6 @@ const TLS_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ECONNRESET_TLS',
 ]);
-
-/** localhost, 127.0.0.0/8 and ::1: the only hosts where an unencrypted ws:// hub is the sane default. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
 
 /**
  * Normalises what an operator types: hub.example.org:8443, https://..., ws://... -> ws(s) URL. Without a

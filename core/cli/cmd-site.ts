@@ -7,13 +7,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { choiceArg, intArg, parseCommandArgs, SEED_RANGE } from '../contract/cli-args.js';
 import { FedSegError } from '../contract/errors.js';
-import { describeFailure, EXIT, exitCodeHelp, UsageError } from '../contract/exit-codes.js';
+import { describeFailure, EXIT, exitCodeHelp, readingArguments, UsageError } from '../contract/exit-codes.js';
+import type { Connector } from '../contract/transport.js';
 import { describeSpec } from '../contract/model-spec.js';
 import { describeBackend, initBackend } from '../backend.js';
 import { backendArg } from './backend-arg.js';
 import { runSite, type SiteEvent } from '../federation/site-client.js';
 import { Participation } from '../run/participation.js';
-import { normaliseFingerprint } from '../federation/tls-trust.js';
+import { normaliseFingerprint, siteTransportPolicy } from '../federation/tls-trust.js';
+import { wsConnector } from '../federation/ws-connection.js';
 import { participantData } from '../store/sample-source.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 
@@ -31,6 +33,8 @@ const USAGE = `usage: fedseg site --hub URL --name NAME --token TOKEN --db FILE 
   --trust-fingerprint SHA256
                      accept only a hub presenting this certificate (trust on first use: compare it with
                      the coordinator's: openssl x509 -noout -fingerprint -sha256)
+  --insecure         allow plain ws:// to a hub on another computer (refused otherwise, since the token
+                     and updates would cross the network unencrypted; a warning is printed)
   --backend NAME     wasm | cpu | webgpu | tensorflow | tensorflow-gpu | auto (default auto)
   --seed N           local shuffling / CFSI seed, 0-4294967295 (default 0)
   --quiet            only errors and the final line
@@ -89,11 +93,11 @@ function fmtMetrics(m: Record<string, number>): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let v: Partial<Record<'hub' | 'name' | 'token' | 'db' | 'dataset' | 'role' | 'ca' | 'trust-fingerprint' | 'backend' | 'seed', string>> & { quiet?: boolean; help?: boolean } = {};
+  let v: Partial<Record<'hub' | 'name' | 'token' | 'db' | 'dataset' | 'role' | 'ca' | 'trust-fingerprint' | 'backend' | 'seed', string>> & { quiet?: boolean; help?: boolean; insecure?: boolean } = {};
   try {
     v = parseCommandArgs(argv, {
       hub: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, dataset: { type: 'string' },
-      role: { type: 'string' }, ca: { type: 'string' }, 'trust-fingerprint': { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' },
+      role: { type: 'string' }, ca: { type: 'string' }, 'trust-fingerprint': { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' }, insecure: { type: 'boolean' },
     }, { prog: 'fedseg', command: 'site' }).values;
     if (v.help) {
       console.log(USAGE);
@@ -104,6 +108,17 @@ export async function run(argv: string[]): Promise<number> {
     const seed = intArg(v.seed, 'seed', SEED_RANGE) ?? 0;
     const backend = backendArg(v.backend) ?? 'auto';
     if (v.hub !== undefined && !/^wss?:\/\//.test(v.hub)) throw new UsageError(`--hub must be a ws:// or wss:// URL, got '${v.hub}'`);
+    // The transport rule first (docs/security.md §2, Transport): plain ws:// to another computer is a
+    // usage error without --insecure; each warning is printed once, not at every reconnect.
+    const insecure = v.insecure === true;
+    const shown = new Set<string>();
+    const warn = (w: string) => {
+      if (shown.has(w)) return;
+      shown.add(w);
+      console.error(`fedseg site: ${w}`);
+    };
+    readingArguments(() => siteTransportPolicy(v.hub ?? '', { insecure })).forEach(warn);
+    const connect: Connector = (url, o) => wsConnector(url, { ...o, insecure, onWarning: warn });
     const pin = v['trust-fingerprint'] === undefined ? undefined : normaliseFingerprint(v['trust-fingerprint']);
     if (pin === null) throw new UsageError(`--trust-fingerprint expects a SHA-256 fingerprint (64 hexadecimal digits, AA:BB:...), got '${v['trust-fingerprint']}'`);
     const token = v.token ?? process.env.FEDSEG_TOKEN;
@@ -136,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
       const trainer = new Participation({ ledger: store, data: participantData(store, dataset), site: v.name!, backend: report.name, seed });
       const s = await runSite({
         hubUrl: v.hub!, site: v.name!, token: token!, role, trainer, ledger: store, signal: ac.signal,
-        ...(ca ? { ca } : {}), ...(pin ? { trustedFingerprint: pin } : {}), onEvent: progressPrinter(v.name!, !!v.quiet),
+        ...(ca ? { ca } : {}), ...(pin ? { trustedFingerprint: pin } : {}), onEvent: progressPrinter(v.name!, !!v.quiet), connect,
       });
       trainer.dispose();
       console.log(`[${v.name}] done: ${s.roundsTrained} round(s) trained, ${s.roundsEvaluated} evaluated, ${s.reconnects} reconnect(s)`);

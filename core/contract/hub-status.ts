@@ -1,6 +1,9 @@
-// The hub's status document: GET /status on the hub port, `fedseg-hub status [--json]`, and what a
-// site's app polls to show the other sites. The hub builds it (federation-hub/status.ts) and every
-// reader parses it with this schema, so the two sides cannot drift apart.
+// The hub's status documents: the full one (GET /status with the hub's admin token, `fedseg-hub status
+// [--json]`: every site by name with its samples, backend and progress, rejection reasons, metrics) and
+// the public aggregate view GET /status answers anyone else (counts only, no site names: what a site's
+// app polls to follow the federation; docs/security.md §6). The hub builds both
+// (federation-hub/status.ts) and every reader parses them with these schemas, so the sides cannot drift
+// apart.
 import { z } from 'zod';
 import { SiteRoleSchema } from './hub-protocol.js';
 
@@ -68,3 +71,45 @@ export const HubStatusSchema = z.object({
   }).optional(),
 });
 export type HubStatus = z.infer<typeof HubStatusSchema>;
+
+/**
+ * The mean Dice of a round's evaluations: per evaluation the mean of its per-class `dice*` metrics
+ * (not the precomputed dice_mean*), then the mean over the evaluating sites; null when none reported one.
+ */
+export function roundMeanDice(evals: readonly HubEvaluation[], round: number): number | null {
+  const vals: number[] = [];
+  for (const e of evals) {
+    if (e.round !== round) continue;
+    const d = Object.entries(e.metrics).filter(([k]) => /^dice(_|$)/.test(k) && !k.startsWith('dice_mean')).map(([, v]) => v);
+    if (d.length) vals.push(d.reduce((a, b) => a + b, 0) / d.length);
+  }
+  return vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : null;
+}
+
+export const HubPublicRoundSchema = z.object({
+  round: NonNeg,
+  status: z.enum(['open', 'done', 'aborted']),
+  accepted: NonNeg,
+  excluded: NonNeg,
+  /** roundMeanDice of the sites that evaluated this round's global model (the unseen sites by default). */
+  meanDice: z.number().nullable(),
+});
+export type HubPublicRound = z.infer<typeof HubPublicRoundSchema>;
+
+/** What GET /status shows without the admin token: aggregates only, nothing that names or sizes a site. */
+export const HubPublicStatusSchema = z.object({
+  view: z.literal('public'),
+  hub: z.string(),
+  strategy: z.string(),
+  phase: HubPhaseSchema,
+  totalRounds: NonNeg,
+  lastCompletedRound: NonNeg,
+  currentRound: NonNeg.nullable(),
+  deadline: z.number().nullable(),
+  minSites: NonNeg,
+  sites: z.object({ enrolled: NonNeg, connected: NonNeg }),
+  rounds: z.array(HubPublicRoundSchema),
+  /** The run's privacy budget (a property of the run, which every site's Welcome carries too). */
+  privacy: HubStatusSchema.shape.privacy,
+});
+export type HubPublicStatus = z.infer<typeof HubPublicStatusSchema>;

@@ -26,6 +26,11 @@ export interface Connection {
   terminate(): void;
   ping(): void;
   listen(events: ConnectionEvents): void;
+  /**
+   * Hub ends: the peer proved who it is (its Hello was accepted). A transport that holds connections
+   * to pre-authentication limits (docs/security.md §6) lifts them from here on.
+   */
+  authenticated?(): void;
 }
 
 export interface ConnectOptions {
@@ -36,6 +41,13 @@ export interface ConnectOptions {
   /** A pinned certificate fingerprint (trust on first use): only a hub presenting it is accepted. */
   trustedFingerprint?: string;
   handshakeTimeoutMs: number;
+  /**
+   * Allows plain ws:// to a host other than this computer (docs/security.md §2, Transport); without it
+   * such a URL is refused before any connection is made.
+   */
+  insecure?: boolean;
+  /** Receives transport warnings (plain ws:// off loopback, NODE_TLS_REJECT_UNAUTHORIZED=0); default: console.warn, once per message. */
+  onWarning?: (message: string) => void;
 }
 
 /** Opens a client connection (throws INVALID_ARGUMENT for a malformed URL). */

@@ -2,9 +2,40 @@
 // (PEM), or trust on first use — the operator compares the certificate's SHA-256 fingerprint with the
 // one the coordinator read out (`openssl x509 -noout -fingerprint -sha256`) and pins it. A pinned hub
 // is accepted only while it presents exactly that certificate; a changed certificate is refused.
-// docs/federation.md "Self-signed hubs" describes the operator's side.
+// docs/federation.md "Self-signed hubs" describes the operator's side. And the site's transport rule
+// (docs/security.md §2, Transport): plain ws:// only to this computer unless the operator says
+// `insecure`, and a warning when NODE_TLS_REJECT_UNAUTHORIZED=0 turns certificate checks off.
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
+import { FedSegError } from '../contract/errors.js';
+import { isLoopbackHost } from '../contract/loopback.js';
+
+export { isLoopbackHost };
+
+/**
+ * The site's transport rule for a hub URL: throws INVALID_ARGUMENT for plain ws:// to a host other than
+ * this computer unless `insecure`; returns the warnings to show (ws:// allowed by `insecure`, and
+ * NODE_TLS_REJECT_UNAUTHORIZED=0 in `env`). A malformed URL is left to the connection to report.
+ */
+export function siteTransportPolicy(url: string, o: { insecure?: boolean | undefined }, env: Record<string, string | undefined> = process.env): string[] {
+  const warnings: string[] = [];
+  let u: URL | null = null;
+  try {
+    u = new URL(url);
+  } catch {
+    /* reported by the connection itself */
+  }
+  if (u && u.protocol === 'ws:' && !isLoopbackHost(u.hostname)) {
+    if (!o.insecure)
+      throw new FedSegError('INVALID_ARGUMENT', `refusing plain ws:// to ${u.host}, which is not this computer: the site's token, key proof and model updates would cross the network unencrypted; ` +
+        `use the hub's wss:// address (wss://${u.host}), or pass --insecure (fedseg site; ConnectOptions.insecure) on a network you trust`);
+    warnings.push(`WARNING: connecting to ${u.host} over plain ws:// (--insecure): anyone on the network path can read and alter this site's traffic`);
+  }
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0')
+    warnings.push('WARNING: NODE_TLS_REJECT_UNAUTHORIZED=0 is set: TLS certificates are not checked, so anything on the network path can pose as the hub; ' +
+      'unset it and trust a self-signed hub with --ca FILE or --trust-fingerprint instead');
+  return warnings;
+}
 
 /** Normalises a fingerprint as typed or copied (any case, with or without colons or spaces) to AA:BB:... */
 export function normaliseFingerprint(s: string): string | null {

@@ -1,11 +1,23 @@
 // The site's WebSocket connection (ws / wss, optional private CA), as a contract Connection, and the
-// plain-words explanation of socket failures shown to operators.
+// plain-words explanation of socket failures shown to operators. The transport rule comes first
+// (docs/security.md §2, Transport; tls-trust.ts siteTransportPolicy): a plain ws:// URL to another
+// computer is refused before any socket is opened unless `insecure`, and its warnings reach the caller.
 import WebSocket from 'ws';
 import { FedSegError } from '../contract/errors.js';
 import type { Connection, ConnectionEvents, Connector } from '../contract/transport.js';
-import { enforcePin, tlsOptions } from './tls-trust.js';
+import { enforcePin, siteTransportPolicy, tlsOptions } from './tls-trust.js';
+
+/** Warnings already printed by the default handler (a reconnecting site would repeat them every attempt). */
+const warned = new Set<string>();
 
 export const wsConnector: Connector = (url, opts) => {
+  for (const w of siteTransportPolicy(url, opts)) {
+    if (opts.onWarning) opts.onWarning(w);
+    else if (!warned.has(w)) {
+      warned.add(w);
+      console.warn(w);
+    }
+  }
   let ws: WebSocket;
   try {
     ws = new WebSocket(url, { maxPayload: opts.maxPayload, handshakeTimeout: opts.handshakeTimeoutMs, ...tlsOptions(opts) });

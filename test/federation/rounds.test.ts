@@ -11,6 +11,7 @@ import { decodeWeights, encodeWeights } from '../../core/contract/weights.js';
 import { HubStatusSchema } from '../../core/contract/hub-status.js';
 import type { ModelKind } from '../../core/contract/model-spec.js';
 import { listModelRecords } from '../../core/run/checkpoints.js';
+import { issueAdminToken } from '../../federation-hub/admin-token.js';
 import { formatStatus } from '../../federation-hub/status.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
 import { identityOf, site, startHub, tempDir, TRANSPORTS, waitFor, within } from './helpers/hub-harness.js';
@@ -73,8 +74,9 @@ for (const transport of TRANSPORTS) test(`ELCFS run: 3 train sites + 1 eval site
     assert.ok(gotGlobals.some((x) => x.startsWith('global model of round 2 ') && x.includes('to train round 3')), gotGlobals.join(' | '));
     assert.ok(st.listAudit({ event: 'send' }).some((x) => x.detail === 'train_ins round 3 (global model of round 2)'));
     assert.ok(st.listAudit({ event: 'round_done' }).length === 3);
-    // Status document (GET /status over ws; the same document in memory): sites, rounds, last metrics.
-    const status = HubStatusSchema.parse(transport === 'ws' ? await (await fetch(`${url.replace('ws:', 'http:')}/status`)).json() : hub.status());
+    // Status document (GET /status over ws with the admin token; the same document in memory): sites, rounds, last metrics.
+    const admin = { authorization: `Bearer ${issueAdminToken(hub.state)}` };
+    const status = HubStatusSchema.parse(transport === 'ws' ? await (await fetch(`${url.replace('ws:', 'http:')}/status`, { headers: admin })).json() : hub.status());
     assert.equal(status.phase, 'finished');
     assert.equal(status.lastCompletedRound, 3);
     assert.deepEqual(status.sites.map((x) => [x.name, x.role]), [['A', 'train'], ['B', 'train'], ['C', 'train'], ['U', 'eval']]);
