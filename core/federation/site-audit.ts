@@ -1,5 +1,8 @@
 // How the site names and describes each protocol message in its audit log (the app's Outbox:
-// "what leaves this hospital"). The token is never logged.
+// "what leaves this hospital"), and the writer that puts the rows in the store without ever throwing
+// into a socket or timer callback (docs/security.md §9): a store locked by another process keeps the
+// row in a bounded queue that is written, in order, once the store is writable again. The token is
+// never logged.
 import type { HubMessage } from '../contract/hub-protocol.js';
 
 export const auditKind: Record<HubMessage['kind'], string> = {
@@ -25,4 +28,215 @@ export function describeMessage(m: HubMessage): string {
     case 'bye': return `${m.reason}${m.message ? `: ${m.message}` : ''}`;
     default: return m.kind;
   }
+}
+
+/** One audit row as the site client writes it (the store adds its id and time). */
+export interface AuditRow {
+  direction: 'out' | 'in';
+  kind: string;
+  bytes: number;
+  peer: string;
+  summary: string;
+}
+
+/** Where rows go: the site's store (core/store/sqlite-store.ts appendAudit), which may throw. */
+export interface AuditSink {
+  appendAudit(e: AuditRow): unknown;
+}
+
+export interface AuditWriterOptions {
+  /** Rows kept while the store is locked; past it the oldest are dropped and counted (default 1000). */
+  maxQueued?: number;
+  /** Backoff between attempts while the store is locked (ms): initial, doubled up to max (defaults 250, 5000). */
+  retryMs?: { initial?: number; max?: number };
+  /** Told once when rows start waiting or are lost, and once when they are written again. */
+  onTrouble?: (message: string) => void;
+  now?: () => Date;
+}
+
+export interface AuditWriterStats {
+  /** Rows waiting for the store. */
+  queued: number;
+  /** Rows lost so far (queue bound passed, or refused by the store for another reason than a lock). */
+  dropped: number;
+  /** Rows written after having waited. */
+  writtenLate: number;
+  /** Attempts that found the store locked. */
+  busy: number;
+}
+
+/**
+ * True for the errors that pass: another process holds the store's lock (SQLITE_BUSY / SQLITE_LOCKED,
+ * also when the store wrapped them as DB_ERROR "locked by another process") or the disk is full.
+ */
+export function isTransientStoreError(e: unknown): boolean {
+  for (let x: unknown = e, depth = 0; x && depth < 4; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = String((x as { code?: unknown }).code ?? '');
+    if (/^SQLITE_(BUSY|LOCKED|FULL)/.test(code)) return true;
+  }
+  return false;
+}
+
+interface Waiting {
+  row: AuditRow;
+  at: Date;
+}
+
+/**
+ * Writes audit rows and never throws. A row the store cannot take now because it is locked is kept,
+ * with the time it happened, and written before any later row: at the next append once the backoff
+ * has passed, or by a timer. Each attempt on a locked store costs up to the store's busy_timeout
+ * (5 s in core/store/sqlite-store.ts), so attempts are spaced by the backoff rather than made on
+ * every append. Past maxQueued the oldest waiting rows are dropped; once the store is writable again
+ * one row (kind 'audit-gap') says how many were lost and how many bytes they accounted for.
+ */
+export class AuditWriter {
+  private readonly queue: Waiting[] = [];
+  private readonly max: number;
+  private readonly initialMs: number;
+  private readonly maxMs: number;
+  private readonly now: () => Date;
+  private delayMs: number;
+  private nextTryAt = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private lost = { rows: 0, outBytes: 0, inBytes: 0, peer: '', reason: '' };
+  private troubled = false;
+  private readonly counts: AuditWriterStats = { queued: 0, dropped: 0, writtenLate: 0, busy: 0 };
+
+  constructor(private readonly sink: AuditSink, private readonly o: AuditWriterOptions = {}) {
+    this.max = Math.max(1, Math.floor(o.maxQueued ?? 1000));
+    this.initialMs = Math.max(1, o.retryMs?.initial ?? 250);
+    this.maxMs = Math.max(this.initialMs, o.retryMs?.max ?? 5000);
+    this.delayMs = this.initialMs;
+    this.now = o.now ?? (() => new Date());
+  }
+
+  stats(): AuditWriterStats {
+    return { ...this.counts, queued: this.queue.length };
+  }
+
+  append(row: AuditRow): void {
+    const at = this.now();
+    if (this.queue.length === 0 && this.lost.rows === 0) {
+      const r = this.write(row);
+      if (r === 'ok') return;
+      if (r === 'lost') return this.schedule(); // the 'audit-gap' row follows
+      this.trouble(`the audit log is locked by another process; rows are kept in memory (at most ${this.max}) and written when it is free`);
+      this.queue.push({ row, at });
+      this.backoff();
+      return;
+    }
+    this.queue.push({ row, at });
+    while (this.queue.length > this.max) this.drop(this.queue.shift()!.row, `more than ${this.max} rows waited while the store was locked`);
+    if (Date.now() >= this.nextTryAt) this.flush();
+    else this.schedule();
+  }
+
+  /** Writes what waits, oldest first; returns true when nothing waits any more. Never throws. */
+  flush(): boolean {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.lost.rows > 0) {
+      const l = this.lost;
+      const note: AuditRow = {
+        direction: 'out', kind: 'audit-gap', bytes: 0, peer: l.peer,
+        summary: `${l.rows} audit row(s) were lost (${l.outBytes} bytes out, ${l.inBytes} bytes in): ${l.reason}`,
+      };
+      if (this.write(note, false) === 'busy') return this.backoff();
+      this.lost = { rows: 0, outBytes: 0, inBytes: 0, peer: '', reason: '' };
+    }
+    while (this.queue.length > 0) {
+      const w = this.queue[0]!;
+      const r = this.write({ ...w.row, summary: `${w.row.summary} (written late: happened at ${w.at.toISOString()})` });
+      if (r === 'busy') return this.backoff();
+      this.queue.shift();
+      if (r === 'ok') this.counts.writtenLate++;
+    }
+    if (this.lost.rows > 0) return this.flush(); // a row refused while draining: its 'audit-gap' row
+    this.delayMs = this.initialMs;
+    this.nextTryAt = 0;
+    if (this.troubled) {
+      this.troubled = false;
+      this.tell(`the audit log is writable again; every waiting row is written${this.counts.dropped ? ` (${this.counts.dropped} lost so far)` : ''}`);
+    }
+    return true;
+  }
+
+  /** Stops the retry timer (what still waits stays in memory; flush() writes it). */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private write(row: AuditRow, countLoss = true): 'ok' | 'busy' | 'lost' {
+    try {
+      this.sink.appendAudit(row);
+      return 'ok';
+    } catch (e) {
+      if (isTransientStoreError(e)) {
+        this.counts.busy++;
+        return 'busy';
+      }
+      // Anything else (the store closed, a row the store refuses) does not pass by waiting.
+      const why = `the store refused it: ${(e as Error)?.message ?? String(e)}`;
+      if (countLoss) this.drop(row, why);
+      this.trouble(`an audit row could not be written (${why})`);
+      return 'lost';
+    }
+  }
+
+  private drop(row: AuditRow, reason: string): void {
+    this.counts.dropped++;
+    this.lost.rows++;
+    this.lost.peer = row.peer;
+    this.lost.reason = reason;
+    if (row.direction === 'out') this.lost.outBytes += row.bytes;
+    else this.lost.inBytes += row.bytes;
+  }
+
+  private backoff(): false {
+    this.nextTryAt = Date.now() + this.delayMs;
+    this.delayMs = Math.min(this.maxMs, this.delayMs * 2);
+    this.schedule();
+    return false;
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      try {
+        this.flush();
+      } catch {
+        /* flush never throws; a timer callback must not either */
+      }
+    }, Math.max(0, this.nextTryAt - Date.now()));
+    this.timer.unref?.();
+  }
+
+  private trouble(message: string): void {
+    if (this.troubled) return;
+    this.troubled = true;
+    this.tell(message);
+  }
+
+  private tell(message: string): void {
+    try {
+      this.o.onTrouble?.(message);
+    } catch {
+      /* a listener's failure is not the audit log's */
+    }
+  }
+}
+
+const writers = new WeakMap<object, AuditWriter>();
+
+/** The writer of one site client (created on its first row), so its rows keep their order. */
+export function auditWriterFor(owner: object, sink: AuditSink, opts: AuditWriterOptions = {}): AuditWriter {
+  let w = writers.get(owner);
+  if (!w) {
+    w = new AuditWriter(sink, opts);
+    writers.set(owner, w);
+  }
+  return w;
 }
