@@ -17,14 +17,20 @@ import { spawnJobWorker, type JobWorker } from './spawn-worker.js';
 import { dirname } from 'node:path';
 import { fileSecretBox } from '../secrets/secret-box.js';
 import { sealedSetting } from '../secrets/sealed-setting.js';
+import { DEFAULT_SITE_POLICY, SitePolicySchema, type SitePolicy } from '../contract/site-policy.js';
+import type { SiteIdentity } from '../contract/site-identity.js';
+import { SITE_KEY_SETTING, siteIdentity } from '../federation/site-key.js';
 
 const SETTINGS_KEY = 'app.federation';
 const TOKEN_KEY = 'app.federation.token';
 /** The join token, sealed in the store (a plain one from an older FedSeg is sealed when first read; docs/security.md §5). */
 const sealedToken = (ctx: EngineContext) => sealedSetting(ctx.store, ctx.secrets ?? fileSecretBox(dirname(ctx.dbPath)), TOKEN_KEY);
 
+/** The site's key pair, sealed in the store next to the token (docs/security.md §2, §5). */
+const siteKey = (ctx: EngineContext): SiteIdentity => siteIdentity(sealedSetting(ctx.store, ctx.secrets ?? fileSecretBox(dirname(ctx.dbPath)), SITE_KEY_SETTING));
+
 type Saved = Omit<FederationSettings, 'tokenSet'>;
-type SettingsInput = Partial<Saved> & { hubUrl: string; siteName: string };
+type SettingsInput = Partial<Omit<Saved, 'policy'>> & { hubUrl: string; siteName: string; policy?: Partial<Omit<SitePolicy, 'consentedAt'>> | undefined };
 
 /** Plain words for a participation that stopped with an error code (same words as Test connection). */
 export function explainFailure(code: string | undefined, message: string): { problem: ConnectionProblem; message: string } {
@@ -83,6 +89,7 @@ export class FederationManager {
     return {
       hubUrl: s?.hubUrl ?? '', siteName: s?.siteName ?? '', datasetIds: Array.isArray(s?.datasetIds) ? s.datasetIds.filter((x) => typeof x === 'string') : [],
       ca: typeof s?.ca === 'string' ? s.ca : '', trustedFingerprint: typeof s?.trustedFingerprint === 'string' ? s.trustedFingerprint : null, hub: s?.hub ?? null,
+      policy: SitePolicySchema.safeParse(s?.policy).data ?? DEFAULT_SITE_POLICY,
     };
   }
 
@@ -121,7 +128,12 @@ export class FederationManager {
     for (const id of datasetIds) requireDataset(this.ctx.store, id);
     // A different hub invalidates what the last one said about itself (and a pin made for it).
     const sameHub = normaliseHubUrl(hubUrl)?.toString() === normaliseHubUrl(cur.hubUrl)?.toString();
+    // Consent is recorded with its time; withdrawing it clears the time.
+    const want = { ...cur.policy, ...p.policy };
+    const policy = SitePolicySchema.safeParse({ ...want, consentedAt: want.shareSpectra ? (cur.policy.shareSpectra ? cur.policy.consentedAt : new Date().toISOString()) : null });
+    if (!policy.success) throw new FedSegError('INVALID_ARGUMENT', `sharing policy: ${policy.error.issues[0]?.path.join('.')}: ${policy.error.issues[0]?.message}`);
     return {
+      policy: policy.data,
       hubUrl, siteName: p.siteName.trim(), datasetIds, ca, hub: sameHub ? cur.hub : null,
       trustedFingerprint: sameHub || p.trustedFingerprint !== undefined ? trustedFingerprint : null,
     };
@@ -136,7 +148,7 @@ export class FederationManager {
   }
 
   private probe(s: Saved, token: string): Promise<ConnectionReport> {
-    return probeHub({ hubUrl: s.hubUrl, site: s.siteName, token, ...(s.ca ? { ca: s.ca } : {}), trustedFingerprint: s.trustedFingerprint });
+    return probeHub({ hubUrl: s.hubUrl, site: s.siteName, token, identity: siteKey(this.ctx), ...(s.ca ? { ca: s.ca } : {}), trustedFingerprint: s.trustedFingerprint });
   }
 
   /** Saves settings; a new token is kept only if the hub accepts it (the working one is never lost to a typo). */
@@ -252,6 +264,10 @@ export class FederationManager {
         return this.update({ message: `evaluated the global model of round ${e.round}` });
       case 'global-model':
         return this.update({ message: `kept the global model of round ${e.round} (Segment lists it)` });
+      case 'refused':
+        return this.update({ message: `refused the hub's ${e.request}: ${e.message}` });
+      case 'bank-dropped':
+        return this.update({ message: `left ${e.dropped} received amplitude window(s) out: ${e.reason}` });
       case 'hub-error':
         return this.update({ message: `hub: ${e.message}` });
       case 'finished':
@@ -321,7 +337,8 @@ export class FederationManager {
       work: {
         kind: 'federate',
         job: {
-          runId: run.id, hubUrl: normaliseHubUrl(hubUrl)!.toString(), site: siteName, token, datasetIds: ds.map((d) => d.id),
+          runId: run.id, hubUrl: normaliseHubUrl(hubUrl)!.toString(), site: siteName, token, identityKey: siteKey(this.ctx).exportPrivate(), policy: saved.policy,
+          datasetIds: ds.map((d) => d.id),
           ...(saved.ca ? { ca: saved.ca } : {}), ...(saved.trustedFingerprint ? { trustedFingerprint: saved.trustedFingerprint } : {}),
         },
       },

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { explainSocketError, normaliseHubUrl, probeHub } from './hub-probe.js';
+import { newSiteIdentity } from '../contract/site-identity.js';
 
 const url = new URL('wss://hub.example.org:8443');
 const err = (code: string, message = code) => Object.assign(new Error(message), { code });
@@ -40,9 +41,9 @@ test('socket failures are classified in plain words', () => {
 });
 
 test('probe: invalid address, site name and missing token fail before connecting', async () => {
-  assert.equal((await probeHub({ hubUrl: 'ftp://x', site: 'a', token: 't' })).problem, 'url');
-  assert.equal((await probeHub({ hubUrl: 'ws://127.0.0.1:1', site: 'bad name!', token: 't' })).problem, 'auth');
-  assert.equal((await probeHub({ hubUrl: 'ws://127.0.0.1:1', site: 'a', token: '' })).problem, 'auth');
+  assert.equal((await probeHub({ hubUrl: 'ftp://x', site: 'a', token: 't', identity: newSiteIdentity() })).problem, 'url');
+  assert.equal((await probeHub({ hubUrl: 'ws://127.0.0.1:1', site: 'bad name!', token: 't', identity: newSiteIdentity() })).problem, 'auth');
+  assert.equal((await probeHub({ hubUrl: 'ws://127.0.0.1:1', site: 'a', token: '', identity: newSiteIdentity() })).problem, 'auth');
 });
 
 test('probe: refused port and a web server that is not a hub', async () => {
@@ -50,9 +51,9 @@ test('probe: refused port and a web server that is not a hub', async () => {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   const port = (srv.address() as AddressInfo).port;
   try {
-    assert.equal((await probeHub({ hubUrl: `ws://127.0.0.1:${port}`, site: 'a', token: 't' })).problem, 'protocol');
+    assert.equal((await probeHub({ hubUrl: `ws://127.0.0.1:${port}`, site: 'a', token: 't', identity: newSiteIdentity() })).problem, 'protocol');
   } finally {
     await new Promise((r) => srv.close(r));
   }
-  assert.equal((await probeHub({ hubUrl: `ws://127.0.0.1:${port}`, site: 'a', token: 't' })).problem, 'refused');
+  assert.equal((await probeHub({ hubUrl: `ws://127.0.0.1:${port}`, site: 'a', token: 't', identity: newSiteIdentity() })).problem, 'refused');
 });

@@ -8,16 +8,19 @@ import WebSocket from 'ws';
 import type { ConnectionProblem, ConnectionReport, HubInfo } from '../contract/app-api.js';
 import { CLOSE, decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_VERSION, type WelcomeMsg } from '../contract/hub-protocol.js';
 import { describeSpec, MODEL_KINDS } from '../contract/model-spec.js';
-import { newSiteIdentity, signedHello, type SiteIdentity } from '../contract/site-identity.js';
-import { enforcePin, fetchFingerprint, isLoopbackHost, normaliseFingerprint, tlsOptions } from '../federation/tls-trust.js';
+import { signedHello, type SiteIdentity } from '../contract/site-identity.js';
+import { enforcePin, fetchFingerprint, isLoopbackHost, normaliseFingerprint, siteTransportPolicy, tlsOptions } from '../federation/tls-trust.js';
 
 export interface ProbeOptions {
   hubUrl: string;
   site: string;
   /** The enrolment token (binds the site's key on first contact; checked when given). */
   token?: string;
-  /** The site's key pair (its store's); a probe without one proves only the token. */
-  identity?: SiteIdentity;
+  /**
+   * The site's key pair (its store's). Required: the first accepted Hello binds its key at the hub, so
+   * a probe with a throwaway key would lock the site's real key out.
+   */
+  identity: SiteIdentity;
   /** The role the site is enrolled with. */
   role?: 'train' | 'eval';
   timeoutMs?: number;
@@ -75,6 +78,7 @@ export function hubInfo(w: WelcomeMsg): HubInfo {
   return {
     name: w.hub, strategy: w.mode, round: w.round, totalRounds: w.totalRounds, model: describeSpec(w.model), inChannels: w.model.inChannels,
     alpha: w.train.alpha, sharesWindows: w.spectrumNeeded,
+    privacy: w.privacy ? { epsilonPerRound: w.privacy.epsilonPerRound, epsilonTotal: w.privacy.epsilonTotal, delta: w.privacy.delta, noiseMultiplier: w.privacy.noiseMultiplier } : null,
   };
 }
 
@@ -120,7 +124,12 @@ function probeOnce(opts: ProbeOptions): Promise<ConnectionReport> {
   if (!url) return Promise.resolve(report('url', 'The hub address is not valid. It looks like wss://hub.example.org:8443 (ask your coordinator).', `could not parse '${opts.hubUrl}'`));
   if (!SITE_RE.test(opts.site))
     return Promise.resolve(report('auth', 'The site name may only use letters, digits, dot, dash and underscore (1 to 64 characters, starting with a letter or digit).', `site '${opts.site}'`));
-  if (!opts.token && !opts.identity) return Promise.resolve(report('auth', 'No join token is entered. The coordinator gives each site a token when it is enrolled.', 'empty token'));
+  if (!opts.token) return Promise.resolve(report('auth', 'No join token is entered. The coordinator gives each site a token when it is enrolled.', 'empty token'));
+  try {
+    siteTransportPolicy(url.toString(), { insecure: false });
+  } catch (e) {
+    return Promise.resolve(report('url', `The address starts with ws://, which sends this site's traffic unencrypted to another computer. Use the hub's wss:// address (ask your coordinator).`, (e as Error).message));
+  }
   const timeoutMs = opts.timeoutMs ?? 6000;
   return new Promise((resolve) => {
     const t0 = performance.now();
@@ -159,7 +168,7 @@ function probeOnce(opts: ProbeOptions): Promise<ConnectionReport> {
       () => finish(report('timeout', `The hub did not answer within ${Math.round(timeoutMs / 1000)} s. A firewall or proxy may be blocking the connection, or the hub is overloaded.`, 'no Welcome before the deadline')),
       timeoutMs,
     );
-    const identity = opts.identity ?? newSiteIdentity();
+    const identity = opts.identity;
     // The hub speaks first: its challenge, which the Hello signs.
     const answer = (nonce: string) => {
       try {

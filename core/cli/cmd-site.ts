@@ -5,7 +5,7 @@
 // Exit codes: the shared table (core/contract/exit-codes.ts): 3 hub unreachable, 4 authentication
 // failed, 5 protocol version mismatch, 6 duplicate site name, 130 interrupted, ...
 import { existsSync, readFileSync } from 'node:fs';
-import { choiceArg, intArg, parseCommandArgs, SEED_RANGE } from '../contract/cli-args.js';
+import { choiceArg, intArg, numArg, parseCommandArgs, SEED_RANGE } from '../contract/cli-args.js';
 import { FedSegError } from '../contract/errors.js';
 import { describeFailure, EXIT, exitCodeHelp, readingArguments, UsageError } from '../contract/exit-codes.js';
 import type { Connector } from '../contract/transport.js';
@@ -16,6 +16,11 @@ import { runSite, type SiteEvent } from '../federation/site-client.js';
 import { Participation } from '../run/participation.js';
 import { normaliseFingerprint, siteTransportPolicy } from '../federation/tls-trust.js';
 import { wsConnector } from '../federation/ws-connection.js';
+import { DEFAULT_SITE_POLICY, type SitePolicy } from '../contract/site-policy.js';
+import { SITE_KEY_SETTING, siteIdentity } from '../federation/site-key.js';
+import { fileSecretBox } from '../secrets/secret-box.js';
+import { sealedSetting } from '../secrets/sealed-setting.js';
+import { dirname, resolve } from 'node:path';
 import { participantData } from '../store/sample-source.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 
@@ -25,7 +30,8 @@ const USAGE = `usage: fedseg site --hub URL --name NAME --token TOKEN --db FILE 
 
   --hub URL          ws://host:port or wss://host:port of the hub
   --name NAME        this site's enrolled name
-  --token TOKEN      its enrolment token (or set FEDSEG_TOKEN)
+  --token TOKEN      its enrolment token (or set FEDSEG_TOKEN); needed until the hub has bound this
+                     site's key (the first join), optional afterwards
   --db FILE          this site's FedSeg store (datasets, checkpoints, audit log)
   --dataset NAME|ID  dataset to train/evaluate on (default: the only one in the store)
   --role train|eval  eval = an unseen site that only evaluates global models (default train)
@@ -37,6 +43,13 @@ const USAGE = `usage: fedseg site --hub URL --name NAME --token TOKEN --db FILE 
                      and updates would cross the network unencrypted; a warning is printed)
   --backend NAME     wasm | cpu | webgpu | tensorflow | tensorflow-gpu | auto (default auto)
   --seed N           local shuffling / CFSI seed, 0-4294967295 (default 0)
+
+What this site shares (its own policy, whatever the hub asks; docs/security.md §3):
+  --share-spectra    agree to share the amplitude windows of the training images (ELCFS hubs ask for
+                     them; without this flag such a request is refused and the hub is told why)
+  --max-alpha X      largest window fraction accepted, 0-0.5 (default ${DEFAULT_SITE_POLICY.maxAlpha})
+  --max-half-width B largest window half-width b, 0-64: windows of (2b+1)^2 values (default ${DEFAULT_SITE_POLICY.maxHalfWidth})
+  --max-windows N    most windows shared, >= 1 (default ${DEFAULT_SITE_POLICY.maxWindows})
   --quiet            only errors and the final line
 
 ${exitCodeHelp()}`;
@@ -82,6 +95,8 @@ export function progressPrinter(name: string, quiet: boolean, stream: NodeJS.Wri
       case 'evaluated': line(`round ${e.round}: evaluated${fmtMetrics(e.metrics)}`); break;
       case 'global-model': line(`kept the global model of round ${e.round} (checkpoint ${e.modelId})`); break;
       case 'hub-error': line(`hub: ${e.code}: ${e.message}`); break;
+      case 'refused': line(`refused the hub's ${e.request}: ${e.message}`); break;
+      case 'bank-dropped': line(`left ${e.dropped} received window(s) out: ${e.reason}`); break;
       case 'finished': line('the hub finished the run'); break;
     }
   };
@@ -93,11 +108,13 @@ function fmtMetrics(m: Record<string, number>): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let v: Partial<Record<'hub' | 'name' | 'token' | 'db' | 'dataset' | 'role' | 'ca' | 'trust-fingerprint' | 'backend' | 'seed', string>> & { quiet?: boolean; help?: boolean; insecure?: boolean } = {};
+  let v: Partial<Record<'hub' | 'name' | 'token' | 'db' | 'dataset' | 'role' | 'ca' | 'trust-fingerprint' | 'backend' | 'seed' | 'max-alpha' | 'max-half-width' | 'max-windows', string>>
+    & { quiet?: boolean; help?: boolean; insecure?: boolean; 'share-spectra'?: boolean } = {};
   try {
     v = parseCommandArgs(argv, {
       hub: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, dataset: { type: 'string' },
       role: { type: 'string' }, ca: { type: 'string' }, 'trust-fingerprint': { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' }, insecure: { type: 'boolean' },
+      'share-spectra': { type: 'boolean' }, 'max-alpha': { type: 'string' }, 'max-half-width': { type: 'string' }, 'max-windows': { type: 'string' },
     }, { prog: 'fedseg', command: 'site' }).values;
     if (v.help) {
       console.log(USAGE);
@@ -107,6 +124,13 @@ export async function run(argv: string[]): Promise<number> {
     const role = choiceArg(v.role, 'role', ['train', 'eval'], 'train');
     const seed = intArg(v.seed, 'seed', SEED_RANGE) ?? 0;
     const backend = backendArg(v.backend) ?? 'auto';
+    const policy: SitePolicy = {
+      shareSpectra: v['share-spectra'] === true,
+      consentedAt: v['share-spectra'] ? new Date().toISOString() : null,
+      maxAlpha: numArg(v['max-alpha'], 'max-alpha', { min: 0, max: 0.5 }) ?? DEFAULT_SITE_POLICY.maxAlpha,
+      maxHalfWidth: intArg(v['max-half-width'], 'max-half-width', { min: 0, max: 64 }) ?? DEFAULT_SITE_POLICY.maxHalfWidth,
+      maxWindows: intArg(v['max-windows'], 'max-windows', { min: 1, max: 100000 }) ?? DEFAULT_SITE_POLICY.maxWindows,
+    };
     if (v.hub !== undefined && !/^wss?:\/\//.test(v.hub)) throw new UsageError(`--hub must be a ws:// or wss:// URL, got '${v.hub}'`);
     // The transport rule first (docs/security.md §2, Transport): plain ws:// to another computer is a
     // usage error without --insecure; each warning is printed once, not at every reconnect.
@@ -122,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
     const pin = v['trust-fingerprint'] === undefined ? undefined : normaliseFingerprint(v['trust-fingerprint']);
     if (pin === null) throw new UsageError(`--trust-fingerprint expects a SHA-256 fingerprint (64 hexadecimal digits, AA:BB:...), got '${v['trust-fingerprint']}'`);
     const token = v.token ?? process.env.FEDSEG_TOKEN;
-    for (const [flag, val] of [['--hub', v.hub], ['--name', v.name], ['--token', token], ['--db', v.db]] as const)
+    for (const [flag, val] of [['--hub', v.hub], ['--name', v.name], ['--db', v.db]] as const)
       if (!val) throw new UsageError(`${flag} is required (fedseg site --help)`);
     let ca: Buffer | undefined;
     if (v.ca) {
@@ -148,9 +172,13 @@ export async function run(argv: string[]): Promise<number> {
       else throw new UsageError(`store ${v.db} holds ${datasets.length} datasets; pick one with --dataset (${datasets.map((d) => d.name).join(', ')})`);
       const report = await initBackend({ backend });
       if (!v.quiet) console.log(`[${v.name}] backend ${describeBackend(report)}`);
+      // The site's key, sealed in its store with a key file next to it: the token enrols it once.
+      const keySlot = sealedSetting(store, fileSecretBox(dirname(resolve(v.db!))), SITE_KEY_SETTING);
+      if (!token && !keySlot.has()) throw new UsageError('--token is required for the first join (this store has no enrolled site key yet; fedseg site --help)');
+      const identity = siteIdentity(keySlot);
       const trainer = new Participation({ ledger: store, data: participantData(store, dataset), site: v.name!, backend: report.name, seed });
       const s = await runSite({
-        hubUrl: v.hub!, site: v.name!, token: token!, role, trainer, ledger: store, signal: ac.signal,
+        hubUrl: v.hub!, site: v.name!, ...(token ? { token } : {}), identity, policy, role, trainer, ledger: store, signal: ac.signal,
         ...(ca ? { ca } : {}), ...(pin ? { trustedFingerprint: pin } : {}), onEvent: progressPrinter(v.name!, !!v.quiet), connect,
       });
       trainer.dispose();

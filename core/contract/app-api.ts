@@ -200,6 +200,8 @@ export const HubInfo = z.object({
   alpha: z.number(),
   /** Whether this strategy asks sites for amplitude windows at all (ELCFS does, FedAvg does not). */
   sharesWindows: z.boolean(),
+  /** The run's site-level differential privacy (docs/security.md §8), or null when the hub adds no noise. */
+  privacy: z.object({ epsilonPerRound: z.number(), epsilonTotal: z.number(), delta: z.number(), noiseMultiplier: z.number() }).nullable().default(null),
 });
 export type HubInfo = z.infer<typeof HubInfo>;
 
@@ -378,6 +380,8 @@ export const appMethods = {
       alpha: z.number(), channels: NonNegInt, halfWidth: NonNegInt,
       /** hub: alpha and sharing come from the saved hub's Welcome; given: the caller's alpha; default: no hub known yet. */
       basis: z.enum(['hub', 'given', 'default']), hub: z.string().nullable(), sharesWindows: z.boolean(),
+      /** Why this site's policy would refuse the request (docs/security.md §3), or null when the windows would go out. */
+      refusal: z.object({ code: z.string(), message: z.string() }).nullable(),
     }),
     'The amplitude-spectrum windows that joining would share, as images, with their size, at the hub\'s own window size.'),
 } as const;

@@ -65,17 +65,8 @@ export interface AuditWriterStats {
   busy: number;
 }
 
-/**
- * True for the errors that pass: another process holds the store's lock (SQLITE_BUSY / SQLITE_LOCKED,
- * also when the store wrapped them as DB_ERROR "locked by another process") or the disk is full.
- */
-export function isTransientStoreError(e: unknown): boolean {
-  for (let x: unknown = e, depth = 0; x && depth < 4; x = (x as { cause?: unknown }).cause, depth++) {
-    const code = String((x as { code?: unknown }).code ?? '');
-    if (/^SQLITE_(BUSY|LOCKED|FULL)/.test(code)) return true;
-  }
-  return false;
-}
+export { isTransientStoreError } from '../contract/store-errors.js';
+import { isTransientStoreError } from '../contract/store-errors.js';
 
 interface Waiting {
   row: AuditRow;

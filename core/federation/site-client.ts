@@ -19,7 +19,7 @@ import { DEFAULT_SITE_POLICY, refuseSpectrumRequest, refuseTraining, refuseWindo
 import type { Connection } from '../contract/transport.js';
 import { encodeWeights, type NamedArray } from '../contract/weights.js';
 import { findUpdate, pendingRound, saveGlobalModel, saveUpdate } from '../run/checkpoints.js';
-import { auditKind, auditWriterFor, describeMessage } from './site-audit.js';
+import { auditKind, auditWriterFor, describeMessage, isTransientStoreError } from './site-audit.js';
 import type { SiteClientOptions, SiteRunSummary } from './site-options.js';
 import { parseBank, spectrumUpload } from './site-spectra.js';
 import type { SpectrumWindow, TrainResult } from './trainer.js';
@@ -91,6 +91,8 @@ class SiteClient {
   }
 
   private stop(): void {
+    // Audit rows still waiting for a locked store get one more try before the client ends.
+    auditWriterFor(this, this.o.ledger).flush();
     this.done = true;
     this.stopHeartbeat();
     this.work.abort();
@@ -382,11 +384,17 @@ class SiteClient {
       this.audit('in', 'spectrum-bank', 0, `${dropped} received window(s) left out of round ${m.round}: ${reason}`);
       this.emit({ type: 'bank-dropped', dropped, kept: Math.max(0, kept), reason });
     }
-    // Keep the update until the hub has it (crash-safe).
-    saveUpdate(this.o.ledger, {
-      runKey, round: m.round, globalHash: m.globalHash, numSamples: res.numSamples, metrics: res.metrics,
-      ...(this.o.trainer.dataKey !== undefined ? { dataKey: this.o.trainer.dataKey } : {}),
-    }, res.weights);
+    // Keep the update until the hub has it (crash-safe). A store locked by another process must not
+    // cost the round's work (docs/security.md §9): the update is sent anyway, only not kept for a resend.
+    try {
+      saveUpdate(this.o.ledger, {
+        runKey, round: m.round, globalHash: m.globalHash, numSamples: res.numSamples, metrics: res.metrics,
+        ...(this.o.trainer.dataKey !== undefined ? { dataKey: this.o.trainer.dataKey } : {}),
+      }, res.weights);
+    } catch (e) {
+      if (!isTransientStoreError(e)) throw e;
+      this.emit({ type: 'hub-error', code: 'DB_ERROR', message: `local: the store is locked by another process, so round ${m.round}'s update is sent without a crash-safe copy` });
+    }
     this.summary.roundsTrained++;
     this.summary.lastMetrics = res.metrics;
     const bytes = this.send({ kind: 'train_res', round: m.round, globalHash: m.globalHash, numSamples: res.numSamples, metrics: res.metrics }, res.weights);
@@ -394,10 +402,30 @@ class SiteClient {
   }
 
   /** Keeps every global model (with the hub's spec) in the site's store; round 0 (the untrained start) is not kept. */
-  private keepGlobal(round: number, arrays: NamedArray[]): void {
+  private keepGlobal(round: number, arrays: NamedArray[], attempt = 0): void {
     const w = this.welcome;
     if (!w || round < 1) return;
-    const info = saveGlobalModel(this.o.ledger, { spec: w.model, arrays, hub: this.o.hubUrl, hubName: w.hub, runKey: this.runKey, round, totalRounds: w.totalRounds });
-    if (info) this.emit({ type: 'global-model', round, modelId: info.id });
+    const record = { spec: w.model, arrays, hub: this.o.hubUrl, hubName: w.hub, runKey: this.runKey, round, totalRounds: w.totalRounds };
+    this.saveGlobal(record, attempt);
+  }
+
+  /** Keeps a global model; while another process holds the store's lock it tries again later (up to ~2 min) instead of losing it. */
+  private saveGlobal(record: Parameters<typeof saveGlobalModel>[1], attempt: number): void {
+    let info: ReturnType<typeof saveGlobalModel>;
+    try {
+      info = saveGlobalModel(this.o.ledger, record);
+    } catch (e) {
+      if (!isTransientStoreError(e) || attempt >= 24) throw e;
+      const t = setTimeout(() => {
+        try {
+          this.saveGlobal(record, attempt + 1);
+        } catch (err) {
+          this.emit({ type: 'hub-error', code: 'DB_ERROR', message: `local: the global model of round ${record.round} could not be kept: ${toErrorValue(err).message}` });
+        }
+      }, 5000);
+      t.unref?.();
+      return;
+    }
+    if (info) this.emit({ type: 'global-model', round: record.round, modelId: info.id });
   }
 }

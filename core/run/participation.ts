@@ -17,6 +17,7 @@ import { disposeWeights, toNamedArraysAsync, toWeightMap } from '../models/weigh
 import { createRng } from '../rng.js';
 import { Adam } from '../train/adam.js';
 import { trainLocal, type LocalMode } from '../train/local-training.js';
+import { isTransientStoreError } from '../contract/store-errors.js';
 import { calibrateRunningStats } from './batch-norm.js';
 import { loadOptimiser, saveOptimiser } from './checkpoints.js';
 import { evaluateNetwork, evaluationMetrics } from './evaluation.js';
@@ -43,6 +44,22 @@ export interface ParticipationOptions {
   backend: string;
   /** Seeds local shuffling / CFSI draws (mixed with the round). */
   seed?: number;
+}
+
+/** Runs a store write; a store locked by another process (SQLITE_BUSY/LOCKED) makes it false instead of throwing. */
+function bestEffort(fn: () => Promise<unknown>): Promise<boolean>;
+function bestEffort(fn: () => unknown): boolean;
+function bestEffort(fn: () => unknown): boolean | Promise<boolean> {
+  const transient = (e: unknown) => {
+    if (isTransientStoreError(e)) return false;
+    throw e;
+  };
+  try {
+    const r = fn();
+    return r instanceof Promise ? r.then(() => true, transient) : true;
+  } catch (e) {
+    return transient(e);
+  }
 }
 
 export class Participation implements SiteTrainer {
@@ -135,9 +152,10 @@ export class Participation implements SiteTrainer {
       samples = createRng(seed ^ 0x9e3779b9).shuffle([...samples]).slice(0, req.config.maxStepsPerEpoch * req.config.batchSize);
     }
     if (mode === 'elcfs') {
-      // Received windows are kept in the store so the operator can see what came in.
-      this.o.ledger.deleteAmplitudeWindows({ source: 'received' });
-      this.o.ledger.putAmplitudeWindows(bank.flatMap((g, i) => g.map((w) => ({ source: 'received' as const, site: `source-${i}`, alpha: req.config.alpha, round: req.round, window: w }))));
+      // Received windows are kept in the store so the operator can see what came in; a store locked by
+      // another process skips that record rather than the round (docs/security.md §9).
+      bestEffort(() => this.o.ledger.deleteAmplitudeWindows({ source: 'received' }));
+      bestEffort(() => this.o.ledger.putAmplitudeWindows(bank.flatMap((g, i) => g.map((w) => ({ source: 'received' as const, site: `source-${i}`, alpha: req.config.alpha, round: req.round, window: w })))));
     }
     const weights = toWeightMap(req.global, net.shapes);
     try {
@@ -151,9 +169,11 @@ export class Participation implements SiteTrainer {
       });
       await calibrateRunningStats(net, weights, samples.map((s) => s.image), req.config.batchSize);
       const out = await toNamedArraysAsync(weights);
-      saveOptimiser(this.o.ledger, req.runKey, await adam.toNamedArraysAsync(), { step: adam.step, name: 'federation optimiser state' });
+      // The optimiser state is kept in memory too; only a restart would miss a copy the locked store refused.
+      const optimiserKept = bestEffort(async () => saveOptimiser(this.o.ledger, req.runKey, await adam.toNamedArraysAsync(), { step: adam.step, name: 'federation optimiser state' }));
       const metrics: Record<string, number> = { steps: r.steps, elapsedMs: Math.round(r.elapsedMs) };
       if (dropped > 0) metrics.bankDropped = dropped;
+      if (!(await optimiserKept)) metrics.optimiserNotKept = 1;
       if (req.mode === 'elcfs' && mode !== 'elcfs') metrics.cfsiSkipped = 1;
       for (const [k, v] of Object.entries(r.meanLosses)) if (Number.isFinite(v)) metrics[`loss_${k}`] = v;
       return { weights: out, numSamples: all.length, metrics };

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { probeHub } from '../../core/app/hub-probe.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
-import { site, startHub, tempDir, within } from './helpers/hub-harness.js';
+import { identityOf, site, startHub, tempDir, within } from './helpers/hub-harness.js';
 
 function haveOpenssl(): boolean {
   try {
@@ -57,14 +57,14 @@ test('trust on first use: fingerprint shown, pinned site takes part, a wrong pin
     const fp = /Fingerprint=([0-9A-F:]+)/i.exec(execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', cert], { encoding: 'utf8' }))![1]!.toUpperCase();
     const { hub, port, tokens } = await startHub(dir, { mode: 'fedavg', rounds: 1, minSites: 1, evaluate: 'none', tls: { cert, key } }, [{ name: 'A' }]);
     const url = `wss://127.0.0.1:${port}`;
-    const first = await probeHub({ hubUrl: url, site: 'A', token: tokens.A! });
+    const first = await probeHub({ hubUrl: url, site: 'A', token: tokens.A!, identity: identityOf(url, 'A') });
     assert.equal(first.problem, 'tls');
     assert.equal(first.fingerprint, fp, 'the fingerprint an operator compares is the certificate\'s SHA-256');
     assert.match(first.message, /fingerprint/);
-    const pinned = await probeHub({ hubUrl: url, site: 'A', token: tokens.A!, trustedFingerprint: fp.toLowerCase().replace(/:/g, '') });
+    const pinned = await probeHub({ hubUrl: url, site: 'A', token: tokens.A!, identity: identityOf(url, 'A'), trustedFingerprint: fp.toLowerCase().replace(/:/g, '') });
     assert.equal(pinned.problem, 'ok', pinned.detail);
     const wrong = 'AB:'.repeat(31) + 'AB';
-    const refused = await probeHub({ hubUrl: url, site: 'A', token: tokens.A!, trustedFingerprint: wrong });
+    const refused = await probeHub({ hubUrl: url, site: 'A', token: tokens.A!, identity: identityOf(url, 'A'), trustedFingerprint: wrong });
     assert.equal(refused.problem, 'tls');
     assert.match(refused.detail, /not the trusted/);
     const bad = site(url, 'A', tokens.A!, new FakeTrainer({ target: 1, samples: 2 }), { firstAttempts: 1, trustedFingerprint: wrong });

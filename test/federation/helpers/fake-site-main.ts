@@ -4,7 +4,12 @@
 import { parseArgs } from 'node:util';
 import { openSqliteStore } from '../../../core/store/sqlite-store.js';
 import { runSite, type SiteLedger } from '../../../core/federation/site-client.js';
+import { dirname } from 'node:path';
+import { SITE_KEY_SETTING, siteIdentity } from '../../../core/federation/site-key.js';
+import { fileSecretBox } from '../../../core/secrets/secret-box.js';
+import { sealedSetting } from '../../../core/secrets/sealed-setting.js';
 import { FakeTrainer } from './fake-trainer.js';
+import { DEFAULT_SITE_POLICY } from '../../../core/contract/site-policy.js';
 
 const { values: v } = parseArgs({
   options: { hub: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, target: { type: 'string' },
@@ -32,8 +37,10 @@ const ledger: SiteLedger = {
     return r;
   },
 };
+// The key survives the SIGKILL like a real site's: sealed in its store, the key file next to it.
+const identity = siteIdentity(sealedSetting(store, fileSecretBox(dirname(v.db!)), SITE_KEY_SETTING));
 runSite({
-  hubUrl: v.hub!, site: v.name!, token: v.token!, ledger, backoff: { initialMs: 100, maxMs: 500 },
+  hubUrl: v.hub!, site: v.name!, token: v.token!, identity, policy: { ...DEFAULT_SITE_POLICY, shareSpectra: true, consentedAt: new Date().toISOString() }, ledger, backoff: { initialMs: 100, maxMs: 500 },
   trainer: new FakeTrainer({ target: Number(v.target), samples: 5, workMs: Number(v['work-ms'] ?? 100) }),
   onEvent: (e) => { if (e.type === 'connected' || e.type === 'round-start' || e.type === 'round-sent' || e.type === 'finished') console.log(JSON.stringify(e)); },
 }).then((s) => { console.log(`done ${JSON.stringify(s)}`); store.close(); process.exit(0); },
