@@ -3,15 +3,19 @@
 // SQLite. The pool is a hybrid: until its workers are up (or when they are all busy, or if they
 // cannot start at all) the calling thread decodes the file itself, so a pool is never slower than
 // decoding inline by more than the workers' start-up CPU. Results and errors are exactly those of
-// readFile + decodeImageFile.
-import { readFile } from 'node:fs/promises';
+// readRegularFile + decodeImageFile, with the same per-file limits (docs/security.md §4 Import budgets):
+// a FIFO is refused without being opened and an oversized header before any pixel is decoded.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FedSegError, type ErrorValue } from '../../contract/errors.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './decode-limits.js';
+import { readRegularFile } from './file-read.js';
 import { decodeImageFile, type Raster } from './image-file.js';
 
 export interface RasterReader {
-  read(file: string): Promise<Raster>;
+  read(file: string, limits?: DecodeLimits): Promise<Raster>;
+  /** Decodes bytes already read (the importers read each file once, to check its header first). */
+  decode(buf: Uint8Array, file: string, limits?: DecodeLimits): Promise<Raster>;
   close(): Promise<void>;
   /** Files decoded by workers so far (the rest were decoded inline). */
   readonly offloaded: number;
@@ -19,17 +23,15 @@ export interface RasterReader {
   ready(): Promise<number>;
 }
 
-export async function readRasterInline(file: string): Promise<Raster> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(file);
-  } catch (e) {
-    throw new FedSegError('IO_ERROR', `${file}: cannot read (${(e as Error).message})`);
-  }
-  return decodeImageFile(buf, file);
+export async function readRasterInline(file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<Raster> {
+  return decodeImageFile(await readRegularFile(file, limits), file, limits);
 }
 
-export const inlineReader: RasterReader = { read: readRasterInline, close: async () => undefined, offloaded: 0, ready: async () => 0 };
+async function decodeInline(buf: Uint8Array, file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<Raster> {
+  return decodeImageFile(buf, file, limits);
+}
+
+export const inlineReader: RasterReader = { read: readRasterInline, decode: decodeInline, close: async () => undefined, offloaded: 0, ready: async () => 0 };
 
 /** Workers to use by default: one per spare core, at most 4. */
 export function defaultDecodeWorkers(): number {
@@ -86,23 +88,30 @@ export function createDecodePool(workers = defaultDecodeWorkers(), maxInflight =
     worker.on('exit', (code) => fail(`exit code ${code}`));
     slots.push(slot);
   }
+  const dispatch = (job: { file: string; buf?: Uint8Array; limits: DecodeLimits }, inline: () => Promise<Raster>): Promise<Raster> => {
+    let best: Slot | null = null;
+    for (const s of slots) {
+      if (s.ready && !s.dead && s.inflight.size < maxInflight && (!best || s.inflight.size < best.inflight.size)) best = s;
+    }
+    if (!best) return inline();
+    const slot = best;
+    const id = nextId++;
+    offloaded++;
+    return new Promise<Raster>((resolve, reject) => {
+      slot.inflight.set(id, { resolve, reject });
+      slot.worker.postMessage({ id, ...job });
+    });
+  };
   return {
     get offloaded() {
       return offloaded;
     },
-    read(file: string): Promise<Raster> {
-      let best: Slot | null = null;
-      for (const s of slots) {
-        if (s.ready && !s.dead && s.inflight.size < maxInflight && (!best || s.inflight.size < best.inflight.size)) best = s;
-      }
-      if (!best) return readRasterInline(file);
-      const slot = best;
-      const id = nextId++;
-      offloaded++;
-      return new Promise<Raster>((resolve, reject) => {
-        slot.inflight.set(id, { resolve, reject });
-        slot.worker.postMessage({ id, file });
-      });
+    read(file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<Raster> {
+      return dispatch({ file, limits }, () => readRasterInline(file, limits));
+    },
+    decode(buf: Uint8Array, file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<Raster> {
+      // The bytes are copied to the worker (they may sit in Node's shared Buffer pool).
+      return dispatch({ file, buf, limits }, () => decodeInline(buf, file, limits));
     },
     async ready(): Promise<number> {
       await Promise.all(slots.map((s) => s.settled));

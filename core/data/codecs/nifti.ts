@@ -1,10 +1,16 @@
 // NIfTI-1/2 volumes (.nii, .nii.gz) for the prostate importer (docs/algorithms.md §9: SAML volumes).
-// Reading: gzip through node:zlib, the header and voxel block through nifti-reader-js (maintained
-// parser), voxels converted to float64 with scl_slope/scl_inter applied. Writing (NIfTI-1 single
-// file, float32 or uint8) exists so the generator can emit SAML-like volumes and tests can round-trip.
-import { gunzipSync, gzipSync } from 'node:zlib';
+// Reading: the header is read first (for .nii.gz by inflating only the stream's first kilobytes), its
+// dimensions, datatype size and voxel offset are checked against the per-file limits and against
+// what the file can hold, and only then is the file gunzipped, with maxOutputLength set to the size
+// the header declares (docs/security.md §4 Import budgets): a 65 KB .nii.gz may otherwise inflate to
+// gigabytes. Header fields (spacing, scaling, endianness) come from nifti-reader-js (maintained
+// parser); voxels are read straight from the inflated bytes (no copy of the voxel block) with
+// scl_slope/scl_inter applied, on access (openNifti) or into a float32 volume (readNifti). Writing (NIfTI-1 single file, float32 or uint8) exists
+// so the generator can emit SAML-like volumes and tests can round-trip.
+import { constants as zc, gunzipSync, gzipSync } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
 import { FedSegError } from '../../contract/errors.js';
+import { checkFileBytes, checkVolumeSize, DEFAULT_DECODE_LIMITS, formatBytes, type DecodeLimits } from './decode-limits.js';
 
 export interface Volume {
   /** Voxels along x (fastest), y, z. */
@@ -13,34 +19,74 @@ export interface Volume {
   nz: number;
   /** Voxel size in mm along x, y, z (pixdim[1..3]; 1 when absent). */
   spacing: [number, number, number];
-  /** x fastest, then y, then z. */
-  data: Float64Array;
+  /** x fastest, then y, then z; float32 (64-bit voxels are rounded to float32). */
+  data: Float32Array;
   datatype: number;
 }
 
-const MAX_VOXELS = 1 << 28;
+/** What a NIfTI header declares, checked against the limits before any voxel is inflated. */
+export interface NiftiLayout {
+  nx: number;
+  ny: number;
+  nz: number;
+  datatype: number;
+  bytesPerVoxel: number;
+  /** Byte offset of the voxels in the (gunzipped) file. */
+  voxOffset: number;
+  /** voxOffset + voxels x bytesPerVoxel: the size of the (gunzipped) file the header declares. */
+  declaredBytes: number;
+  gzip: boolean;
+}
 
-export function readNifti(buf: Uint8Array, file: string): Volume {
-  const bad = (m: string): FedSegError => new FedSegError('CORRUPT_FILE', `${file}: ${m}`);
-  let raw = buf;
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+/** Deflate's largest expansion, about 1032:1 (zlib technical details, zlib.net/zlib_tech.html). */
+export const GZIP_MAX_RATIO = 1032;
+/** Bytes after the voxel block tolerated in a .nii.gz (some writers pad). */
+const TRAILING_SLACK = 64 * 1024;
+
+const T = nifti.NIFTI1;
+const VOXEL_BYTES: Record<number, number> = {
+  [T.TYPE_UINT8]: 1, [T.TYPE_INT8]: 1, [T.TYPE_INT16]: 2, [T.TYPE_UINT16]: 2, [T.TYPE_INT32]: 4, [T.TYPE_UINT32]: 4,
+  [T.TYPE_FLOAT32]: 4, [T.TYPE_FLOAT64]: 8, [T.TYPE_INT64]: 8, [T.TYPE_UINT64]: 8,
+};
+
+function isGzip(buf: Uint8Array): boolean {
+  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+}
+
+/** The first bytes of a gzip stream, inflating only a prefix of it (at most 1032x its length). */
+function inflateHead(buf: Uint8Array, file: string): Uint8Array {
+  let out: Uint8Array = new Uint8Array(0);
+  for (const k of [1024, 8192, 65536]) {
     try {
-      raw = gunzipSync(buf);
+      out = gunzipSync(buf.subarray(0, k), { finishFlush: zc.Z_SYNC_FLUSH });
     } catch (e) {
-      throw bad(`corrupt gzip data (${(e as Error).message})`);
+      throw new FedSegError('CORRUPT_FILE', `${file}: corrupt gzip data (${(e as Error).message})`);
     }
+    if (out.length >= 540 || k >= buf.length) break;
   }
-  const ab = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
-  if (!nifti.isNIFTI(ab)) throw bad('not a NIfTI-1/2 file (bad header magic)');
-  let header: nifti.NIFTI1 | nifti.NIFTI2;
-  let img: ArrayBuffer;
-  try {
-    header = nifti.readHeader(ab);
-    img = nifti.readImage(header, ab);
-  } catch (e) {
-    throw bad(`unreadable NIfTI (${(e as Error).message})`);
-  }
-  const dims = header.dims;
+  return out;
+}
+
+/** Reads and checks the header of a .nii or .nii.gz held in memory; inflates at most its first 64 KiB. */
+export function readNiftiLayout(buf: Uint8Array, file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): NiftiLayout {
+  const bad = (m: string): FedSegError => new FedSegError('CORRUPT_FILE', `${file}: ${m}`);
+  const gzip = isGzip(buf);
+  const h = gzip ? inflateHead(buf, file) : buf;
+  if (h.length < 348) throw bad('not a NIfTI-1/2 file (bad header magic)');
+  const dv = new DataView(h.buffer, h.byteOffset, h.byteLength);
+  const size = dv.getInt32(0, true);
+  const le = size === 348 || size === 540;
+  const sz = le ? size : dv.getInt32(0, false);
+  const v2 = sz === 540;
+  if (sz !== 348 && !v2) throw bad('not a NIfTI-1/2 file (bad header magic)');
+  if (v2 && h.length < 540) throw bad('truncated NIfTI-2 header');
+  const magic = String.fromCharCode(...h.subarray(v2 ? 4 : 344, v2 ? 7 : 347));
+  if (!(magic === 'n+1' || magic === 'n+2')) throw bad(magic === 'ni1' || magic === 'ni2' ? 'a .hdr/.img pair header (only single-file .nii volumes are supported)' : 'not a NIfTI-1/2 file (bad header magic)');
+  const dims: number[] = [];
+  for (let k = 0; k < 8; k++) dims.push(v2 ? Number(dv.getBigInt64(16 + 8 * k, le)) : dv.getInt16(40 + 2 * k, le));
+  const datatype = dv.getInt16(v2 ? 12 : 70, le);
+  const bitpix = dv.getInt16(v2 ? 14 : 72, le);
+  const voxOffset = v2 ? Number(dv.getBigInt64(168, le)) : Math.floor(dv.getFloat32(108, le));
   const ndim = dims[0]!;
   if (!(ndim >= 2 && ndim <= 7)) throw bad(`unsupported dimension count ${ndim}`);
   const nx = dims[1]!;
@@ -49,42 +95,106 @@ export function readNifti(buf: Uint8Array, file: string): Volume {
   for (let k = 4; k <= ndim; k++) {
     if ((dims[k] ?? 1) > 1) throw new FedSegError('UNSUPPORTED', `${file}: ${ndim}-D volume with dim[${k}] = ${dims[k]} (only 3-D volumes are supported)`);
   }
-  if (![nx, ny, nz].every((d) => Number.isInteger(d) && d >= 1)) throw bad(`bad dimensions ${nx}x${ny}x${nz}`);
-  const n = nx * ny * nz;
-  if (n > MAX_VOXELS) throw new FedSegError('INVALID_INPUT', `${file}: volume has ${n} voxels (limit ${MAX_VOXELS})`);
-  const bpv = header.numBitsPerVoxel / 8;
-  if (img.byteLength < n * bpv) throw bad(`voxel data truncated (${img.byteLength} bytes for ${n} voxels of ${bpv} bytes)`);
-  const dv = new DataView(img);
-  const le = header.littleEndian;
-  const out = new Float64Array(n);
-  const T = nifti.NIFTI1;
-  const code = header.datatypeCode;
-  const read: ((o: number) => number) | null =
-    code === T.TYPE_UINT8 ? (o) => dv.getUint8(o)
-      : code === T.TYPE_INT8 ? (o) => dv.getInt8(o)
-        : code === T.TYPE_INT16 ? (o) => dv.getInt16(o, le)
-          : code === T.TYPE_UINT16 ? (o) => dv.getUint16(o, le)
-            : code === T.TYPE_INT32 ? (o) => dv.getInt32(o, le)
-              : code === T.TYPE_UINT32 ? (o) => dv.getUint32(o, le)
-                : code === T.TYPE_FLOAT32 ? (o) => dv.getFloat32(o, le)
-                  : code === T.TYPE_FLOAT64 ? (o) => dv.getFloat64(o, le)
-                    : code === T.TYPE_INT64 ? (o) => Number(dv.getBigInt64(o, le))
-                      : code === T.TYPE_UINT64 ? (o) => Number(dv.getBigUint64(o, le))
-                        : null;
-  if (!read) throw new FedSegError('UNSUPPORTED', `${file}: NIfTI datatype ${code} is not supported`);
-  const slope = header.scl_slope;
-  const inter = header.scl_inter;
-  const scale = Number.isFinite(slope) && slope !== 0;
-  for (let i = 0; i < n; i++) {
-    const v = read(i * bpv);
-    out[i] = scale ? v * slope + (Number.isFinite(inter) ? inter : 0) : v;
+  if (![nx, ny, nz].every((d) => Number.isSafeInteger(d) && d >= 1)) throw bad(`bad dimensions ${nx}x${ny}x${nz}`);
+  checkVolumeSize(file, [nx, ny, nz], limits);
+  const bpv = VOXEL_BYTES[datatype];
+  if (bpv === undefined) throw new FedSegError('UNSUPPORTED', `${file}: NIfTI datatype ${datatype} is not supported`);
+  if (bitpix !== bpv * 8) throw bad(`bitpix ${bitpix} does not match datatype ${datatype} (${bpv * 8} bits per voxel)`);
+  if (!Number.isSafeInteger(voxOffset) || voxOffset < sz) throw bad(`bad voxel offset ${voxOffset}`);
+  const declaredBytes = voxOffset + nx * ny * nz * bpv;
+  checkFileBytes(file, declaredBytes, limits, ` of voxels declared by its header (${nx}x${ny}x${nz} x ${bpv} bytes)`);
+  if (!gzip && buf.length < declaredBytes) {
+    throw bad(`voxel data truncated (${Math.max(0, buf.length - voxOffset)} bytes for ${nx * ny * nz} voxels of ${bpv} bytes)`);
   }
+  if (gzip && declaredBytes > buf.length * GZIP_MAX_RATIO + 1024) {
+    throw bad(`header declares ${nx}x${ny}x${nz} voxels of ${bpv} bytes (${formatBytes(declaredBytes)}), more than ${formatBytes(buf.length)} of gzip data can hold`);
+  }
+  return { nx, ny, nz, datatype, bytesPerVoxel: bpv, voxOffset, declaredBytes, gzip };
+}
+
+function voxelReader(raw: Uint8Array, at: number, code: number, le: boolean): (i: number) => number {
+  const o = raw.byteOffset + at;
+  const native = le; // every supported platform is little-endian
+  const view = <A>(C: { new (b: ArrayBufferLike, o: number, n: number): A; BYTES_PER_ELEMENT: number }, n: number): A | null =>
+    native && o % C.BYTES_PER_ELEMENT === 0 ? new C(raw.buffer, o, n) : null;
+  const n = Math.floor((raw.length - at) / (VOXEL_BYTES[code] ?? 1));
+  const typed: ArrayLike<number> | null =
+    code === T.TYPE_UINT8 ? new Uint8Array(raw.buffer, o, n)
+      : code === T.TYPE_INT8 ? new Int8Array(raw.buffer, o, n)
+        : code === T.TYPE_INT16 ? view(Int16Array, n)
+          : code === T.TYPE_UINT16 ? view(Uint16Array, n)
+            : code === T.TYPE_INT32 ? view(Int32Array, n)
+              : code === T.TYPE_UINT32 ? view(Uint32Array, n)
+                : code === T.TYPE_FLOAT32 ? view(Float32Array, n)
+                  : code === T.TYPE_FLOAT64 ? view(Float64Array, n)
+                    : null;
+  if (typed) return (i) => typed[i]!;
+  const dv = new DataView(raw.buffer, o, raw.length - at);
+  switch (code) {
+    case T.TYPE_INT16: return (i) => dv.getInt16(i * 2, le);
+    case T.TYPE_UINT16: return (i) => dv.getUint16(i * 2, le);
+    case T.TYPE_INT32: return (i) => dv.getInt32(i * 4, le);
+    case T.TYPE_UINT32: return (i) => dv.getUint32(i * 4, le);
+    case T.TYPE_FLOAT32: return (i) => dv.getFloat32(i * 4, le);
+    case T.TYPE_FLOAT64: return (i) => dv.getFloat64(i * 8, le);
+    case T.TYPE_INT64: return (i) => Number(dv.getBigInt64(i * 8, le));
+    default: return (i) => Number(dv.getBigUint64(i * 8, le));
+  }
+}
+
+/** A volume's voxels read in place from the (gunzipped) file bytes, scaling applied on access. */
+export interface VolumeVoxels extends Omit<Volume, 'data'> {
+  /** Voxel i (x fastest, then y, then z) as a number, scl_slope/scl_inter applied. */
+  voxel(i: number): number;
+}
+
+/**
+ * Opens a .nii or .nii.gz volume: header checks first, then a gunzip bounded by the declared size;
+ * voxels are read from the inflated bytes on access, so an importer that slices the volume never
+ * holds a second, converted copy of it.
+ */
+export function openNifti(buf: Uint8Array, file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): VolumeVoxels {
+  const bad = (m: string): FedSegError => new FedSegError('CORRUPT_FILE', `${file}: ${m}`);
+  const lay = readNiftiLayout(buf, file, limits);
+  let raw = buf;
+  if (lay.gzip) {
+    const cap = Math.min(lay.declaredBytes + TRAILING_SLACK, limits.maxFileBytes);
+    try {
+      raw = gunzipSync(buf, { maxOutputLength: Math.max(1, cap) });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw bad(`decompresses to more than the ${formatBytes(lay.declaredBytes)} its header declares`);
+      throw bad(`corrupt gzip data (${(e as Error).message})`);
+    }
+  }
+  const n = lay.nx * lay.ny * lay.nz;
+  if (raw.length < lay.declaredBytes) throw bad(`voxel data truncated (${Math.max(0, raw.length - lay.voxOffset)} bytes for ${n} voxels of ${lay.bytesPerVoxel} bytes)`);
+  // The header (and its extensions) only: nifti-reader-js copies what it is given.
+  const hdr = raw.slice(0, lay.voxOffset);
+  let header: nifti.NIFTI1 | nifti.NIFTI2;
+  try {
+    header = nifti.readHeader(hdr.buffer as ArrayBuffer);
+  } catch (e) {
+    throw bad(`unreadable NIfTI (${(e as Error).message})`);
+  }
+  const read = voxelReader(raw, lay.voxOffset, lay.datatype, header.littleEndian);
+  const slope = header.scl_slope;
+  const inter = Number.isFinite(header.scl_inter) ? header.scl_inter : 0;
+  const voxel = Number.isFinite(slope) && slope !== 0 ? (i: number): number => read(i) * slope + inter : read;
   const pd = header.pixDims;
   const sp = (k: number): number => {
     const v = Math.abs(pd[k] ?? 1);
     return Number.isFinite(v) && v > 0 ? v : 1;
   };
-  return { nx, ny, nz, spacing: [sp(1), sp(2), sp(3)], data: out, datatype: code };
+  return { nx: lay.nx, ny: lay.ny, nz: lay.nz, spacing: [sp(1), sp(2), sp(3)], datatype: lay.datatype, voxel };
+}
+
+/** Reads a .nii or .nii.gz volume into float32 (openNifti, then every voxel converted once). */
+export function readNifti(buf: Uint8Array, file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Volume {
+  const { voxel, ...v } = openNifti(buf, file, limits);
+  const n = v.nx * v.ny * v.nz;
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = voxel(i);
+  return { ...v, data };
 }
 
 /** Writes a NIfTI-1 single-file volume (gzipped when `gzip`), float32 or uint8 voxels. */

@@ -5,23 +5,25 @@
 //    (z planes; width = x, height = y, no reorientation), per-volume z-score over all voxels, labels
 //    merged into classes as configured (SAML: {1, 2} -> one gland class), pixel spacing kept.
 // Both stream one file/volume at a time through the shared runner (all-or-nothing, progress, dry run).
-import { readFile } from 'node:fs/promises';
+// Each item checks its headers against the per-file limits and reserves its decoded size (4 bytes
+// per value) under the import's budget before converting a value (docs/security.md §4 Import budgets).
 import { join, resolve } from 'node:path';
 import { FedSegError } from '../../contract/errors.js';
 import type { DatasetStore, NewSample, SampleSplit } from '../../store/dataset-store.js';
-import { readNifti } from '../codecs/nifti.js';
-import { readNpy } from '../codecs/npy.js';
-import { listFolder } from './list-folder.js';
+import { checkImageSize, type DecodeLimits } from '../codecs/decode-limits.js';
+import { readRegularFile } from '../codecs/file-read.js';
+import { openNifti, readNiftiLayout } from '../codecs/nifti.js';
+import { readNpy, readNpyHeader, type NpyHeader } from '../codecs/npy.js';
+import { importLimits, type LoadContext } from './budget.js';
+import { listFolderEntries } from './list-folder.js';
 import { runImport, type CommonImportOptions, type ImportPlan, type ImportReport, type Skipped } from './runner.js';
+import { longNameReason } from './sample-names.js';
 
-const listDir = listFolder;
-
-async function read(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    throw new FedSegError('IO_ERROR', `${file}: cannot read (${(e as Error).message})`);
-  }
+/** A .npy header checked against the per-file limit: an H x W plane of at most maxMegapixels. */
+function npyHeader(buf: Uint8Array, file: string, limits: DecodeLimits): NpyHeader {
+  const h = readNpyHeader(buf, file);
+  if (h.shape.length === 3) checkImageSize(file, h.shape[1]!, h.shape[0]!, limits);
+  return h;
 }
 
 export interface NpyImportOptions extends CommonImportOptions {
@@ -36,12 +38,19 @@ export interface NpyImportOptions extends CommonImportOptions {
 
 export async function planNpyImport(o: NpyImportOptions): Promise<ImportPlan> {
   const dir = resolve(o.dir);
-  const all = await listDir(dir);
-  const files = all.filter((f) => f.toLowerCase().endsWith('.npy'));
-  const skipped: Skipped[] = all.filter((f) => !f.toLowerCase().endsWith('.npy')).map((f) => ({ file: join(dir, f), reason: 'not a .npy file' }));
+  const limits = importLimits(o.limits);
+  const listing = await listFolderEntries(dir);
+  const all = listing.files;
+  const skipped: Skipped[] = [...listing.skipped, ...all.filter((f) => !f.toLowerCase().endsWith('.npy')).map((f) => ({ file: join(dir, f), reason: 'not a .npy file' }))];
+  const files: string[] = [];
+  for (const f of all.filter((x) => x.toLowerCase().endsWith('.npy'))) {
+    const long = longNameReason(f.slice(0, -4));
+    if (long) skipped.push({ file: join(dir, f), reason: long });
+    else files.push(f);
+  }
   if (files.length === 0) throw new FedSegError('INVALID_INPUT', `${dir}: no .npy files in this folder`);
-  // The first file fixes the layout; every other file must match it.
-  const first = readNpy(await read(join(dir, files[0]!)), join(dir, files[0]!));
+  // The first file's header fixes the layout; every other file must match it.
+  const first = npyHeader(await readRegularFile(join(dir, files[0]!), limits), join(dir, files[0]!), limits);
   if (first.shape.length !== 3) throw new FedSegError('INVALID_INPUT', `${join(dir, files[0]!)}: expected an H x W x C array, got shape (${first.shape.join(', ')})`);
   const C = first.shape[2]!;
   const ic = o.imageChannels ?? (C === 5 ? 3 : 1);
@@ -55,11 +64,15 @@ export async function planNpyImport(o: NpyImportOptions): Promise<ImportPlan> {
         const file = join(dir, f);
         return {
           file,
-          async load(): Promise<NewSample[]> {
-            const a = readNpy(await read(file), file);
-            if (a.shape.length !== 3 || a.shape[2] !== C) {
-              throw new FedSegError('SHAPE_MISMATCH', `${file}: shape (${a.shape.join(', ')}) does not match H x W x ${C} of ${files[0]}`);
+          async load(ctx?: LoadContext): Promise<NewSample[]> {
+            const lim = ctx?.limits ?? limits;
+            const buf = await readRegularFile(file, lim);
+            const head = npyHeader(buf, file, lim);
+            if (head.shape.length !== 3 || head.shape[2] !== C) {
+              throw new FedSegError('SHAPE_MISMATCH', `${file}: shape (${head.shape.join(', ')}) does not match H x W x ${C} of ${files[0]}`);
             }
+            await ctx?.reserve(file, head.count * 4, buf.length);
+            const a = readNpy(buf, file);
             const [h, w] = a.shape as [number, number, number];
             const image = new Float32Array(h * w * ic);
             const mask = new Uint8Array(h * w * k);
@@ -115,7 +128,9 @@ function niftiStem(f: string): string | null {
 
 export async function planNiftiImport(o: NiftiImportOptions): Promise<ImportPlan> {
   const dir = resolve(o.dir);
-  const all = await listDir(dir);
+  const limits = importLimits(o.limits);
+  const listing = await listFolderEntries(dir);
+  const all = listing.files;
   const suffixes = o.labelSuffixes ?? DEFAULT_LABEL_SUFFIXES;
   const vols = all.filter((f) => niftiStem(f) !== null);
   if (vols.length === 0) throw new FedSegError('INVALID_INPUT', `${dir}: no NIfTI volumes (.nii, .nii.gz) in this folder`);
@@ -129,7 +144,7 @@ export async function planNiftiImport(o: NiftiImportOptions): Promise<ImportPlan
     for (const suf of suffixes) if (stem.endsWith(suf) && byStem.has(stem.slice(0, -suf.length))) return stem.slice(0, -suf.length);
     return null;
   };
-  const skipped: Skipped[] = all.filter((f) => niftiStem(f) === null).map((f) => ({ file: join(dir, f), reason: 'not a NIfTI file' }));
+  const skipped: Skipped[] = [...listing.skipped, ...all.filter((f) => niftiStem(f) === null).map((f) => ({ file: join(dir, f), reason: 'not a NIfTI file' }))];
   const pairs: { stem: string; image: string; label: string }[] = [];
   for (const [stem, f] of byStem) {
     if (isLabel(stem) !== null) continue;
@@ -141,6 +156,11 @@ export async function planNiftiImport(o: NiftiImportOptions): Promise<ImportPlan
       continue;
     }
     if (labels.length > 1) throw new FedSegError('INVALID_INPUT', `${join(dir, f)}: several label volumes: ${labels.join(', ')}`);
+    const long = longNameReason(stem, '-s000');
+    if (long) {
+      skipped.push({ file: join(dir, f), reason: long });
+      continue;
+    }
     pairs.push({ stem, image: join(dir, f), label: join(dir, labels[0]!) });
   }
   const classes = o.classes ?? null;
@@ -154,21 +174,29 @@ export async function planNiftiImport(o: NiftiImportOptions): Promise<ImportPlan
       dataset: { name: o.dataset, kind: o.kind ?? 'mri', source: dir, channels: 1, classes: k, classNames, meta: { layout: 'nifti', zscore: o.zscore ?? true } },
       items: pairs.map((p) => ({
         file: p.image,
-        async load(): Promise<NewSample[]> {
-          const v = readNifti(await read(p.image), p.image);
-          const l = readNifti(await read(p.label), p.label);
-          if (v.nx !== l.nx || v.ny !== l.ny || v.nz !== l.nz) {
-            throw new FedSegError('SHAPE_MISMATCH', `${p.label}: label volume is ${l.nx}x${l.ny}x${l.nz} but image volume ${p.image} is ${v.nx}x${v.ny}x${v.nz}`);
+        async load(ctx?: LoadContext): Promise<NewSample[]> {
+          const lim = ctx?.limits ?? limits;
+          const [vb, lb] = await Promise.all([readRegularFile(p.image, lim), readRegularFile(p.label, lim)]);
+          // Both headers are checked (and their sizes compared) before either volume is inflated.
+          const vh = readNiftiLayout(vb, p.image, lim);
+          const lh = readNiftiLayout(lb, p.label, lim);
+          if (vh.nx !== lh.nx || vh.ny !== lh.ny || vh.nz !== lh.nz) {
+            throw new FedSegError('SHAPE_MISMATCH', `${p.label}: label volume is ${lh.nx}x${lh.ny}x${lh.nz} but image volume ${p.image} is ${vh.nx}x${vh.ny}x${vh.nz}`);
           }
-          const n = v.data.length;
+          await ctx?.reserve(p.image, vh.declaredBytes - vh.voxOffset + lh.declaredBytes - lh.voxOffset, vb.length + lb.length);
+          // Voxels are read in place (no float copy of either volume): memory is the two inflated
+          // files plus the slices being built.
+          const v = openNifti(vb, p.image, lim);
+          const l = openNifti(lb, p.label, lim);
+          const n = v.nx * v.ny * v.nz;
           let mean = 0;
           let std = 1;
           if (o.zscore ?? true) {
             let s = 0;
-            for (let i = 0; i < n; i++) s += v.data[i]!;
+            for (let i = 0; i < n; i++) s += v.voxel(i);
             mean = s / n;
             let ss = 0;
-            for (let i = 0; i < n; i++) ss += (v.data[i]! - mean) ** 2;
+            for (let i = 0; i < n; i++) ss += (v.voxel(i) - mean) ** 2;
             std = Math.sqrt(ss / n) || 1;
           }
           const plane = v.nx * v.ny;
@@ -178,10 +206,10 @@ export async function planNiftiImport(o: NiftiImportOptions): Promise<ImportPlan
             const mask = new Uint8Array(plane * k);
             let any = false;
             for (let i = 0; i < plane; i++) {
-              const x = v.data[z * plane + i]!;
+              const x = v.voxel(z * plane + i);
               if (!Number.isFinite(x)) throw new FedSegError('INVALID_INPUT', `${p.image}: non-finite voxel at (x=${i % v.nx}, y=${Math.floor(i / v.nx)}, z=${z})`);
               data[i] = (x - mean) / std;
-              const lv = l.data[z * plane + i]!;
+              const lv = l.voxel(z * plane + i);
               if (lv === 0) continue;
               const r = Math.round(lv);
               if (Math.abs(lv - r) > 1e-3 || r < 0) throw new FedSegError('INVALID_INPUT', `${p.label}: label value ${lv} at (x=${i % v.nx}, y=${Math.floor(i / v.nx)}, z=${z}) is not a non-negative integer`);

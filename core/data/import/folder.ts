@@ -6,16 +6,23 @@
 //  - binary: one file per structure, `stem<structure.suffix>.<ext>` (e.g. stem-Disc-T.png).
 // Images without masks and masks without images are skipped and reported; two images with the same
 // stem are an error. Every decode error names its file.
+// Each pair reads its files' headers first and reserves their decoded size under the import's budget
+// before decoding (docs/security.md §4 Import budgets); FIFOs and other non-regular entries, and files
+// whose names are too long for a sample name, are skipped with the reason when the folder is planned.
 import { stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { FedSegError } from '../../contract/errors.js';
 import type { ImageF32 } from '../../contract/image.js';
 import type { NewSample, SampleSplit } from '../../store/dataset-store.js';
-import { createDecodePool, defaultDecodeWorkers, readRasterInline, type RasterReader } from '../codecs/decode-pool.js';
-import type { Raster } from '../codecs/image-file.js';
+import { checkImageSize } from '../codecs/decode-limits.js';
+import { createDecodePool, defaultDecodeWorkers, inlineReader, readRasterInline, type RasterReader } from '../codecs/decode-pool.js';
+import { readRegularFile } from '../codecs/file-read.js';
+import { probeImageFile, rasterBytes, readImageHeader, type Raster } from '../codecs/image-file.js';
 import { conventionClasses, maskFromBinary, maskFromLabelmap, maskFromRefuge, type MaskConvention } from '../masks.js';
-import { listFolder } from './list-folder.js';
+import { importLimits, type ImportLimits, type LoadContext } from './budget.js';
+import { listFolder, listFolderEntries } from './list-folder.js';
 import { runImport, type CommonImportOptions, type ImportPlan, type ImportReport, type PlanItem, type Skipped } from './runner.js';
+import { longNameReason } from './sample-names.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg']);
@@ -60,8 +67,10 @@ export async function pairFolder(images: string, masks: string | undefined, conv
   const imgDir = resolve(images);
   const maskDir = resolve(masks ?? images);
   const same = imgDir === maskDir;
-  const imgFiles = (await listDir(imgDir)).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()));
-  const maskFiles = same ? imgFiles : (await listDir(maskDir)).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()));
+  const imgList = await listFolderEntries(imgDir);
+  const maskList = same ? imgList : await listFolderEntries(maskDir);
+  const imgFiles = imgList.files.filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()));
+  const maskFiles = same ? imgFiles : maskList.files.filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()));
   const maskByStem = new Map<string, string[]>();
   for (const f of maskFiles) {
     const stem = basename(f, extname(f));
@@ -74,13 +83,20 @@ export async function pairFolder(images: string, masks: string | undefined, conv
     const stem = basename(f, extname(f));
     return suffixes.some((s) => s !== '' && stem.endsWith(s) && (convention.kind === 'binary' || stems.has(stem.slice(0, -s.length))));
   };
-  const skipped: Skipped[] = [];
+  const skipped: Skipped[] = [...imgList.skipped, ...(same ? [] : maskList.skipped)];
   const pairs: Pair[] = [];
   const usedMasks = new Set<string>();
   const byName = new Map<string, string>();
   for (const f of imgFiles) {
     if (same && isMaskFile(f)) continue;
     const stem = basename(f, extname(f));
+    const long = longNameReason(stem);
+    if (long) {
+      skipped.push({ file: join(imgDir, f), reason: long });
+      // Its masks are accounted for: they are not "masks without an image".
+      for (const s of suffixes) for (const m of maskByStem.get(stem + s) ?? []) usedMasks.add(m);
+      continue;
+    }
     const prev = byName.get(stem);
     if (prev !== undefined) throw new FedSegError('INVALID_INPUT', `${join(imgDir, f)}: duplicate image name '${stem}' (also ${join(imgDir, prev)})`);
     byName.set(stem, f);
@@ -124,12 +140,35 @@ export interface ReaderRef {
   reader: RasterReader | null;
 }
 
-function loadPair(p: Pair, convention: MaskConvention, channels: 1 | 3, split: SampleSplit | null, ref: ReaderRef): PlanItem {
+/** Like Promise.all, but a failure is the first one in file order, so its message does not depend on timing. */
+async function inOrder<T>(ps: Promise<T>[]): Promise<T[]> {
+  const rs = await Promise.allSettled(ps);
+  for (const r of rs) if (r.status === 'rejected') throw r.reason;
+  return rs.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+function loadPair(p: Pair, convention: MaskConvention, channels: 1 | 3, split: SampleSplit | null, ref: ReaderRef, planLimits: ImportLimits): PlanItem {
   return {
     file: p.image,
-    async load(): Promise<NewSample[]> {
-      const read = (f: string): Promise<Raster> => (ref.reader ? ref.reader.read(f) : readRasterInline(f));
-      const [img, ...rs] = await Promise.all([read(p.image), ...p.masks.map(read)]);
+    async load(ctx?: LoadContext): Promise<NewSample[]> {
+      const limits = ctx?.limits ?? planLimits;
+      const files = [p.image, ...p.masks];
+      // Each file is read once (regular files only, within the per-file byte limit); its header is
+      // checked, and the pair's sizes compared, before anything of it is decoded.
+      const bufs = await inOrder(files.map((f) => readRegularFile(f, limits)));
+      const heads = files.map((f, i) => {
+        const h = readImageHeader(bufs[i]!, f);
+        checkImageSize(f, h.width, h.height, limits);
+        return h;
+      });
+      const h0 = heads[0]!;
+      const m0 = heads[1]!;
+      if (m0.width !== h0.width || m0.height !== h0.height) {
+        throw new FedSegError('SHAPE_MISMATCH', `${p.masks[0]}: mask is ${m0.width}x${m0.height} but image ${p.image} is ${h0.width}x${h0.height}`);
+      }
+      await ctx?.reserve(p.image, heads.reduce((a, h) => a + rasterBytes(h), 0), bufs.reduce((a, b) => a + b.length, 0));
+      const reader = ref.reader ?? inlineReader;
+      const [img, ...rs] = await inOrder(files.map((f, i) => reader.decode(bufs[i]!, f, limits)));
       if (!img) throw new FedSegError('INTERNAL', 'no image');
       const r0 = rs[0]!;
       if (r0.width !== img.width || r0.height !== img.height) {
@@ -143,18 +182,32 @@ function loadPair(p: Pair, convention: MaskConvention, channels: 1 | 3, split: S
   };
 }
 
-async function detectChannels(file: string): Promise<1 | 3> {
-  return (await readRasterInline(file)).channels;
+/**
+ * Channels of the first image that can be read within the limits (grey headers need no decoding);
+ * images refused here are refused again, with their reason, when the import loads them.
+ */
+async function detectChannels(pairs: Pair[], limits: ImportLimits): Promise<1 | 3> {
+  for (const p of pairs.slice(0, 8)) {
+    try {
+      const h = await probeImageFile(p.image, limits);
+      if (h.channels === 1) return 1;
+      return (await readRasterInline(p.image, limits)).channels;
+    } catch (e) {
+      if (!(e instanceof FedSegError)) throw e;
+    }
+  }
+  return 3;
 }
 
 export async function planFolderImport(o: FolderImportOptions, ref: ReaderRef = { reader: null }): Promise<ImportPlan> {
   const { classes, classNames } = conventionClasses(o.convention);
   const { pairs, skipped } = await pairFolder(o.images, o.masks, o.convention, o.maskSuffixes);
-  const channels = o.channels ?? (pairs[0] ? await detectChannels(pairs[0].image) : 3);
+  const limits = importLimits(o.limits);
+  const channels = o.channels ?? await detectChannels(pairs, limits);
   return {
     datasets: [{
       dataset: { name: o.dataset, kind: o.kind ?? 'other', source: resolve(o.images), channels, classes, classNames, meta: { convention: o.convention.kind } },
-      items: pairs.map((p) => loadPair(p, o.convention, channels, o.split ?? null, ref)),
+      items: pairs.map((p) => loadPair(p, o.convention, channels, o.split ?? null, ref, limits)),
     }],
     skipped,
   };
@@ -207,6 +260,7 @@ export async function planDofeImport(o: DofeImportOptions, ref: ReaderRef = { re
   }
   if (domains.length === 0) throw new FedSegError('INVALID_INPUT', `${root}: no DoFE domains found (expected DomainK/{train,test}/ROIs/{image,mask}/*.png)`);
   const convention: MaskConvention = { kind: 'refuge', tolerance: o.tolerance ?? 0 };
+  const limits = importLimits(o.limits);
   const plan: ImportPlan = { datasets: [], skipped: [] };
   for (const dom of domains) {
     const items: PlanItem[] = [];
@@ -218,7 +272,7 @@ export async function planDofeImport(o: DofeImportOptions, ref: ReaderRef = { re
       if (!(await listDir(imgDir)).some((f) => IMAGE_EXT.has(extname(f).toLowerCase()))) continue;
       const { pairs, skipped } = await pairFolder(imgDir, join(root, dom, split, 'ROIs', 'mask'), convention, ['']);
       plan.skipped.push(...skipped);
-      items.push(...pairs.map((p) => loadPair(p, convention, 3, split, ref)));
+      items.push(...pairs.map((p) => loadPair(p, convention, 3, split, ref, limits)));
     }
     if (items.length === 0) {
       plan.skipped.push({ file: join(root, dom), reason: 'no images in train/ROIs/image or test/ROIs/image' });

@@ -10,10 +10,14 @@
 // With skipBad the rejected items are left out and the rest is still committed all-or-nothing;
 // without it one rejected item fails the import, after every item was checked so the error can say
 // how many are bad and name the first ones.
+// Every item loads under the import's budget (budget.ts, docs/security.md §4 Import budgets): its
+// decoded size is reserved, in plan order, before it decodes, and a refusal is that item's problem,
+// reported like any other bad file.
 import { FedSegError, type ErrorCode } from '../../contract/errors.js';
 import { checkNewDataset, checkStorableSample } from '../../store/codec.js';
 import type { DatasetInfo, DatasetStore, ImportSession, NewDataset, NewSample } from '../../store/dataset-store.js';
 import { resizeImageBilinear, resizeMaskNearest } from '../resize.js';
+import { ImportBudget, importLimits, type ImportLimits, type LoadContext } from './budget.js';
 
 export interface ImportProgress {
   phase: 'read' | 'commit' | 'done';
@@ -39,6 +43,8 @@ export interface CommonImportOptions {
   skipBad?: boolean;
   /** Called once per item, in plan order, with its samples (after resize) or the reason it is rejected. */
   onItem?: (outcome: ItemOutcome) => void;
+  /** Per-file limits and the import's decoded budget (defaults: DEFAULT_IMPORT_LIMITS in budget.ts). */
+  limits?: Partial<ImportLimits>;
 }
 
 export interface ItemOutcome {
@@ -53,7 +59,8 @@ export interface ItemOutcome {
 export interface PlanItem {
   /** Main file of the item (for progress and error messages). */
   file: string;
-  load(): Promise<NewSample[]>;
+  /** Loads the item's samples; `ctx.reserve` before decoding (the runner always passes a context). */
+  load(ctx?: LoadContext): Promise<NewSample[]>;
 }
 
 export interface PlannedDataset {
@@ -126,6 +133,7 @@ function checkItem(samples: NewSample[], file: string, d: NewDataset, seen: Map<
 
 export async function runImport(store: DatasetStore | null, plan: ImportPlan, opts: CommonImportOptions = {}): Promise<ImportReport> {
   const dry = opts.dryRun ?? false;
+  const budget = new ImportBudget(importLimits(opts.limits));
   if (!dry && !store) throw new FedSegError('INVALID_ARGUMENT', 'import: a store is required unless dryRun is set');
   if (plan.datasets.length === 0 || plan.datasets.every((d) => d.items.length === 0)) {
     const why = plan.skipped.length ? `; skipped: ${plan.skipped.slice(0, 3).map((s) => `${s.file} (${s.reason})`).join('; ')}` : '';
@@ -157,7 +165,9 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
   const started: (Promise<NewSample[]> | undefined)[] = [];
   const start = (j: number): void => {
     if (j >= flat.length || started[j]) return;
-    const p = flat[j]!.item.load();
+    const p = flat[j]!.item.load(budget.context(j));
+    // Whatever happens to it, later items stop waiting for this one's reservation.
+    void p.then(() => budget.pass(j), () => budget.pass(j));
     p.catch(() => undefined); // awaited in order below; avoid unhandled rejections of read-ahead
     started[j] = p;
   };
@@ -197,6 +207,7 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
         firstCode ??= e instanceof FedSegError ? e.code : 'INVALID_INPUT';
         samples = [];
       }
+      budget.consumed(j);
       if (problem !== null) {
         rejected.push({ file: item.file, message: problem });
         if (dry) problems.push({ file: item.file, message: problem });
@@ -235,6 +246,7 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
       });
     }
   } catch (e) {
+    budget.close();
     for (const s of sessions) s.abort();
     throw e;
   }
