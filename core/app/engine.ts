@@ -93,7 +93,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       return {};
     },
     ...segmentHandlers(ctx, cache),
-    ...frequencyHandlers(ctx, () => federation.settings().hub),
+    ...frequencyHandlers(ctx, () => federation.settings().hub, () => federation.settings().policy),
     ...trainingHandlers(training),
     ...federationHandlers(ctx, federation),
     ...outboxHandlers(ctx),

@@ -2,7 +2,8 @@
 // frequency-space interpolation, docs/algorithms.md §2): the fftshifted log-amplitude spectrum with the
 // low-frequency window of half-width b = floor(min(H, W) * alpha), the local/received amplitude bank,
 // a preview of Eq. 2-3 (image amplitude moved towards a bank window by lambda, phase kept), and the
-// windows that joining a federation would share. The maths is core/freq; this adapts it.
+// windows that joining a federation would share, with whether this site's own policy would refuse the
+// hub's request and why (docs/security.md §3). The maths is core/freq; this adapts it.
 import type { AppHandlers, BankEntry, HubInfo } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
 import type { ImageF32 } from '../contract/image.js';
@@ -13,6 +14,7 @@ import { encodeMessage, MAX_SPECTRUM_WINDOWS } from '../contract/hub-protocol.js
 import { encodeWeights } from '../contract/weights.js';
 import { spectrumUpload } from '../federation/site-spectra.js';
 import { participantData } from '../store/sample-source.js';
+import { DEFAULT_SITE_POLICY, refuseSpectrumRequest, refuseWindowSize, type SitePolicy } from '../contract/site-policy.js';
 import { type EngineContext, parseId, requireDataset } from './context.js';
 import { displayRange, imageToRaster, toFloatField, windowToField } from './raster.js';
 
@@ -37,7 +39,7 @@ function is8bit(img: ImageF32): boolean {
   return lo === 0 && hi === 255;
 }
 
-export function frequencyHandlers(ctx: EngineContext, hubOf: () => HubInfo | null = () => null): Pick<AppHandlers,
+export function frequencyHandlers(ctx: EngineContext, hubOf: () => HubInfo | null = () => null, policyOf: () => SitePolicy = () => DEFAULT_SITE_POLICY): Pick<AppHandlers,
   'getSpectrum' | 'listAmplitudeBank' | 'buildAmplitudeBank' | 'previewInterpolation' | 'previewOutgoingWindows'> {
   const { store } = ctx;
   // The λ slider asks for previews many times a second: keep windows by id, reload on a miss (the
@@ -95,7 +97,9 @@ export function frequencyHandlers(ctx: EngineContext, hubOf: () => HubInfo | nul
       const hub = hubOf();
       const basis = alpha !== undefined ? 'given' : hub ? 'hub' : 'default';
       const a = alpha ?? hub?.alpha ?? DEFAULT_ALPHA;
-      const train = participantData(store, datasetIds.map(Number)).train().slice(0, MAX_SPECTRUM_WINDOWS);
+      const policy = policyOf();
+      // As many windows as the site client would send: its policy's count limit (the hub's own is not announced).
+      const train = participantData(store, datasetIds.map(Number)).train().slice(0, Math.min(MAX_SPECTRUM_WINDOWS, policy.maxWindows));
       const s0 = train[0]!;
       const shared = sharedWindowAlpha(s0.image.height, s0.image.width, a);
       const out: { name: string; spectrum: ReturnType<typeof windowToField> }[] = [];
@@ -109,9 +113,15 @@ export function frequencyHandlers(ctx: EngineContext, hubOf: () => HubInfo | nul
       // Sizes depend only on shapes and names: zero windows give the exact frame length without an FFT per image.
       const up = spectrumUpload(train.map(() => ({ channels, halfWidth, data: new Float32Array(channels * side * side) })));
       const totalBytes = encodeMessage({ kind: 'spectrum_res', count: up.arrays.length, channels, halfWidth }, encodeWeights(up.arrays)).bytes;
+      const sharesWindows = basis !== 'hub' || hub!.sharesWindows;
+      // The checks the site client makes when the request comes (core/federation/site-client.ts); the
+      // hub's own half-width limit is not announced, so only this site's is applied here. The app's site
+      // is a training site.
+      const ins = { kind: 'spectrum_ins' as const, alpha: a, maxWindows: MAX_SPECTRUM_WINDOWS, maxHalfWidth: 512 };
+      const refusal = sharesWindows ? refuseSpectrumRequest(policy, 'train', ins) ?? refuseWindowSize(policy, ins, halfWidth) : null;
       return {
         windows: out, bytesEach: channels * side * side * 4, totalCount: train.length, totalBytes, alpha: a, channels, halfWidth, basis,
-        hub: hub?.name ?? null, sharesWindows: basis !== 'hub' || hub!.sharesWindows,
+        hub: hub?.name ?? null, sharesWindows, refusal,
       };
     },
   };

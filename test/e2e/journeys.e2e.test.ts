@@ -6,7 +6,8 @@
 //   - the Train page shows a running federation as rounds;
 //   - the final round's global model is offered first in Segment, never an untrained one;
 //   - a second federation with another model size completes;
-//   - the Outbox preview, at the hub's own window size, agrees with the bytes the audit log records;
+//   - the Outbox preview, at the hub's own window size, agrees with the bytes the audit log records
+//     (after consent to share windows, given on the Federation page);
 //   - the Train page follows a running local training across navigation and reload.
 // Screenshots go to test-output/screenshots/journey-*.png.
 import { test, before, after } from 'node:test';
@@ -183,10 +184,17 @@ test('outbox: the preview at the hub\'s window size agrees with the bytes the au
   await byTest('fed-token').fill(token);
   await byTest('fed-test').click();
   await page.locator('[data-testid=fed-report][data-problem=ok]').waitFor({ timeout: 15_000 });
+  // ELCFS asks for windows: this site consents on the page, up to the hub's window (alpha 0.2: 13x13 on 32x32 images).
+  await byTest('share-consent').check();
+  await byTest('share-max-alpha').fill('0.2');
+  await byTest('share-max-half-width').fill('6');
+  await byTest('share-save').click();
+  await byTest('share-saved').filter({ hasText: 'within these limits' }).waitFor();
   await goTo('outbox');
   await byTest('outbox-preview-run').click();
   await byTest('outbox-preview-bytes').waitFor();
   assert.match((await byTest('outbox-preview-basis').textContent())!, /hub-c/);
+  assert.equal(await byTest('outbox-preview-refusal').count(), 0, 'within the policy given on the page');
   const promised = Number(await byTest('outbox-preview-bytes').getAttribute('data-bytes'));
   await shot(page, 'journey-04-outbox-preview');
   await accessible('the Outbox preview');
