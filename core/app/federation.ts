@@ -293,7 +293,10 @@ export class FederationManager {
       if (!parsed.success) return;
       const s = parsed.data;
       const here = this.status.state === 'connected' || this.status.state === 'training';
-      const others = { enrolled: Math.max(0, s.sites.enrolled - 1), connected: Math.max(0, s.sites.connected - (here ? 1 : 0)) };
+      // Once the run is over the hub is letting every site go; a count taken then would include this site
+      // (its goodbye may not have reached the hub yet), so nobody is shown as still connected.
+      const over = s.phase === 'finished' || s.phase === 'stopped';
+      const others = { enrolled: Math.max(0, s.sites.enrolled - 1), connected: over ? 0 : Math.max(0, s.sites.connected - (here ? 1 : 0)) };
       const sites = [
         ...(this.status.siteName ? [{ name: this.status.siteName, state: here ? 'connected' : 'offline', lastSeen: null }] : []),
         ...(others.enrolled > 0 ? [{ name: `${others.enrolled} other site${others.enrolled === 1 ? '' : 's'} (${others.connected} connected)`, state: others.connected > 0 ? 'connected' : 'offline', lastSeen: null }] : []),
