@@ -28,7 +28,8 @@ function cli(bin: 'fedseg' | 'fedseg-hub', args: string[], env: Record<string, s
     p.stdout.on('data', (d: Buffer) => { out += d.toString(); check(); });
     p.stderr.on('data', (d: Buffer) => { err += d.toString(); check(); });
     const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('exit', (code) => { clearTimeout(t); resolve({ code, out, err }); });
+    // 'close', not 'exit': the pipes may still hold output when the process has exited.
+    p.on('close', (code) => { clearTimeout(t); resolve({ code, out, err }); });
   });
 }
 
@@ -54,7 +55,8 @@ test('the hub refuses plain ws:// on 0.0.0.0 without insecure, and warns when it
     const no = await cli('fedseg-hub', ['start', '--host', '0.0.0.0', '--port', '0', '--db', join(dir, 'c.db'), '--quiet']);
     assert.equal(no.code, 2, no.err);
     assert.match(no.err, /refusing to serve plain ws:\/\/ on 0\.0\.0\.0.*--insecure/);
-    const yes = await cli('fedseg-hub', ['start', '--host', '0.0.0.0', '--port', '0', '--db', join(dir, 'd.db'), '--quiet', '--insecure'], {}, /WARNING[^\n]*\n/);
+    const yes = await cli('fedseg-hub', ['start', '--host', '0.0.0.0', '--port', '0', '--db', join(dir, 'd.db'), '--quiet', '--insecure'], {},
+      /(WARNING[^\n]*\n[\s\S]*listening on ws:[^\n]*\n)|(listening on ws:[^\n]*\n[\s\S]*WARNING[^\n]*\n)/);
     assert.match(yes.out, /listening on ws:\/\/0\.0\.0\.0:\d+/);
     assert.match(yes.err, /fedseg-hub: WARNING: serving plain ws:\/\/ on 0\.0\.0\.0 without TLS \(--insecure\)/);
   } finally {
