@@ -92,6 +92,16 @@ const Hello = z.strictObject({
   /** The round the site was working on before a drop or a crash (rejoin). */
   resumeRound: NonNeg.optional(),
 });
+/** A run's site-level differential-privacy budget (docs/security.md §8): the mechanism and its epsilon. */
+export const PrivacyBudgetSchema = z.strictObject({
+  mechanism: z.literal('gaussian'),
+  noiseMultiplier: z.number().positive(),
+  clipNorm: z.number().positive(),
+  delta: z.number().positive().max(1),
+  epsilonPerRound: z.number().nonnegative(),
+  /** After all the run's rounds. */
+  epsilonTotal: z.number().nonnegative(),
+});
 const Welcome = z.strictObject({
   kind: z.literal('welcome'),
   protocol: Int,
@@ -108,14 +118,7 @@ const Welcome = z.strictObject({
   /** true when the hub still needs this site's spectrum windows. */
   spectrumNeeded: z.boolean(),
   /** Site-level differential privacy of this run (docs/security.md §8), when the hub adds noise. */
-  privacy: z.strictObject({
-    mechanism: z.literal('gaussian'),
-    noiseMultiplier: z.number().positive(),
-    clipNorm: z.number().positive(),
-    delta: z.number().positive().max(1),
-    epsilonPerRound: z.number().nonnegative(),
-    epsilonTotal: z.number().nonnegative(),
-  }).optional(),
+  privacy: PrivacyBudgetSchema.optional(),
 });
 const ErrorMsg = z.strictObject({
   kind: z.literal('error'),

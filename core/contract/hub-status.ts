@@ -5,7 +5,7 @@
 // (federation-hub/status.ts) and every reader parses them with these schemas, so the sides cannot drift
 // apart.
 import { z } from 'zod';
-import { SiteRoleSchema } from './hub-protocol.js';
+import { PrivacyBudgetSchema, SiteRoleSchema } from './hub-protocol.js';
 
 const Int = z.number().int();
 const NonNeg = Int.min(0);
@@ -57,14 +57,7 @@ export const HubStatusSchema = z.object({
    * Site-level differential privacy of the run (docs/security.md §8), when the hub adds noise: the
    * Welcome's budget (core/contract/privacy.ts) plus what the completed rounds have spent.
    */
-  privacy: z.object({
-    mechanism: z.literal('gaussian'),
-    noiseMultiplier: z.number().positive(),
-    clipNorm: z.number().positive(),
-    delta: z.number().positive().max(1),
-    epsilonPerRound: z.number().nonnegative(),
-    /** After all totalRounds rounds. */
-    epsilonTotal: z.number().nonnegative(),
+  privacy: PrivacyBudgetSchema.extend({
     /** Rounds completed with noise so far, and their epsilon. */
     roundsSpent: NonNeg,
     epsilonSpent: z.number().nonnegative(),
@@ -97,19 +90,13 @@ export const HubPublicRoundSchema = z.object({
 export type HubPublicRound = z.infer<typeof HubPublicRoundSchema>;
 
 /** What GET /status shows without the admin token: aggregates only, nothing that names or sizes a site. */
-export const HubPublicStatusSchema = z.object({
+export const HubPublicStatusSchema = HubStatusSchema.pick({
+  hub: true, strategy: true, phase: true, totalRounds: true, lastCompletedRound: true, currentRound: true, deadline: true, minSites: true,
+  /** The run's privacy budget (a property of the run, which every site's Welcome carries too). */
+  privacy: true,
+}).extend({
   view: z.literal('public'),
-  hub: z.string(),
-  strategy: z.string(),
-  phase: HubPhaseSchema,
-  totalRounds: NonNeg,
-  lastCompletedRound: NonNeg,
-  currentRound: NonNeg.nullable(),
-  deadline: z.number().nullable(),
-  minSites: NonNeg,
   sites: z.object({ enrolled: NonNeg, connected: NonNeg }),
   rounds: z.array(HubPublicRoundSchema),
-  /** The run's privacy budget (a property of the run, which every site's Welcome carries too). */
-  privacy: HubStatusSchema.shape.privacy,
 });
 export type HubPublicStatus = z.infer<typeof HubPublicStatusSchema>;

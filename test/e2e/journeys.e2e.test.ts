@@ -20,9 +20,8 @@ import { startBrowserApp, type BrowserApp } from '../../core/serve/serve-app.js'
 import { participantData } from '../../core/store/sample-source.js';
 import { parseHubConfig, type HubConfigInput } from '../../federation-hub/config.js';
 import { Hub } from '../../federation-hub/hub.js';
-import { unnamedCanvases } from './a11y.js';
-import { lowContrastText } from './contrast.js';
 import { ensureRendererBuilt, openAppPage, shot } from './harness.js';
+import { pageSteps } from './page-steps.js';
 
 let dir: string;
 let app: BrowserApp;
@@ -62,25 +61,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const byTest = (id: string) => page.getByTestId(id);
-/** The states a journey reaches (error banners, running jobs, previews) keep WCAG AA contrast and named canvases. */
-const accessible = async (where: string) => {
-  assert.deepEqual(await lowContrastText(page), [], `text below 4.5:1 on ${where}`);
-  assert.deepEqual(await unnamedCanvases(page), [], `canvases without a name on ${where}`);
-};
-/** Waits for the Federation page's state; on a timeout the error names the state and message shown. */
-const fedState = async (state: string | RegExp, timeout: number) => {
-  try {
-    await page.locator('[data-testid=fed-state]').filter({ hasText: state }).waitFor({ timeout });
-  } catch {
-    await shot(page, 'journey-failed-federation');
-    throw new Error(`federation state ${String(state)} not reached in ${timeout} ms; shown: '${await byTest('fed-state').textContent()}' '${await byTest('fed-message').textContent()}'`);
-  }
-};
-const goTo = async (p: string) => {
-  await page.evaluate((h) => (window.location.hash = h), `#/${p}`);
-  await byTest(`page-${p}`).waitFor();
-};
+const { byTest, accessible, fedState, goTo } = pageSteps(() => page, 'journey');
 
 test('federation: wrong token then recovery; the chosen dataset is the one trained; Train shows the rounds', async () => {
   const { hub, port, token } = await startHub('hub-a', {});

@@ -19,9 +19,8 @@ import type { Browser, Page } from 'playwright-core';
 import { startBrowserApp, type BrowserApp } from '../../core/serve/serve-app.js';
 import { parseHubConfig, type HubConfigInput } from '../../federation-hub/config.js';
 import { Hub } from '../../federation-hub/hub.js';
-import { unnamedCanvases } from './a11y.js';
-import { lowContrastText } from './contrast.js';
 import { ensureRendererBuilt, openAppPage, shot } from './harness.js';
+import { pageSteps } from './page-steps.js';
 
 let dir: string;
 let app: BrowserApp;
@@ -65,23 +64,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const byTest = (id: string) => page.getByTestId(id);
-const goTo = async (p: string) => {
-  await page.evaluate((h) => (window.location.hash = h), `#/${p}`);
-  await byTest(`page-${p}`).waitFor();
-};
-const accessible = async (where: string) => {
-  assert.deepEqual(await lowContrastText(page), [], `text below 4.5:1 on ${where}`);
-  assert.deepEqual(await unnamedCanvases(page), [], `canvases without a name on ${where}`);
-};
-const fedState = async (state: string | RegExp, timeout: number) => {
-  try {
-    await page.locator('[data-testid=fed-state]').filter({ hasText: state }).waitFor({ timeout });
-  } catch {
-    await shot(page, 'policy-failed-federation');
-    throw new Error(`federation state ${String(state)} not reached in ${timeout} ms; shown: '${await byTest('fed-state').textContent()}' '${await byTest('fed-message').textContent()}'`);
-  }
-};
+const { byTest, goTo, accessible, fedState } = pageSteps(() => page, 'policy');
 const sentKinds = async () => (await app.engine.handlers.listAudit({ direction: 'out', offset: 0, limit: 1000 })).entries.map((e) => [e.kind, e.summary] as const);
 
 test('without consent: the join is refused in words, and no window leaves the site', async () => {

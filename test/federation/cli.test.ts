@@ -1,8 +1,8 @@
 // The CLIs as users run them (child processes): `fedseg-hub add-site/status/evaluations`, and
 // `fedseg site` failing with one-line errors and distinct exit codes (hub unreachable 3, bad token 4,
 // version mismatch 5).
+import { spawnCli } from '../helpers/cli-capture.js';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WebSocketServer } from 'ws';
@@ -11,19 +11,8 @@ import { generateFundusSites } from '../../core/data/synthetic/fundus.js';
 import { openSqliteStore } from '../../core/store/sqlite-store.js';
 import { startHub, tempDir } from './helpers/hub-harness.js';
 
-const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
 
-function cli(bin: 'fedseg' | 'fedseg-hub', args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(root, 'bin', `${bin}.mjs`), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('exit', (code) => { clearTimeout(t); resolve({ code, out, err }); });
-  });
-}
+const cli = (bin: 'fedseg' | 'fedseg-hub', args: string[], env: Record<string, string> = {}) => spawnCli(bin, args, { env });
 
 async function listening(host = '127.0.0.1'): Promise<{ wss: WebSocketServer; port: number }> {
   const wss = new WebSocketServer({ host, port: 0 });

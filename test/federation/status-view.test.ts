@@ -3,9 +3,8 @@
 // sample count, backend, reason or metric; the round's counts and mean unseen-site Dice), with it the
 // full document; a wrong token is refused; /healthz stays public; `fedseg-hub admin-token` rotates the
 // token of a running hub and `fedseg-hub status --url` reads either view.
+import { spawnCli } from '../helpers/cli-capture.js';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { HubPublicStatusSchema, HubStatusSchema } from '../../core/contract/hub-status.js';
 import type { EvaluateRequest } from '../../core/federation/trainer.js';
@@ -14,19 +13,8 @@ import { publicStatus } from '../../federation-hub/status.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
 import { site, startHub, tempDir, within } from './helpers/hub-harness.js';
 
-const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
 
-function hubCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(root, 'bin', 'fedseg-hub.mjs'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('exit', (code) => { clearTimeout(t); resolve({ code, out, err }); });
-  });
-}
+const hubCli = (args: string[], env: Record<string, string> = {}) => spawnCli('fedseg-hub', args, { env });
 
 /** Reports a Dice per class, so the hub has a mean unseen-site Dice to show. */
 class DiceTrainer extends FakeTrainer {

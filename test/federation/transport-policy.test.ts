@@ -2,8 +2,8 @@
 // on a non-loopback address unless told `insecure` (and then warns); a site refuses a ws:// URL to
 // another computer before opening any socket unless `insecure` (and then warns); a site warns when
 // NODE_TLS_REJECT_UNAUTHORIZED=0 turns certificate checks off. Real hubs and real processes.
+import { spawnCli } from '../helpers/cli-capture.js';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -15,23 +15,8 @@ import { Hub } from '../../federation-hub/hub.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
 import { site, tempDir, within } from './helpers/hub-harness.js';
 
-const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
 
-function cli(bin: 'fedseg' | 'fedseg-hub', args: string[], env: Record<string, string | undefined> = {}, until?: RegExp): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(root, 'bin', `${bin}.mjs`), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const check = () => {
-      if (until && until.test(out + err)) p.kill('SIGTERM');
-    };
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); check(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); check(); });
-    const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    // 'close', not 'exit': the pipes may still hold output when the process has exited.
-    p.on('close', (code) => { clearTimeout(t); resolve({ code, out, err }); });
-  });
-}
+const cli = (bin: 'fedseg' | 'fedseg-hub', args: string[], env: Record<string, string | undefined> = {}, until?: RegExp) => spawnCli(bin, args, { env, ...(until ? { until } : {}) });
 
 /** An IPv4 address of this machine that is not loopback, if it has one. */
 function lanAddress(): string | undefined {

@@ -1,0 +1,30 @@
+// The steps the browser journeys share on the app's page: find by test id, go to a page, wait for a
+// Federation state (naming what is shown instead when it is not reached), and check that the state
+// reached keeps WCAG AA contrast and named canvases.
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { unnamedCanvases } from './a11y.js';
+import { lowContrastText } from './contrast.js';
+import { shot } from './harness.js';
+
+/** `page` is read at each step (suites open their page in before()); `name` prefixes failure screenshots. */
+export function pageSteps(page: () => Page, name: string) {
+  const byTest = (id: string) => page().getByTestId(id);
+  const goTo = async (p: string) => {
+    await page().evaluate((h) => (window.location.hash = h), `#/${p}`);
+    await byTest(`page-${p}`).waitFor();
+  };
+  const accessible = async (where: string) => {
+    assert.deepEqual(await lowContrastText(page()), [], `text below 4.5:1 on ${where}`);
+    assert.deepEqual(await unnamedCanvases(page()), [], `canvases without a name on ${where}`);
+  };
+  const fedState = async (state: string | RegExp, timeout: number) => {
+    try {
+      await page().locator('[data-testid=fed-state]').filter({ hasText: state }).waitFor({ timeout });
+    } catch {
+      await shot(page(), `${name}-failed-federation`);
+      throw new Error(`federation state ${String(state)} not reached in ${timeout} ms; shown: '${await byTest('fed-state').textContent()}' '${await byTest('fed-message').textContent()}'`);
+    }
+  };
+  return { byTest, goTo, accessible, fedState };
+}
