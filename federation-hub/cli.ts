@@ -14,6 +14,7 @@
 // the table of core/contract/exit-codes.ts, shared with `fedseg`.
 import { writeFileSync } from 'node:fs';
 import { intArg, numArg, parseCommandArgs, PORT_RANGE, type OptionsConfig } from '../core/contract/cli-args.js';
+import { keyFingerprint } from '../core/contract/site-identity.js';
 import { FedSegError } from '../core/contract/errors.js';
 import { describeFailure, EXIT, exitCodeHelp, readingArguments, UsageError } from '../core/contract/exit-codes.js';
 import { HubPublicStatusSchema, HubStatusSchema, type HubPublicStatus, type HubStatus } from '../core/contract/hub-status.js';
@@ -86,17 +87,19 @@ ${COMMON_HELP}
   },
   'add-site': {
     summary: 'enrol site(s); prints each token once',
-    options: { ...COMMON_OPTIONS, role: { type: 'string' }, json: { type: 'boolean' }, samples: { type: 'string' } },
+    options: { ...COMMON_OPTIONS, role: { type: 'string' }, json: { type: 'boolean' }, samples: { type: 'string' }, 'token-days': { type: 'string' } },
     positionals: true,
-    help: `usage: fedseg-hub add-site NAME... [--role train|eval] [--samples N] [--json] [--db FILE]
+    help: `usage: fedseg-hub add-site NAME... [--role train|eval] [--samples N] [--token-days D] [--json] [--db FILE]
 
 Enrols each NAME and prints its token once (the hub keeps only a salted hash). The site joins with
-fedseg site --name NAME --token TOKEN --hub URL.
+fedseg site --name NAME --token TOKEN --hub URL; its first accepted join binds the site's own key,
+and from then on the key, not the token, proves who it is (a copy of the token is useless).
 
 ${COMMON_HELP}
   --role train|eval  eval = an unseen site that only evaluates global models (default train)
   --samples N        the most training samples one of its updates counts for (1-1e9); a larger claim
                      is counted as N and audited (default: the hub's maxSamplesPerSite)
+  --token-days D     how long the token can bind a key, in days, > 0 (default 30)
   --json             one JSON line per site: {"site", "role", "token"} (and "samples" with --samples)`,
   },
   'remove-site': {
@@ -115,7 +118,8 @@ ${COMMON_HELP}`,
     positionals: false,
     help: `usage: fedseg-hub sites [--db FILE]
 
-Lists the enrolled sites: name, role, sample count, last seen.
+Lists the enrolled sites: name, role, sample count, last seen, and the fingerprint of the key each
+enrolled (or until when its token can still enrol one).
 
 ${COMMON_HELP}`,
   },
@@ -298,12 +302,14 @@ function withState<T>(v: HubArgs, f: (s: HubState, cfg: HubConfig) => T, opts: {
   }
 }
 
-function addSite(v: HubArgs & { role?: string; json?: boolean; samples?: string }, names: string[]): number {
+function addSite(v: HubArgs & { role?: string; json?: boolean; samples?: string; 'token-days'?: string }, names: string[]): number {
   if (names.length === 0) throw new UsageError('add-site needs a site NAME');
   const role = v.role ?? 'train';
   if (role !== 'train' && role !== 'eval') throw new UsageError(`--role must be train or eval, got '${role}'`);
   const samples = readingArguments(() => intArg(v.samples, 'samples', { min: 1, max: MAX_SAMPLE_BOUND }));
-  const tokens = withState(v, (s) => s.db.transaction(() => names.map((name) => s.addSite(name, role, undefined, samples)))());
+  const days = readingArguments(() => numArg(v['token-days'], 'token-days', { min: 0, exclusive: true, max: 3650 }));
+  const lifetimeMs = days === undefined ? undefined : Math.round(days * 24 * 3600_000);
+  const tokens = withState(v, (s) => s.db.transaction(() => names.map((name) => s.addSite(name, role, lifetimeMs, samples)))());
   names.forEach((name, i) => {
     if (v.json) console.log(JSON.stringify({ site: name, role, token: tokens[i], ...(samples !== undefined ? { samples } : {}) }));
     else {
@@ -372,7 +378,10 @@ async function runCommand(cmd: string, v: HubArgs & Record<string, unknown>, pos
     }
     case 'sites':
       withState(v, (s) => {
-        for (const x of s.listSites()) console.log(`${x.name.padEnd(20)} ${x.role.padEnd(6)} samples ${x.numSamples ?? '-'} last seen ${x.lastSeen ? new Date(x.lastSeen).toISOString() : 'never'}`);
+        for (const x of s.listSites()) {
+          const key = x.publicKey ? `key ${keyFingerprint(x.publicKey)}` : x.tokenExpires !== null && x.tokenExpires < Date.now() ? 'no key; token expired (re-enrol)' : `no key yet; token valid until ${x.tokenExpires ? new Date(x.tokenExpires).toISOString().slice(0, 10) : '-'}`;
+          console.log(`${x.name.padEnd(20)} ${x.role.padEnd(6)} samples ${x.numSamples ?? '-'} last seen ${x.lastSeen ? new Date(x.lastSeen).toISOString() : 'never'}  ${key}`);
+        }
       }, { mustExist: true });
       return EXIT.OK;
     case 'status':

@@ -40,6 +40,14 @@ test('fedseg-hub: add-site prints a token once, refuses duplicates, status reads
     assert.equal(dup.code, 6, 'a name already enrolled: exit 6 (core/contract/exit-codes.ts)');
     assert.match(dup.err.trim(), /^fedseg-hub: site 'A' is already enrolled/);
     assert.equal(dup.err.trim().split('\n').length, 1, 'one-line error');
+    // A token's lifetime: --token-days; `sites` tells a bound key from a token still waiting, or expired.
+    const c = await cli('fedseg-hub', ['add-site', 'C', '--token-days', '0.00001', '--db', db]);
+    assert.equal(c.code, 0, c.err);
+    assert.equal((await cli('fedseg-hub', ['add-site', 'D', '--token-days', '0', '--db', db])).code, 2);
+    await new Promise((r) => setTimeout(r, 1000));
+    const sites = await cli('fedseg-hub', ['sites', '--db', db]);
+    assert.match(sites.out, /^A\s.*no key yet; token valid until \d{4}-\d\d-\d\d$/m);
+    assert.match(sites.out, /^C\s.*no key; token expired \(re-enrol\)$/m);
     const st = await cli('fedseg-hub', ['status', '--db', db]);
     assert.equal(st.code, 0, st.err);
     assert.match(st.out, /A\s+train\s+offline/);
