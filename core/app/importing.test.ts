@@ -5,6 +5,7 @@
 // and a cancelled import or dry run writes nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,4 +165,11 @@ test('cancel stops an import and a dry run; nothing is written', async () => {
   // The job id is free again after a cancel.
   const pre = await h.previewImport({ path: binary, convention: 'auto', jobId: 'd' });
   assert.equal(pre.goodFiles, 4);
+});
+
+test('opening a single file reads only a regular file: a FIFO is refused at once, a missing file says so', { skip: process.platform === 'win32' ? 'no FIFOs' : false }, async () => {
+  const fifo = join(dir, 'pipe.png');
+  execFileSync('mkfifo', [fifo]);
+  await assert.rejects(h.openImageFile({ path: fifo }), (e: FedSegError) => e.code === 'INVALID_INPUT' && e.message.includes('pipe.png'));
+  await assert.rejects(h.openImageFile({ path: join(dir, 'absent.png') }), (e: FedSegError) => e.code === 'IO_ERROR' && e.message.includes('absent.png'));
 });

@@ -8,6 +8,8 @@ import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import type { AppHandlers, ImportConvention, ResultOf } from '../contract/app-api.js';
 import { FedSegError, toErrorValue } from '../contract/errors.js';
 import { decodeImageFile } from '../data/codecs/image-file.js';
+import { DEFAULT_DECODE_LIMITS } from '../data/codecs/decode-limits.js';
+import { readRegularFile } from '../data/codecs/file-read.js';
 import { planNiftiImport, planNpyImport } from '../data/import/arrays.js';
 import { planDofeImport, planFolderImport } from '../data/import/folder.js';
 import { checkFolder, listFolder } from '../data/import/list-folder.js';
@@ -116,10 +118,13 @@ export function importHandlers(ctx: EngineContext): Pick<AppHandlers, 'previewIm
   return {
     async openImageFile({ path }) {
       const file = resolve(path);
+      // The same budgets as an import (docs/security.md §4): only a regular file, of bounded size, and
+      // its header checked before its pixels are decoded — a FIFO picked by hand must not hang the engine.
       let buf: Buffer;
       try {
-        buf = await readFile(file);
+        buf = await readRegularFile(file, DEFAULT_DECODE_LIMITS);
       } catch (e) {
+        if (e instanceof FedSegError) throw e;
         throw new FedSegError('IO_ERROR', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (e as Error).message}`);
       }
       const r = decodeImageFile(buf, file);
