@@ -36,6 +36,11 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 /** Identifies one federated run: the hub's address and the run id it announces (optimiser state, updates and globals are kept per run). */
 export const federationRunKey = (hubUrl: string, runId: string) => `${hubUrl}#${runId}`;
 
+/** A model from the hub with NaN or Inf in it would only train or evaluate into garbage: refused with the reason. */
+function requireFinite(arrays: NamedArray[], what: string): void {
+  for (const a of arrays) for (let i = 0; i < a.data.length; i++) if (!Number.isFinite(a.data[i]!)) throw new FedSegError('BAD_UPDATE', `${what} holds a non-finite value in '${a.name}'`);
+}
+
 /** Runs the site until the hub says the run is finished. Rejects with a FedSegError on fatal errors. */
 export function runSite(opts: SiteClientOptions): Promise<SiteRunSummary> {
   return new SiteClient(opts).run();
@@ -323,6 +328,7 @@ class SiteClient {
 
   private onEvaluate(m: MessageOf<'evaluate_ins'>, arrays: NamedArray[]): void {
     const w = this.requireWelcome();
+    requireFinite(arrays, `the global model of round ${m.round} to evaluate`);
     this.evalQueue = this.evalQueue.then(async () => {
       const r = await this.o.trainer.evaluate({
         round: m.round, model: w.model, global: arrays, signal: this.work.signal,
@@ -352,6 +358,7 @@ class SiteClient {
     }
     if (this.training && this.training.round === m.round && this.training.globalHash === m.globalHash) return; // already on it
     if (sha256(frame) !== m.globalHash) throw new FedSegError('PROTOCOL_ERROR', `global model for round ${m.round} does not match its hash`);
+    requireFinite(global, `the global model for round ${m.round}`);
     this.training = { round: m.round, globalHash: m.globalHash };
     const deadline = Date.now() + m.timeLeftMs;
     this.emit({ type: 'round-start', round: m.round, totalRounds: w.totalRounds, mode: m.mode, deadline });

@@ -46,6 +46,9 @@ export interface ParticipationOptions {
   seed?: number;
 }
 
+/** Amplitudes above this are no image's spectrum (as the hub's bank check, docs/security.md §3): such windows are dropped. */
+const MAX_WINDOW_AMPLITUDE = 1e12;
+
 /** Runs a store write; a store locked by another process (SQLITE_BUSY/LOCKED) makes it false instead of throwing. */
 function bestEffort(fn: () => Promise<unknown>): Promise<boolean>;
 function bestEffort(fn: () => unknown): boolean;
@@ -141,7 +144,8 @@ export class Participation implements SiteTrainer {
     // trains without CFSI, and the metrics say so.
     const img = all[0]!.image;
     const b = windowHalfWidth(img.height, img.width, sharedWindowAlpha(img.height, img.width, req.config.alpha));
-    const fit = (w: SpectrumWindow) => w.channels === img.channels && w.halfWidth === b && w.data.length === w.channels * (2 * b + 1) ** 2;
+    const fit = (w: SpectrumWindow) => w.channels === img.channels && w.halfWidth === b && w.data.length === w.channels * (2 * b + 1) ** 2 &&
+      w.data.every((v) => Number.isFinite(v) && v >= 0 && v <= MAX_WINDOW_AMPLITUDE);
     const bank = req.bank.map((g) => g.filter(fit)).filter((g) => g.length > 0);
     const dropped = req.bank.reduce((t, g) => t + g.length, 0) - bank.reduce((t, g) => t + g.length, 0);
     if (mode === 'elcfs' && bank.length === 0) mode = 'fedavg';

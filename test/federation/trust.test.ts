@@ -244,3 +244,20 @@ test('an unsolicited evaluation result is refused and not stored; a model larger
     cleanup();
   }
 });
+
+test('a global model with NaN in it is refused, not trained from', { timeout: 60_000 }, async () => {
+  const weights = encodeWeights([{ name: 'w', shape: [3], data: Float32Array.from([1, NaN, 2]) }]);
+  const hash = createHash('sha256').update(weights).digest('hex');
+  const hub = await hostileHub((say) => say({ kind: 'train_ins', round: 1, mode: 'fedavg', globalHash: hash, deadline: Date.now() + 60_000, timeLeftMs: 60_000 }, weights));
+  try {
+    const t = new FakeTrainer({ target: 1, samples: 2 });
+    await runAgainst(hub.url, { policy: CONSENTING, trainer: t });
+    assert.deepEqual(t.trained, []);
+    assert.equal(hub.got.filter((g) => g.msg.kind === 'train_res').length, 0);
+    const err = hub.got.find((g) => g.msg.kind === 'error')?.msg as MessageOf<'error'> | undefined;
+    assert.equal(err?.code, 'BAD_UPDATE');
+    assert.match(err!.message, /non-finite value in 'w'/);
+  } finally {
+    await hub.close();
+  }
+});
