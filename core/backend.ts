@@ -59,8 +59,12 @@ async function tryNative(gpu: boolean): Promise<string> {
   return require(`${pkg}/package.json`).version as string;
 }
 
+/** The loaded wasm backend module: its thread count is a module-level function, not a method of the backend object. */
+let wasmModule: { getThreadsCount(): number } | null = null;
+
 async function tryWasm(): Promise<string> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  wasmModule = wasm;
   const dir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   wasm.setWasmPaths(join(dir, 'dist') + '/');
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
@@ -89,8 +93,7 @@ function features(): { simd: boolean | null; threads: number | null } {
   if (tf.getBackend() !== 'wasm') return { simd: null, threads: null };
   const env = tf.env();
   const simd = env.getBool('WASM_HAS_SIMD_SUPPORT');
-  const b = tf.backend() as unknown as { getThreadsCount?: () => number };
-  return { simd, threads: b.getThreadsCount ? b.getThreadsCount() : 1 };
+  return { simd, threads: wasmModule ? wasmModule.getThreadsCount() : null };
 }
 
 function parseForced(v: string | undefined): BackendName | 'auto' | undefined {
