@@ -54,6 +54,12 @@ const MAX_HELLO_BYTES = 16 * 1024;
 const CLOSE_TRY_LATER = 1013;
 /** Pre-authentication failures written in full per minute, all addresses together (the rest are summed up). */
 const FULL_FAILURE_ROWS_PER_MINUTE = 50;
+/**
+ * An enrolled site's rejected messages and reported errors, per site (docs/security.md §6): each costs
+ * an audit row, so a site (or a stolen key) flooding them is cut off past a burst and refused until
+ * its budget refills, and the rows past the sampling budget are summed up instead of written.
+ */
+const SITE_NOISE = { burst: 50, perMinute: 30, intervalMs: 60_000, fullRowsPerInterval: 100 } as const;
 
 export class Sessions {
   private readonly byName = new Map<string, Session>();
@@ -62,6 +68,7 @@ export class Sessions {
   private closed = false;
   private lastSweep = 0;
   private readonly limiter: AuthLimiter;
+  private readonly noise: AuthLimiter;
 
   constructor(private readonly config: HubConfig, private readonly state: HubState, private readonly log: HubLog, private readonly events: SessionEvents) {
     this.limiter = new AuthLimiter(
@@ -71,6 +78,28 @@ export class Sessions {
         this.log(`rate limiting: ${summary}`);
       },
     );
+    this.noise = new AuthLimiter(SITE_NOISE, (summary) => {
+      this.state.audit('rate_limited', null, 'in', null, `enrolled sites: ${summary.replace(/connection\(s\) refused as rate limited/, 'hello(s) refused after a flood').replace(/failed attempt\(s\)/, 'rejected message(s)').replace(/address\(es\)/, 'site(s)')}`);
+    });
+  }
+
+  /**
+   * An authenticated site's rejected message or reported error: audited while its budget allows; a
+   * site that spent it is disconnected (and refused at hello until the budget refills). True when it
+   * was cut off.
+   */
+  private siteNoise(s: Session, event: 'rejected' | 'site_error', bytes: number | null, detail: string): boolean {
+    const v = this.noise.failure(s.name);
+    if (v.full) {
+      this.state.audit(event, s.name, 'in', bytes, detail);
+      this.log(event === 'rejected' ? `rejected a message from ${s.name}: ${detail}` : `site ${s.name} reported ${detail}`);
+    }
+    if (!v.nowLimited) return false;
+    const why = `site '${s.name}' sent too many rejected messages or errors; try again in a minute`;
+    this.state.audit('rate_limited', s.name, 'in', null, why);
+    this.log(why);
+    this.reject(s.conn, s, 'RATE_LIMITED', why, CLOSE.protocolError);
+    return true;
   }
 
   all(): Session[] {
@@ -160,9 +189,7 @@ export class Sessions {
             refuse(v.code, v.message, CLOSE.protocolError);
             return;
           }
-          this.state.audit('rejected', session.name, 'in', size, `from ${session.name}: ${v.message}`);
-          this.log(`rejected a message from ${session.name}: ${v.message}`);
-          this.reject(conn, session, v.code, v.message, CLOSE.protocolError);
+          if (!this.siteNoise(session, 'rejected', size, `from ${session.name}: ${v.message}`)) this.reject(conn, session, v.code, v.message, CLOSE.protocolError);
           return;
         }
         if (!session) {
@@ -182,9 +209,7 @@ export class Sessions {
           this.onMessage(session, frame);
         } catch (e) {
           const v = toErrorValue(e);
-          this.state.audit('rejected', session.name, 'in', frame.bytes, `${frame.msg.kind}: ${v.message}`);
-          this.log(`rejected ${frame.msg.kind} from ${session.name}: ${v.message}`);
-          this.send(session, { kind: 'error', code: v.code, message: v.message });
+          if (!this.siteNoise(session, 'rejected', frame.bytes, `${frame.msg.kind}: ${v.message}`)) this.send(session, { kind: 'error', code: v.code, message: v.message });
         }
       },
     });
@@ -201,8 +226,7 @@ export class Sessions {
         s.conn.close(CLOSE.normal);
         return;
       case 'error':
-        this.state.audit('site_error', s.name, 'in', f.bytes, `${m.code}: ${m.message}`);
-        this.log(`site ${s.name} reported ${m.code}: ${m.message}`);
+        this.siteNoise(s, 'site_error', f.bytes, `${m.code}: ${m.message}`);
         return;
       case 'hello':
         throw new FedSegError('PROTOCOL_ERROR', 'hello was already received on this connection');
@@ -253,6 +277,10 @@ export class Sessions {
       return undefined;
     }
     const role = verdict.role;
+    if (this.noise.refuse(m.site)) {
+      this.reject(conn, null, 'RATE_LIMITED', `site '${m.site}' sent too many rejected messages or errors; try again in a minute`, CLOSE.protocolError);
+      return undefined;
+    }
     if (verdict.bound) this.log(`site ${m.site} enrolled its key ${keyFingerprint(m.identity.publicKey)}`);
     if (m.capabilities.role !== role) {
       this.reject(conn, null, 'AUTH_FAILED', `site '${m.site}' is enrolled as a ${role} site but connected as ${m.capabilities.role}`, CLOSE.authFailed);
@@ -313,6 +341,7 @@ export class Sessions {
   /** Starts the heartbeat sweep (pings every site, drops those silent for longer than siteTimeoutMs). */
   startSweeps(): void {
     this.limiter.start();
+    this.noise.start();
     this.lastSweep = Date.now();
     this.timer = setInterval(() => this.sweep(), this.config.heartbeatMs);
     this.timer.unref();
@@ -340,6 +369,7 @@ export class Sessions {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.limiter.stop();
+    this.noise.stop();
     for (const s of this.byName.values()) {
       if (!finished) this.bye(s, 'shutdown', 'the hub is shutting down');
       s.conn.close(finished ? CLOSE.finished : CLOSE.shutdown);
