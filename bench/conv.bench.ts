@@ -1,6 +1,8 @@
 // conv2d 3×3 forward and forward+backward: batch 4, 128×128, 32→32 channels, 'same',
 // on each backend that loads, with ratios against wasm measured in the same run; plus FedSeg's conv
-// backward paths against the stock tfjs kernels.
+// backward paths against the stock tfjs kernels; plus the same conv in PyTorch on the CPU, measured in the
+// same run with wasm's thread count (bench/anchors/torch_unet.py; docs/measured.md §10 CPU against PyTorch),
+// samples alternating with wasm's (--no-anchor skips it; without torch it says so and measures nothing).
 //   npm run bench -- --only conv                  # auto backend (+ wasm as baseline)
 //   npm run bench -- --only conv --backend all    # every backend that loads (cpu: reduced, see notes)
 //   --runs N (default 5), --cpu-runs N (default 1)
@@ -9,6 +11,7 @@ import { BACKEND_ORDER, initBackend, type BackendName } from '../core/backend.js
 import { convFilterGrad, convInputGrad } from '../core/tf/conv-grad.js';
 import { stockWasmKernel } from '../core/tf/wasm-kernels.js';
 import { fmt, timeMedian, type BenchContext, type BenchTable } from './harness.js';
+import { AnchorWorker, FIXED_ANCHOR_LABEL, anchorSample, interleave, oursSample, startAnchor, threadEnv } from './anchor.js';
 
 type S4 = [number, number, number, number];
 const FULL: S4 = [4, 128, 128, 32];
@@ -107,8 +110,33 @@ export default async function convBench(ctx: BenchContext): Promise<BenchTable[]
     main.rows.push([name, fmt(tF), fmt(tFB), `${fmt(tF / wasmFwd, 2)}×`, `${fmt(tFB / wasmFb, 2)}×`, n, note]);
   }
 
+  // The same conv in PyTorch (CPU, wasm's thread count), alternating with wasm samples.
+  const wasmReport = await initBackend({ backend: 'wasm' });
+  const threads = wasmReport.threads ?? 1;
+  const torchTable: BenchTable = {
+    title: 'conv2d 3×3 same, 4×128×128×32 → 32: wasm against PyTorch CPU, ms (median)',
+    columns: ['pass', 'threads', 'FedSeg wasm', 'torch', 'ratio (FedSeg / torch)'],
+    rows: [],
+    notes: ['Measured in this run, samples alternating (wasm, torch, wasm, ...), after 1 warm-up each; torch: NCHW, F.conv2d(padding=1), fwd+bwd = autograd of sum(conv · dy) wrt x and W.'],
+  };
+  const started = ctx.flags['no-anchor'] ? { unavailable: '--no-anchor' } : await startAnchor('torch_unet.py', threadEnv(threads));
+  if (started instanceof AnchorWorker) {
+    try {
+      const c = make(FULL);
+      for (const [label, what, fn] of [['fwd', 'conv_fwd', fwd(c)], ['fwd+bwd (dx, dW)', 'conv_fwdbwd', fwdBwd(c)]] as const) {
+        const r = await interleave(oursSample(fn), anchorSample(started, { what, threads }), runs, 1);
+        torchTable.rows.push([label, threads, fmt(r.ours.wall), fmt(r.theirs.wall), `${fmt(r.ours.wall / r.theirs.wall, 2)}×`]);
+      }
+      free(c);
+      torchTable.notes!.push(`PyTorch ${String(started.hello.torch)}, torch.set_num_threads(${threads}), OMP/OpenBLAS threads ${threads}.`);
+    } finally {
+      await started.close();
+    }
+  } else {
+    torchTable.notes!.push(`PyTorch anchor unavailable (${started.unavailable}): no torch column (${FIXED_ANCHOR_LABEL}; this row never had a fixed one).`);
+  }
+
   // Backward paths on wasm: FedSeg's composites vs the stock wasm kernels and the per-tap alternative.
-  await initBackend({ backend: 'wasm' });
   const paths: BenchTable = {
     title: 'conv backward paths on wasm, 4×128×128×32 → 32: ms (median)',
     columns: ['path', 'dx (input grad)', 'dW (filter grad)', 'fwd+bwd'],
@@ -142,5 +170,5 @@ export default async function convBench(ctx: BenchContext): Promise<BenchTable[]
     paths.notes!.push(`cpu stock filter kernel is ${fmt(cpuStock / cpuOurs, 1)}× slower than FedSeg's forward-conv dW at 1×32², ${cpuRuns} run(s).`);
   }
   await initBackend({ backend: 'wasm' });
-  return [main, paths];
+  return [main, torchTable, paths];
 }

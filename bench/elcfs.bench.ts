@@ -1,9 +1,13 @@
 // One training step of the reference U-Net (3,179,890 params), batch 5, 128x128x3:
 // FedAvg (plain Dice step) and ELCFS (first-order meta step with one CFSI view + boundary loss), incl.
-// Adam, on the best backend (or --backend ...). Anchor, measured on this machine type: the authors'
-// PyTorch code (Debian torch 1.13, CPU, 1 thread) takes 0.9-1.4 s per FedAvg iteration and 2.2-2.4 s
-// per ELCFS iteration at exactly this size; the ratio column is ours / the anchor's midpoint.
-//   npm run bench -- --only elcfs [--backend wasm] [--runs N] [--second-order] [--profile]
+// Adam, on the best backend (or --backend ...), plus inference of one 384x384 image. Anchor, measured in
+// the same run (docs/measured.md §10 CPU against PyTorch): the same network, losses and steps in PyTorch on
+// the CPU (bench/anchors/torch_unet.py) with torch.set_num_threads(N), N = the thread count of FedSeg's
+// row, on the same batch; FedSeg and PyTorch samples alternate so machine noise hits both, and the ratio
+// column is FedSeg / PyTorch from this run. Without /usr/bin/python3 + torch (or FEDSEG_ANCHOR_PYTHON) the
+// rows show the old fixed anchor (authors' code, torch 1.13, 1 thread: 0.9-1.4 s FedAvg, 2.2-2.4 s ELCFS),
+// labelled as not measured here.
+//   npm run bench -- --only elcfs [--backend wasm] [--runs N] [--second-order] [--profile] [--no-anchor]
 // --profile adds a breakdown (forward, forward+backward) to see where the time goes.
 import { tf } from '../core/tf/tf.js';
 import { initBackend, describeBackend, type BackendName } from '../core/backend.js';
@@ -16,7 +20,10 @@ import { trainStep, valueAndGradsAllowUnused, type MetaStepOptions, type StepInp
 import { imagesToTensor, masksToTensor } from '../core/train/batch.js';
 import { Adam } from '../core/train/adam.js';
 import { createRng } from '../core/rng.js';
+import { availableParallelism } from 'node:os';
+import { unetWeightShapes } from '../core/models/unet.js';
 import { fmt, type BenchContext, type BenchTable } from './harness.js';
+import { AnchorWorker, FIXED_ANCHOR_LABEL, anchorSample, b64, interleave, oursSample, startAnchor, threadEnv } from './anchor.js';
 
 /** Median wall and CPU (user+sys of this process) ms; on a shared machine the CPU time is the fairer number
  *  for single-threaded wasm (it is what the wall time would be on an idle core). */
@@ -42,6 +49,13 @@ async function timeBoth(fn: () => unknown, runs: number, warmup = 1): Promise<{ 
 
 const ANCHOR = { fedavg: [900, 1400], elcfs: [2200, 2400] } as const;
 const mid = (r: readonly [number, number]) => (r[0] + r[1]) / 2;
+const INFER_SIZE = 384;
+
+/** The thread count FedSeg's row runs on (wasm reports it; tfjs-node uses every core; cpu/webgpu: one JS thread). */
+function rowThreads(name: BackendName, threads: number | null): number {
+  if (threads !== null) return threads;
+  return name === 'tensorflow' || name === 'tensorflow-gpu' ? availableParallelism() : 1;
+}
 
 export default async function elcfsBench(ctx: BenchContext): Promise<BenchTable[]> {
   const runs = Math.max(1, Math.min(ctx.runs, Number(ctx.flags['runs'] ?? 3)));
@@ -55,46 +69,90 @@ export default async function elcfsBench(ctx: BenchContext): Promise<BenchTable[
   const regions = boundaryRegions(samples.map((s) => s.mask));
   const rows: (string | number)[][] = [];
   const notes: string[] = [];
+  let fixedRows = 0;
   for (const b of backends) {
-    let report;
+    let torchW: AnchorWorker | null = null;
     try {
-      report = await initBackend({ backend: b });
-    } catch (e) {
-      notes.push(`${b}: not available (${(e as Error).message.split('\n')[0]})`);
-      continue;
+      let report;
+      try {
+        report = await initBackend({ backend: b });
+      } catch (e) {
+        notes.push(`${b}: not available (${(e as Error).message.split('\n')[0]})`);
+        continue;
+      }
+      const name = describeBackend(report);
+      const threads = rowThreads(report.name, report.threads);
+      const model = buildNetwork({ kind: 'unet', inChannels: 3, classes: 2 }).model;
+      const weights = model.init(1);
+      const ourParams = Object.values(weights).reduce((a, t) => a + t.size, 0);
+      const adam = new Adam();
+      const x = imagesToTensor(samples.map((s) => s.image));
+      const y = masksToTensor(samples.map((s) => s.mask));
+      const meta = [imagesToTensor(views)];
+      const inp: StepInputs = { x, y, meta, regions };
+      const x384 = tf.randomUniform([1, INFER_SIZE, INFER_SIZE, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const step = (o: MetaStepOptions) => async () => {
+        await trainStep(model, weights, adam, inp, o);
+      };
+      const infer = () => tf.tidy(() => void model.forward(weights, x384).probs.dataSync());
+
+      // The anchor: same network (checked name by name and by count), same batch, FedSeg's thread count
+      // (one worker per backend row, since its libraries' thread pools are sized at start).
+      let anchorNote = '';
+      const started = ctx.flags['no-anchor'] ? { unavailable: '--no-anchor' } : await startAnchor('torch_unet.py', threadEnv(threads));
+      torchW = started instanceof AnchorWorker ? started : null;
+      let anchor: AnchorWorker | null = torchW;
+      if (!anchor) anchorNote = `PyTorch anchor unavailable (${(started as { unavailable: string }).unavailable}): ${FIXED_ANCHOR_LABEL} (authors' code, torch 1.13 CPU, 1 thread)`;
+      if (anchor) {
+        try {
+          const set = await anchor.call({ op: 'setup', threads, inChannels: 3, classes: 2, baseWidth: 16, depth: 5, shapes: unetWeightShapes({ inChannels: 3, classes: 2 }).map((w) => ({ name: w.name, shape: w.shape })) });
+          if (set.params !== ourParams) throw new Error(`PyTorch U-Net has ${String(set.params)} params, FedSeg's ${ourParams}`);
+          const [bn, h, w] = x.shape;
+          await anchor.call({ op: 'data', b: bn, h, w, x: b64(x.dataSync() as Float32Array), views: meta.map((v) => b64(v.dataSync() as Float32Array)), y: b64(y.dataSync() as Float32Array), regions: b64(regions.weights), present: regions.present });
+          anchorNote = `PyTorch ${String(set.torch)} CPU, torch.set_num_threads(${String(set.threads)}); U-Net ${String(set.params)} params = FedSeg's ${ourParams}, same names and shapes`;
+        } catch (e) {
+          anchorNote = `PyTorch anchor failed (${(e as Error).message}): ${FIXED_ANCHOR_LABEL}`;
+          anchor = null;
+        }
+      }
+      notes.push(`${name}: ${anchorNote || FIXED_ANCHOR_LABEL}`);
+      const measured = async (label: string, fn: () => Promise<void> | void, what: string, fixed?: readonly [number, number]) => {
+        if (anchor) {
+          const r = await interleave(oursSample(fn), anchorSample(anchor, { what, size: INFER_SIZE }), runs, 2);
+          rows.push([name, label, threads, fmt(r.ours.wall), fmt(r.ours.cpu), fmt(r.theirs.wall), fmt(r.theirs.cpu), fmt(r.ours.wall / r.theirs.wall, 2), fmt(r.ours.cpu / r.theirs.cpu, 2)]);
+        } else {
+          const t = await timeBoth(fn, runs);
+          fixedRows++;
+          const a = fixed ? `${fixed[0]}-${fixed[1]} (fixed)` : '-';
+          rows.push([name, label, threads, fmt(t.wall), fmt(t.cpu), a, a, fixed ? fmt(t.wall / mid(fixed), 2) : '-', fixed ? fmt(t.cpu / mid(fixed), 2) : '-']);
+        }
+      };
+      const plain = (label: string, t: { wall: number; cpu: number }) => rows.push([name, label, threads, fmt(t.wall), fmt(t.cpu), '-', '-', '-', '-']);
+      await measured('FedAvg step (fwd+bwd+Adam)', step({ mode: 'fedavg' }), 'fedavg', ANCHOR.fedavg);
+      await measured('ELCFS step (1st order)', step({ mode: 'elcfs' }), 'elcfs', ANCHOR.elcfs);
+      await measured(`inference ${INFER_SIZE}x${INFER_SIZE}, 1 image`, infer, 'infer');
+      if (ctx.flags['second-order']) plain('ELCFS step (2nd order, fd-hvp)', await timeBoth(step({ mode: 'elcfs', secondOrder: 'fd-hvp' }), Math.min(runs, 2), 0));
+      if (ctx.flags['profile']) {
+        const names = Object.keys(weights);
+        const fwd = await timeBoth(() => tf.tidy(() => void model.forward(weights, x).probs.dataSync()), runs, 1);
+        const fb = await timeBoth(() => {
+          const { value, grads } = valueAndGradsAllowUnused((...ws: tf.Tensor[]) => diceLoss(model.forward(Object.fromEntries(names.map((n, i) => [n, ws[i]!])), x).probs, y), names.map((n) => weights[n]!));
+          value.dataSync();
+          tf.dispose([value, ...grads]);
+        }, runs, 1);
+        plain('profile: forward only', fwd);
+        plain('profile: forward+backward (Dice grads)', fb);
+      }
+      tf.dispose([x, y, x384, ...meta, ...Object.values(weights)]);
+      adam.dispose();
+    } finally {
+      await torchW?.close();
     }
-    const name = describeBackend(report);
-    const model = buildNetwork({ kind: 'unet', inChannels: 3, classes: 2 }).model;
-    const weights = model.init(1);
-    const adam = new Adam();
-    const x = imagesToTensor(samples.map((s) => s.image));
-    const y = masksToTensor(samples.map((s) => s.mask));
-    const meta = [imagesToTensor(views)];
-    const inp: StepInputs = { x, y, meta, regions };
-    const step = (o: MetaStepOptions) => async () => {
-      await trainStep(model, weights, adam, inp, o);
-    };
-    const row = (label: string, t: { wall: number; cpu: number }, anchor?: readonly [number, number]) =>
-      rows.push([name, label, fmt(t.wall), fmt(t.cpu), anchor ? `${anchor[0]}-${anchor[1]}` : '-', anchor ? fmt(t.wall / mid(anchor), 2) : '-', anchor ? fmt(t.cpu / mid(anchor), 2) : '-']);
-    row('FedAvg step (fwd+bwd+Adam)', await timeBoth(step({ mode: 'fedavg' }), runs), ANCHOR.fedavg);
-    row('ELCFS step (1st order)', await timeBoth(step({ mode: 'elcfs' }), runs), ANCHOR.elcfs);
-    if (ctx.flags['second-order']) row('ELCFS step (2nd order, fd-hvp)', await timeBoth(step({ mode: 'elcfs', secondOrder: 'fd-hvp' }), Math.min(runs, 2), 0));
-    if (ctx.flags['profile']) {
-      const names = Object.keys(weights);
-      const fwd = await timeBoth(() => tf.tidy(() => void model.forward(weights, x).probs.dataSync()), runs, 1);
-      const fb = await timeBoth(() => {
-        const { value, grads } = valueAndGradsAllowUnused((...ws: tf.Tensor[]) => diceLoss(model.forward(Object.fromEntries(names.map((n, i) => [n, ws[i]!])), x).probs, y), names.map((n) => weights[n]!));
-        value.dataSync();
-        tf.dispose([value, ...grads]);
-      }, runs, 1);
-      row('profile: forward only', fwd);
-      row('profile: forward+backward (Dice grads)', fb);
-    }
-    tf.dispose([x, y, ...meta, ...Object.values(weights)]);
-    adam.dispose();
   }
-  notes.push('Anchor: authors\' PyTorch (torch 1.13 CPU, 1 thread) on this machine type; ratio = ours / anchor midpoint (< 1 is faster).');
-  notes.push('cpu ms = user+sys CPU time of this process per step (median): on a busy shared machine it approximates the idle-core wall time of single-threaded wasm.');
-  notes.push(`Batch 5, 128x128x3, reference U-Net (3,179,890 params), median of ${runs} run(s) after 1 warm-up; ELCFS = inner Dice grad + meta Dice + boundary NT-Xent, one CFSI view.`);
-  return [{ title: 'ELCFS / FedAvg training step, reference U-Net', columns: ['backend', 'step', 'wall ms', 'cpu ms', 'anchor ms', 'ratio wall', 'ratio cpu'], rows, notes }];
+  notes.push(fixedRows
+    ? `ratio = FedSeg / the fixed anchor's midpoint in ${fixedRows} row(s) (FedSeg median of ${runs} run(s) after 1 warm-up; the anchor was not measured here); < 1 is faster.`
+    : 'ratio = FedSeg / PyTorch, both measured in this run, samples alternating (FedSeg, torch, FedSeg, ...), medians; < 1 is faster.');
+  notes.push('cpu ms = user+sys CPU time of the measuring process per step (median): on a busy shared machine it approximates the idle-core wall time of a single-threaded run.');
+  notes.push(`Batch 5, 128x128x3, reference U-Net (3,179,890 params), median of ${runs} run(s) (interleaved with PyTorch: after 2 warm-ups each, as torch needs 2-3 steps to reach its steady speed); ELCFS = inner Dice grad + meta Dice + boundary NT-Xent, one CFSI view; both sides use Dice only (docs/algorithms.md §4-5).`);
+  return [{ title: 'ELCFS / FedAvg training step and inference, reference U-Net, against PyTorch', columns: ['backend', 'step', 'threads', 'FedSeg wall ms', 'FedSeg cpu ms', 'torch wall ms', 'torch cpu ms', 'ratio wall', 'ratio cpu'], rows, notes }];
 }

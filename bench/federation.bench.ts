@@ -1,6 +1,9 @@
 // Federation benchmarks: the hub's streaming FedAvg of 50 updates of the reference U-Net
 // (3,179,890 float32 params; target < 1 s) with its peak extra memory, and one weight message round
-// trip hub -> site -> hub over loopback WebSocket (float32 and float16 frames).
+// trip hub -> site -> hub over loopback WebSocket (float32 and float16 frames). The aggregation row has a
+// baseline measured in the same run when /usr/bin/python3 has numpy (bench/anchors/numpy_fedavg.py: the
+// same checks and float64 weighted sum in numpy, one thread; docs/measured.md §10 CPU against PyTorch),
+// samples alternating with FedSeg's; --no-anchor skips it.
 import { performance } from 'node:perf_hooks';
 import WebSocket, { WebSocketServer } from 'ws';
 import { decodeMessage, encodeMessage, type HubMessage } from '../core/contract/hub-protocol.js';
@@ -8,6 +11,7 @@ import type { NamedArray } from '../core/contract/weights.js';
 import { unetWeightShapes } from '../core/models/unet.js';
 import { FedAvgAccumulator } from '../federation-hub/weighted-average.js';
 import { fmt, timeMedian, type BenchContext, type BenchTable } from './harness.js';
+import { AnchorWorker, FIXED_ANCHOR_LABEL, anchorSample, interleave, oursSample, startAnchor, threadEnv } from './anchor.js';
 
 function model(seed: number): NamedArray[] {
   let s = seed >>> 0;
@@ -47,6 +51,31 @@ export default async function (ctx: BenchContext): Promise<BenchTable[]> {
     return acc.result();
   }, Math.min(ctx.runs, 3), 1);
   rows.push([`FedAvg of ${K} decoded updates`, params, fmt(aggOnly), fmt(aggOnly / K, 2), fmt(peak / MB)]);
+
+  // 1b. the same average in numpy (checks + float64 weighted sum), alternating with FedSeg's samples.
+  const anchorNotes: string[] = [];
+  const started = ctx.flags['no-anchor'] ? { unavailable: '--no-anchor' } : await startAnchor('numpy_fedavg.py', threadEnv(1));
+  if (started instanceof AnchorWorker) {
+    try {
+      const set = await started.call({ op: 'setup', shapes: theta.map((g) => ({ name: g.name, shape: g.shape })), seed: 1 });
+      if (set.params !== params) throw new Error(`numpy model has ${String(set.params)} params, FedSeg's ${params}`);
+      const ours = () => {
+        const acc = new FedAvgAccumulator(theta);
+        for (let k = 0; k < K; k++) acc.add(updates[k % 2]!, 10 + k);
+        return acc.result();
+      };
+      const r = await interleave(oursSample(ours), anchorSample(started, { updates: K }), Math.min(ctx.runs, 3), 1);
+      rows.push([`  same, interleaved: FedSeg hub`, params, fmt(r.ours.wall), fmt(r.ours.wall / K, 2), '-']);
+      rows.push([`  same, interleaved: numpy ${String(started.hello.numpy)} (1 thread)`, params, fmt(r.theirs.wall), fmt(r.theirs.wall / K, 2), '-']);
+      anchorNotes.push(`FedSeg / numpy = ${fmt(r.ours.wall / r.theirs.wall, 2)} (wall, medians of samples alternating FedSeg, numpy, ...; numpy: names/shapes check, float64 delta norm as the finiteness check, float64 weighted sum, as federation-hub/weighted-average.ts).`);
+    } catch (e) {
+      anchorNotes.push(`numpy anchor failed (${(e as Error).message}): ${FIXED_ANCHOR_LABEL} (numpy with the same checks: 542-545 ms for 50 updates, docs/measured.md §10).`);
+    } finally {
+      await started.close();
+    }
+  } else {
+    anchorNotes.push(`numpy anchor unavailable (${started.unavailable}): ${FIXED_ANCHOR_LABEL} (numpy with the same checks: 542-545 ms for 50 updates, docs/measured.md §10).`);
+  }
 
   // 2. what the hub does per arriving frame: decode + validate + fold in
   peak = 0;
@@ -98,7 +127,7 @@ export default async function (ctx: BenchContext): Promise<BenchTable[]> {
       columns: ['what', 'params', 'total ms', 'ms / update', 'peak extra ArrayBuffer MB'],
       rows,
       notes: [`peak extra = ArrayBuffer growth during the last run (includes garbage not yet collected); ` +
-        `one float32 copy of the model = ${fmt((params * 4) / MB)} MB; the accumulator is float64 (${fmt((params * 8) / MB)} MB); target < 1000 ms for ${K} updates`],
+        `one float32 copy of the model = ${fmt((params * 4) / MB)} MB; the accumulator is float64 (${fmt((params * 8) / MB)} MB); target < 1000 ms for ${K} updates`, ...anchorNotes],
     },
     {
       title: 'Weight message round trip over loopback ws (encode -> send -> site decodes + re-encodes -> hub decodes)',
