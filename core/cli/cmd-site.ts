@@ -177,9 +177,25 @@ export async function run(argv: string[]): Promise<number> {
       if (!token && !keySlot.has()) throw new UsageError('--token is required for the first join (this store has no enrolled site key yet; fedseg site --help)');
       const identity = siteIdentity(keySlot);
       const trainer = new Participation({ ledger: store, data: participantData(store, dataset), site: v.name!, backend: report.name, seed });
+      // A train site that refused the hub's spectrum request can never be ready for its ELCFS rounds:
+      // waiting would only hold the hub's quorum open, so the site stops and says what to change.
+      const print = progressPrinter(v.name!, !!v.quiet);
+      let refusal: { code: string; message: string } | null = null;
+      const onEvent = (e: SiteEvent) => {
+        print(e);
+        if (e.type === 'refused' && role === 'train' && e.request.startsWith('spectrum_ins')) {
+          refusal = e;
+          ac.abort();
+        }
+      };
       const s = await runSite({
         hubUrl: v.hub!, site: v.name!, ...(token ? { token } : {}), identity, policy, role, trainer, ledger: store, signal: ac.signal,
-        ...(ca ? { ca } : {}), ...(pin ? { trustedFingerprint: pin } : {}), onEvent: progressPrinter(v.name!, !!v.quiet), connect,
+        ...(ca ? { ca } : {}), ...(pin ? { trustedFingerprint: pin } : {}), onEvent, connect,
+      }).catch((e: unknown) => {
+        const r = refusal as { code: string; message: string } | null;
+        if (!r) throw e;
+        const change = r.code === 'CONSENT_REQUIRED' ? 'run again with --share-spectra once the operator agrees' : 'raise the limit (--max-alpha / --max-half-width) if the operator agrees, or ask the coordinator to ask for less';
+        throw new FedSegError(r.code as 'POLICY_REFUSED', `${r.message}; this hub trains with the amplitude windows of every train site, so this site cannot take part: ${change}`);
       });
       trainer.dispose();
       console.log(`[${v.name}] done: ${s.roundsTrained} round(s) trained, ${s.roundsEvaluated} evaluated, ${s.reconnects} reconnect(s)`);

@@ -96,3 +96,21 @@ test('fedseg site: unreachable hub -> 3, wrong token -> 4, version mismatch -> 5
     cleanup();
   }
 });
+
+test('fedseg site without --share-spectra against an ELCFS hub stops at once and says what to change', { timeout: 120_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = join(dir, 'site-nc.db');
+    siteStore(db);
+    const { hub, url, tokens } = await startHub(dir, { mode: 'elcfs', rounds: 1, minSites: 2 }, [{ name: 'A' }, { name: 'B' }]);
+    const r = await cli('fedseg', ['site', '--name', 'A', '--db', db, '--backend', 'cpu', '--quiet', '--hub', url, '--token', tokens.A!]);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err.trim(), /^fedseg site \[A\]: .*has not agreed to share amplitude windows.*cannot take part: run again with --share-spectra/);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.equal(hub.state.hasSpectra('A'), false);
+    assert.ok(hub.state.listAudit({ event: 'site_error' }).some((x) => x.site === 'A' && /CONSENT_REQUIRED/.test(x.detail)));
+    await hub.stop();
+  } finally {
+    cleanup();
+  }
+});
