@@ -8,7 +8,7 @@ import type { DecodedFrame, HubMessage, TrainMode } from '../../core/contract/hu
 import type { NamedArray } from '../../core/contract/weights.js';
 import type { HubState } from '../state.js';
 import type { UpdateVerdict } from '../weighted-average.js';
-import type { AggregatorName, DpSettings } from './aggregators.js';
+import type { AggregationSettings } from './aggregators.js';
 
 /** What a strategy may know of a connected site. */
 export interface StrategySite {
@@ -20,8 +20,11 @@ export interface StrategySite {
   readonly notes: Map<string, unknown>;
 }
 
-/** The hub settings strategies read (a part of HubConfig). */
-export interface StrategySettings {
+/**
+ * The hub settings strategies read (a part of HubConfig), with how updates are combined and the bounds
+ * on any one site's pull (docs/security.md §7-8; strategies/aggregators.ts).
+ */
+export interface StrategySettings extends AggregationSettings {
   readonly train: { readonly alpha: number };
   readonly model: { readonly inChannels: number };
   /** Windows every source contributes to a bank (docs/security.md §3); 0 = all. */
@@ -30,15 +33,6 @@ export interface StrategySettings {
   readonly spectrumMaxHalfWidth: number;
   /** The most windows one site may upload. */
   readonly spectrumMaxWindows: number;
-  readonly clipNorm?: number | undefined;
-  /** How updates are combined, and the bounds on any one site's pull (docs/security.md §7; strategies/aggregators.ts). */
-  readonly aggregator?: AggregatorName | undefined;
-  readonly trimFraction?: number | undefined;
-  readonly maxSamplesPerSite?: number | undefined;
-  readonly maxSiteShare?: number | undefined;
-  readonly clipFactor?: number | undefined;
-  /** Site-level differential privacy (docs/security.md §8); absent = off. */
-  readonly dp?: DpSettings | undefined;
 }
 
 export interface StrategyContext {
