@@ -17,7 +17,11 @@ export interface AuthLimiterOptions {
   fullRowsPerInterval: number;
   /** Addresses tracked at once (the oldest are forgotten first). */
   maxAddresses?: number;
+  /** How the summary row names what it counts (default: connections, failed attempts, addresses). */
+  words?: { refused: string; unlogged: string; keys: string };
 }
+
+const ADDRESS_WORDS = { refused: 'connection(s) refused as rate limited', unlogged: 'failed attempt(s) not logged one by one', keys: 'address(es)' };
 
 interface Bucket {
   tokens: number;
@@ -96,8 +100,9 @@ export class AuthLimiter {
       const per = new Map<string, number>();
       for (const m of [this.refused, this.unlogged]) for (const [a, n] of m) per.set(a, (per.get(a) ?? 0) + n);
       const top = [...per].sort((x, y) => y[1] - x[1]).slice(0, 5).map(([a, n]) => `${a} ${n}`).join(', ');
-      this.report(`${refused} connection(s) refused as rate limited and ${unlogged} failed attempt(s) not logged one by one` +
-        ` since the last summary (at most ${Math.round(this.o.intervalMs / 1000)} s), from ${per.size} address(es): ${top}${per.size > 5 ? ', ...' : ''}`);
+      const w = this.o.words ?? ADDRESS_WORDS;
+      this.report(`${refused} ${w.refused} and ${unlogged} ${w.unlogged}` +
+        ` since the last summary (at most ${Math.round(this.o.intervalMs / 1000)} s), from ${per.size} ${w.keys}: ${top}${per.size > 5 ? ', ...' : ''}`);
     }
     this.refused = new Map();
     this.unlogged = new Map();

@@ -59,7 +59,10 @@ const FULL_FAILURE_ROWS_PER_MINUTE = 50;
  * an audit row, so a site (or a stolen key) flooding them is cut off past a burst and refused until
  * its budget refills, and the rows past the sampling budget are summed up instead of written.
  */
-const SITE_NOISE = { burst: 50, perMinute: 30, intervalMs: 60_000, fullRowsPerInterval: 100 } as const;
+const SITE_NOISE = {
+  burst: 50, perMinute: 30, intervalMs: 60_000, fullRowsPerInterval: 100,
+  words: { refused: 'hello(s) refused after a flood', unlogged: 'rejected message(s) or error(s) not logged one by one', keys: 'site(s)' },
+} as const;
 
 export class Sessions {
   private readonly byName = new Map<string, Session>();
@@ -79,7 +82,7 @@ export class Sessions {
       },
     );
     this.noise = new AuthLimiter(SITE_NOISE, (summary) => {
-      this.state.audit('rate_limited', null, 'in', null, `enrolled sites: ${summary.replace(/connection\(s\) refused as rate limited/, 'hello(s) refused after a flood').replace(/failed attempt\(s\)/, 'rejected message(s)').replace(/address\(es\)/, 'site(s)')}`);
+      this.state.audit('rate_limited', null, 'in', null, `enrolled sites: ${summary}`);
     });
   }
 
