@@ -61,17 +61,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const { byTest, accessible, fedState, goTo } = pageSteps(() => page, 'journey');
+const { byTest, accessible, fedState, goTo, testConnection } = pageSteps(() => page, 'journey');
 
 test('federation: wrong token then recovery; the chosen dataset is the one trained; Train shows the rounds', async () => {
   const { hub, port, token } = await startHub('hub-a', {});
   await goTo('federation');
   // Typed without a scheme: a loopback address becomes ws://.
-  await byTest('fed-url').fill(`127.0.0.1:${port}`);
-  await byTest('fed-site').fill('site-a');
-  await byTest('fed-token').fill(token);
-  await byTest('fed-test').click();
-  await page.locator('[data-testid=fed-report][data-problem=ok]').waitFor({ timeout: 15_000 });
+  await testConnection({ url: `127.0.0.1:${port}`, site: 'site-a', token });
   assert.match((await byTest('fed-report').textContent())!, /hub-a/);
   // A typo in a new token: not saved, the working one stays.
   await byTest('fed-token').fill('not-the-token');
@@ -161,10 +157,7 @@ test('outbox: the preview at the hub\'s window size agrees with the bytes the au
   // ELCFS asks for windows as soon as a site joins; two sites are needed before any round starts.
   const { hub, port, token } = await startHub('hub-c', { strategy: 'elcfs', minSites: 2, train: { localEpochs: 1, batchSize: 2, lr: 1e-3, alpha: 0.2, maxStepsPerEpoch: 2 } });
   await goTo('federation');
-  await byTest('fed-url').fill(`ws://127.0.0.1:${port}`);
-  await byTest('fed-token').fill(token);
-  await byTest('fed-test').click();
-  await page.locator('[data-testid=fed-report][data-problem=ok]').waitFor({ timeout: 15_000 });
+  await testConnection({ url: `ws://127.0.0.1:${port}`, token });
   // ELCFS asks for windows: this site consents on the page, up to the hub's window (alpha 0.2: 13x13 on 32x32 images).
   await byTest('share-consent').check();
   await byTest('share-max-alpha').fill('0.2');

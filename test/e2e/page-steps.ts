@@ -1,5 +1,5 @@
-// The steps the browser journeys share on the app's page: find by test id, go to a page, wait for a
-// Federation state (naming what is shown instead when it is not reached), and check that the state
+// The steps the browser journeys share on the app's page: find by test id, go to a page, test the
+// connection to a hub, wait for a Federation state (naming what is shown instead when it is not reached), and check that the state
 // reached keeps WCAG AA contrast and named canvases.
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
@@ -26,5 +26,13 @@ export function pageSteps(page: () => Page, name: string) {
       throw new Error(`federation state ${String(state)} not reached in ${timeout} ms; shown: '${await byTest('fed-state').textContent()}' '${await byTest('fed-message').textContent()}'`);
     }
   };
-  return { byTest, goTo, accessible, fedState };
+  /** Fills what is given on the Federation page, presses Test connection, and waits for the report of `problem`. */
+  const testConnection = async (f: { url?: string; site?: string; token?: string }, problem = 'ok') => {
+    if (f.url !== undefined) await byTest('fed-url').fill(f.url);
+    if (f.site !== undefined) await byTest('fed-site').fill(f.site);
+    if (f.token !== undefined) await byTest('fed-token').fill(f.token);
+    await byTest('fed-test').click();
+    await page().locator(`[data-testid=fed-report][data-problem=${problem}]`).waitFor({ timeout: 15_000 });
+  };
+  return { byTest, goTo, accessible, fedState, testConnection };
 }

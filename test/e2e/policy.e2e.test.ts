@@ -64,16 +64,12 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const { byTest, goTo, accessible, fedState } = pageSteps(() => page, 'policy');
+const { byTest, goTo, accessible, fedState, testConnection } = pageSteps(() => page, 'policy');
 const sentKinds = async () => (await app.engine.handlers.listAudit({ direction: 'out', offset: 0, limit: 1000 })).entries.map((e) => [e.kind, e.summary] as const);
 
 test('without consent: the join is refused in words, and no window leaves the site', async () => {
   await goTo('federation');
-  await byTest('fed-url').fill(`127.0.0.1:${port}`);
-  await byTest('fed-site').fill('site-a');
-  await byTest('fed-token').fill(token);
-  await byTest('fed-test').click();
-  await page.locator('[data-testid=fed-report][data-problem=ok]').waitFor({ timeout: 15_000 });
+  await testConnection({ url: `127.0.0.1:${port}`, site: 'site-a', token });
   // The saved hub asks for windows and consent is missing: the page says what that means.
   await page.locator('[data-testid=share-hub-note][data-kind=consent]').waitFor();
   assert.match((await byTest('share-hub-note').textContent())!, /hub-p.*will not take part in this federation until it consents/);

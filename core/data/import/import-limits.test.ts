@@ -4,11 +4,10 @@
 // the peak RSS of a fresh process running the import), while the good files beside them are imported;
 // a FIFO, or a link to a device, in the folder is reported and never opened; a file name too long
 // for a sample name is skipped with its name and the import goes on.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createMemoryStore } from '../../store/memory-store.js';
@@ -21,15 +20,9 @@ import { niftiHeader, zeroPng } from '../../../test/helpers/import-bombs.js';
 import { measureImport } from '../../../test/helpers/measure-import.js';
 import { importNifti, importNpy } from './arrays.js';
 import { importFolder } from './folder.js';
+import { freshDirs } from '../../../test/helpers/fresh-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'fedseg-bombs-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const fresh = (name: string): string => {
-  const d = join(root, `${name}-${++n}`);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
+const { fresh } = freshDirs('fedseg-bombs-');
 const [site] = generateFundusSites({ sites: 1, perSite: 3, size: 24, seed: 4 });
 const MiB = 1024 ** 2;
 /** Memory an import refusing its bombs may grow by: far below one bomb's decoded size (>= 128 MiB raster, ~670 MiB to import). */

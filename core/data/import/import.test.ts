@@ -1,10 +1,9 @@
 // Importers: round trips on generated files for every layout/convention, dry runs, resizing,
 // all-or-nothing under injected failures (corrupt file mid-way, throwing progress callback, cancel,
 // full database) checked on the raw SQLite file, and bad-input messages naming the file.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FedSegError } from '../../contract/errors.js';
@@ -22,15 +21,9 @@ import { importNifti, importNpy } from './arrays.js';
 import { importDofe, importFolder } from './folder.js';
 import type { ImportProgress } from './runner.js';
 import { databaseDigest } from '../../../test/helpers/db-digest.js';
+import { freshDirs } from '../../../test/helpers/fresh-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'fedseg-import-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const fresh = (name: string): string => {
-  const d = join(root, `${name}-${++n}`);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
+const { root, fresh } = freshDirs('fedseg-import-');
 const sites = generateFundusSites({ sites: 2, perSite: 5, size: 24, seed: 21 });
 const prostate = generateProstateSites({ sites: 1, perSite: 6, size: 20, seed: 2, depth: 6 });
 
