@@ -7,14 +7,8 @@
 // images any site has (docs/security.md §3). The bank sent to a site is kept below the largest message
 // that site accepts.
 import { FedSegError } from '../core/contract/errors.js';
-import { bankEntryName, WINDOW_ENTRY_RE } from '../core/contract/hub-protocol.js';
+import { bankEntryName, MAX_WINDOW_AMPLITUDE, WINDOW_ENTRY_RE } from '../core/contract/hub-protocol.js';
 import { decodeWeights, type NamedArray } from '../core/contract/weights.js';
-
-/**
- * The largest amplitude accepted: the unnormalised DFT of a 4096x4096 image of 8-bit values peaks at
- * 255 * 4096^2 ~ 4.3e9 (the DC term), so anything far above is not an image's spectrum.
- */
-export const MAX_AMPLITUDE = 1e12;
 
 /** What the hub asked a site for and what the run's model takes (docs/security.md §3). */
 export interface WindowRules {
@@ -26,7 +20,7 @@ export interface WindowRules {
 /**
  * Validates a site's spectrum upload: `count` entries w/0..w/(count-1), shape [C, 2b+1, 2b+1] with C
  * the model's input channels and b at most what the hub asked for, every amplitude finite, >= 0 and
- * at most MAX_AMPLITUDE.
+ * at most MAX_WINDOW_AMPLITUDE.
  */
 export function checkWindows(arrays: NamedArray[], count: number, channels: number, halfWidth: number, rules: WindowRules): void {
   const side = 2 * halfWidth + 1;
@@ -34,8 +28,7 @@ export function checkWindows(arrays: NamedArray[], count: number, channels: numb
     throw new FedSegError('BAD_UPDATE', `spectrum upload has ${channels} channel(s); this run's model takes ${rules.channels} (windows of other images cannot be interpolated)`);
   if (halfWidth > rules.maxHalfWidth)
     throw new FedSegError('BAD_UPDATE', `spectrum upload has half-width ${halfWidth}; the hub asked for at most ${rules.maxHalfWidth} (low-frequency windows only)`);
-  const maxWindows = rules.maxWindows;
-  if (count > maxWindows) throw new FedSegError('BAD_UPDATE', `spectrum upload holds ${count} windows; at most ${maxWindows} are accepted`);
+  if (count > rules.maxWindows) throw new FedSegError('BAD_UPDATE', `spectrum upload holds ${count} windows; at most ${rules.maxWindows} are accepted`);
   if (arrays.length !== count) throw new FedSegError('BAD_UPDATE', `spectrum upload announces ${count} windows but carries ${arrays.length}`);
   const seen = new Set<number>();
   for (const a of arrays) {
@@ -46,7 +39,7 @@ export function checkWindows(arrays: NamedArray[], count: number, channels: numb
     seen.add(i);
     if (a.shape.length !== 3 || a.shape[0] !== channels || a.shape[1] !== side || a.shape[2] !== side)
       throw new FedSegError('BAD_UPDATE', `spectrum entry '${a.name}' has shape [${a.shape}], expected [${channels},${side},${side}] (amplitude windows only)`);
-    for (const v of a.data) if (!Number.isFinite(v) || v < 0 || v > MAX_AMPLITUDE) throw new FedSegError('BAD_UPDATE', `spectrum entry '${a.name}' holds an invalid amplitude (${v})`);
+    for (const v of a.data) if (!Number.isFinite(v) || v < 0 || v > MAX_WINDOW_AMPLITUDE) throw new FedSegError('BAD_UPDATE', `spectrum entry '${a.name}' holds an invalid amplitude (${v})`);
   }
 }
 

@@ -23,6 +23,12 @@ import { decodeWeights, encodeWeights, type NamedArray, type WireDtype } from '.
 export const PROTOCOL_VERSION = 3;
 /** Default ws maxPayload (bytes) on both ends; the hub advertises its own value in Welcome. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+/**
+ * The largest amplitude a window may hold (docs/security.md §3): the unnormalised DFT of a 4096x4096
+ * image of 8-bit values peaks at 255 * 4096^2 ~ 4.3e9 (the DC term), so anything far above is not an
+ * image's spectrum. The hub refuses uploads past it; a site drops received windows past it.
+ */
+export const MAX_WINDOW_AMPLITUDE = 1e12;
 /** The most amplitude windows a hub asks one site for (spectrum_ins maxWindows). */
 export const MAX_SPECTRUM_WINDOWS = 100000;
 /** WebSocket close codes FedSeg uses (4000-4999 is the application range). */

@@ -409,12 +409,12 @@ class SiteClient {
   }
 
   /** Keeps every global model (with the hub's spec) in the site's store; round 0 (the untrained start) is not kept. */
-  private keepGlobal(round: number, arrays: NamedArray[], attempt = 0): void {
+  private keepGlobal(round: number, arrays: NamedArray[]): void {
     const w = this.welcome;
     // Rounds the run does not have are not kept: a hub cannot fill the site's disk with made-up rounds.
     if (!w || round < 1 || round > w.totalRounds) return;
     const record = { spec: w.model, arrays, hub: this.o.hubUrl, hubName: w.hub, runKey: this.runKey, round, totalRounds: w.totalRounds };
-    this.saveGlobal(record, attempt);
+    this.saveGlobal(record, 0);
   }
 
   /** Keeps a global model; while another process holds the store's lock it tries again later (up to ~2 min) instead of losing it. */

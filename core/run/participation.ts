@@ -6,6 +6,7 @@
 // Optimiser state is kept per federated run (runKey = hub + its run id) in the store, never averaged,
 // and survives a crash; state of another run or another network is never applied.
 import { FedSegError } from '../contract/errors.js';
+import { MAX_WINDOW_AMPLITUDE } from '../contract/hub-protocol.js';
 import type { Sample } from '../contract/image.js';
 import { MODEL_KINDS, type ModelKind, type ModelSpec } from '../contract/model-spec.js';
 import type { NamedArray } from '../contract/weights.js';
@@ -45,9 +46,6 @@ export interface ParticipationOptions {
   /** Seeds local shuffling / CFSI draws (mixed with the round). */
   seed?: number;
 }
-
-/** Amplitudes above this are no image's spectrum (as the hub's bank check, docs/security.md §3): such windows are dropped. */
-const MAX_WINDOW_AMPLITUDE = 1e12;
 
 /** Runs a store write; a store locked by another process (SQLITE_BUSY/LOCKED) makes it false instead of throwing. */
 function bestEffort(fn: () => Promise<unknown>): Promise<boolean>;
