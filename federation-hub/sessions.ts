@@ -149,10 +149,9 @@ export class Sessions {
           refused = true;
           return;
         }
-        if (e.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return;
-        const who = session?.name ?? conn.remote;
-        this.state.audit('rejected', session?.name ?? null, 'in', null, `message too large from ${who}: over maxPayload ${this.config.maxPayload} bytes`);
-        this.log(`rejected an oversized message from ${who} (maxPayload ${this.config.maxPayload} bytes)`);
+        if (e.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || !session) return;
+        // An enrolled site's oversized message counts against its budget like any rejected message.
+        this.siteNoise(session, 'rejected', null, `too large: over maxPayload ${this.config.maxPayload} bytes`);
       },
       onPong: () => {
         if (session) session.lastSeen = Date.now();
