@@ -123,4 +123,11 @@ export default tseslint.config(
     files: ['core/store/**', 'federation-hub/state.ts', '**/*.test.ts', 'test/**', 'bench/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
+  {
+    // CommonJS files that Node's worker_threads start directly (they cannot be ESM: the runtime they
+    // evaluate expects `require` and `__filename`).
+    files: ['**/*.cjs'],
+    languageOptions: { globals: { require: 'readonly', __filename: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -4,12 +4,15 @@
 // Force one with FEDSEG_BACKEND=<name> or `initBackend({ backend })`.
 // The native packages are optionalDependencies: their install downloads libtensorflow, which may fail;
 // then they are simply absent and we fall through. wasm gets FedSeg's extra training kernels
-// (core/tf/wasm-kernels.ts) so it can train convnets; cpu is the portable last resort.
+// (core/tf/wasm-kernels.ts) so it can train convnets, and runs XNNPACK on every core the OS gives the
+// process (core/tf/wasm-threads.ts; FEDSEG_THREADS=N or `initBackend({ threads })` overrides, 1 = the
+// single-threaded build); cpu is the portable last resort.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { tf } from './tf/tf.js';
 import { FedSegError } from './contract/errors.js';
 import { registerWasmTrainingKernels } from './tf/wasm-kernels.js';
+import { registerThreadedWasm, disposeWasmThreads, wasmThreadCount } from './tf/wasm-threads.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
@@ -32,6 +35,8 @@ export interface InitBackendOptions {
   backend?: BackendName | 'auto';
   /** Backends not to try in auto mode. */
   exclude?: BackendName[];
+  /** wasm threads (default: env FEDSEG_THREADS, else the cores this process may use; 1 = single-threaded). */
+  threads?: number;
 }
 
 const require = createRequire(import.meta.url);
@@ -62,16 +67,33 @@ async function tryNative(gpu: boolean): Promise<string> {
 /** The loaded wasm backend module: its thread count is a module-level function, not a method of the backend object. */
 let wasmModule: { getThreadsCount(): number } | null = null;
 
-async function tryWasm(): Promise<string> {
+/** tfjs's own single-threaded wasm factory, kept so a failed threaded start can fall back to it. */
+let stockWasmFactory: (() => tf.KernelBackend | Promise<tf.KernelBackend>) | null = null;
+let threadedFailure: string | null = null;
+
+async function tryWasm(threads: number): Promise<string> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   wasmModule = wasm;
   const dir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   wasm.setWasmPaths(join(dir, 'dist') + '/');
+  stockWasmFactory ??= tf.findBackendFactory('wasm');
+  if (threads > 1 && threadedFailure === null && (await registerThreadedWasm(threads))) {
+    try {
+      if (await tf.setBackend('wasm')) return wasm.version_wasm;
+      threadedFailure = 'the threaded wasm backend did not initialise';
+    } catch (e) {
+      threadedFailure = (e as Error).message;
+    }
+    // One thread still trains; the reason is reported in the backend's detail.
+    disposeWasmThreads();
+    tf.removeBackend('wasm');
+    if (stockWasmFactory) tf.registerBackend('wasm', stockWasmFactory, 2);
+  }
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
   return wasm.version_wasm;
 }
 
-async function tryBackend(name: BackendName, explicit = false): Promise<{ version: string; detail?: string }> {
+async function tryBackend(name: BackendName, explicit: boolean, threads: number): Promise<{ version: string; detail?: string }> {
   switch (name) {
     case 'tensorflow-gpu':
       return { version: await tryNative(true) };
@@ -81,18 +103,20 @@ async function tryBackend(name: BackendName, explicit = false): Promise<{ versio
       const { initWebGpu } = await import('./tf/webgpu-backend.js');
       return await initWebGpu({ explicit });
     }
-    case 'wasm':
-      return { version: await tryWasm() };
+    case 'wasm': {
+      const version = await tryWasm(threads);
+      return threadedFailure && threads > 1 ? { version, detail: `threads unavailable (${threadedFailure}), running on 1` } : { version };
+    }
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
       return { version: tf.version_core };
   }
 }
 
-function features(): { simd: boolean | null; threads: number | null } {
+async function features(): Promise<{ simd: boolean | null; threads: number | null }> {
   if (tf.getBackend() !== 'wasm') return { simd: null, threads: null };
-  const env = tf.env();
-  const simd = env.getBool('WASM_HAS_SIMD_SUPPORT');
+  // Async: the threaded loader never asks tfjs's own loader, which is what evaluates this flag.
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean;
   return { simd, threads: wasmModule ? wasmModule.getThreadsCount() : null };
 }
 
@@ -107,15 +131,16 @@ function parseForced(v: string | undefined): BackendName | 'auto' | undefined {
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendReport> {
   const forced = opts.backend ?? parseForced(process.env.FEDSEG_BACKEND) ?? 'auto';
+  const threads = wasmThreadCount(opts.threads);
   if (current && (forced === 'auto' || forced === current.name) && tf.getBackend() === current.tfBackend) return current;
   const candidates = forced === 'auto' ? BACKEND_ORDER.filter((b) => !(opts.exclude ?? []).includes(b)) : [forced];
   const skipped: BackendReport['skipped'] = [];
   for (const name of candidates) {
     try {
-      const { version, detail } = await tryBackend(name, forced !== 'auto');
+      const { version, detail } = await tryBackend(name, forced !== 'auto', threads);
       await tf.ready();
       for (const h of hooks) await h(name);
-      current = { name, tfBackend: tf.getBackend(), version, ...features(), skipped, ...(detail ? { detail } : {}) };
+      current = { name, tfBackend: tf.getBackend(), version, ...(await features()), skipped, ...(detail ? { detail } : {}) };
       return current;
     } catch (e) {
       skipped.push({ name, reason: (e as Error).message });

@@ -38,7 +38,7 @@ test('the shell bundles: a small self-contained preload and the engine host', ()
   try {
     const r = spawnSync(process.execPath, ['electron/build.mjs', out], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    for (const f of ['main.cjs', 'preload.cjs', 'engine-host.mjs', 'job-worker.mjs']) assert.ok(statSync(join(out, f)).size > 0, f);
+    for (const f of ['main.cjs', 'preload.cjs', 'engine-host.mjs', 'job-worker.mjs', 'wasm-thread-worker.cjs']) assert.ok(statSync(join(out, f)).size > 0, f);
     const preload = readFileSync(join(out, 'preload.cjs'), 'utf8');
     assert.ok(preload.length < 8000, `preload is ${preload.length} bytes`);
     assert.doesNotMatch(preload, /require\("(?!electron")/, 'the sandboxed preload may require only electron');

@@ -2,11 +2,13 @@
 // Runs every *.test.ts under the given roots with node's own test runner (through tsx).
 // Node 20's `--test` takes no globs, so the file list is made here. --test-force-exit: a test file whose
 // tests are done exits even if a failed test left a socket or timer open (a failure must not hang CI);
-// --test-timeout bounds any single test (FEDSEG_TEST_TIMEOUT_MS, default 5 min). Extra args pass through:
+// --test-timeout bounds any single test (FEDSEG_TEST_TIMEOUT_MS, default 5 min); FEDSEG_THREADS defaults to
+// the cores per concurrent test file. Extra args pass through:
 //   node scripts/run-tests.mjs [--only-dir core/freq] [node --test flags...]
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 
 const roots = ['core', 'federation-hub', 'electron', 'renderer/src', 'test'];
 const args = process.argv.slice(2);
@@ -34,5 +36,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.FEDSEG_TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-force-exit', `--test-timeout=${process.env.FEDSEG_TEST_TIMEOUT_MS ?? 300000}`, `--test-concurrency=${concurrency}`, ...args, ...files], { stdio: 'inherit' });
+// Test files run `concurrency` at a time, so each gets its share of the cores for wasm's threads
+// (more threads than cores only makes XNNPACK's threads wait for each other). The threaded-backend
+// tests set their own count.
+const env = { ...process.env };
+env.FEDSEG_THREADS ??= String(Math.max(1, Math.floor(availableParallelism() / Math.max(1, Number(concurrency) || 1))));
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-force-exit', `--test-timeout=${process.env.FEDSEG_TEST_TIMEOUT_MS ?? 300000}`, `--test-concurrency=${concurrency}`, ...args, ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);
