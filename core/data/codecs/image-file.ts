@@ -1,4 +1,5 @@
-// Image file codecs for the importers and thumbnails: PNG (8 and 16 bit, via pngjs)
+// Image file codecs for the importers and thumbnails: PNG (8-bit grey/RGB(A) directly in png-fast.ts;
+// 16-bit, palette and interlaced via pngjs)
 // and baseline JPEG (via jpeg-js). Decoding returns the pixels with the file's real channel count
 // (grey files, or colour files whose R = G = B everywhere, come back as one channel) so that mask
 // conventions can check grey levels exactly. Every failure is a FedSegError naming the file.
@@ -11,6 +12,7 @@ import jpeg from 'jpeg-js';
 import { FedSegError } from '../../contract/errors.js';
 import { checkFileBytes, checkImageSize, DEFAULT_DECODE_LIMITS, formatBytes, type DecodeLimits } from './decode-limits.js';
 import { openRegularFile, readAt } from './file-read.js';
+import { decodePngFast } from './png-fast.js';
 
 export interface Raster {
   width: number;
@@ -242,6 +244,9 @@ export function decodeImageFile(buf: Uint8Array, file: string, limits: DecodeLim
     if (buf.length < 33) throw new FedSegError('CORRUPT_FILE', `${file}: truncated PNG header`);
     const h = pngHeader(buf, file);
     checkImageSize(file, h.width, h.height, limits);
+    // The common 8-bit kinds directly (same pixels, ~4x faster); pngjs for the rest.
+    const fast = decodePngFast(buf, file);
+    if (fast) return fast;
     if (h.interlaced) checkInterlacedInflate(buf, file, h);
     let png: { width: number; height: number; data: ArrayLike<number> };
     try {

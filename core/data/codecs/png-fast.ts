@@ -1,0 +1,145 @@
+// A direct PNG decoder for the files imports see most: 8-bit, not interlaced, grey / grey+alpha / RGB /
+// RGBA (docs/security.md §4 Import budgets; docs/measured.md §11 for the speed). Chunks are walked
+// and CRC-checked with Node's native zlib.crc32, the image data is inflated natively with its output
+// bounded by the size the header declares, and the five PNG row filters (PNG spec §9: None, Sub, Up,
+// Average, Paeth) are undone straight into the 1- or 3-channel raster, without the RGBA intermediate of
+// a general decoder. It returns null for every other kind of PNG (16-bit, palette, sub-byte depths,
+// interlaced), which the general decoder (pngjs) handles; on the files it takes, the pixels are
+// exactly the general decoder's (PNG is lossless), which codecs.test.ts checks filter by filter.
+import { crc32, inflateSync } from 'node:zlib';
+import { FedSegError } from '../../contract/errors.js';
+
+export interface FastRaster {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  bitDepth: 8;
+  data: Uint8Array;
+}
+
+/** Bytes per pixel for the colour types this decoder takes (8-bit samples). */
+const BPP: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
+
+function u32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+function corrupt(file: string, why: string): FedSegError {
+  return new FedSegError('CORRUPT_FILE', `${file}: unreadable PNG (${why})`);
+}
+
+/** Undoes the row filters in place; `raw` holds height rows of (1 filter byte + stride bytes). */
+function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number, file: string): void {
+  const row = stride + 1;
+  for (let y = 0; y < height; y++) {
+    const o = y * row + 1;
+    const p = o - row; // the previous row's first byte (unused on the first row)
+    const type = raw[o - 1]!;
+    switch (type) {
+      case 0:
+        break;
+      case 1:
+        for (let i = bpp; i < stride; i++) raw[o + i] = (raw[o + i]! + raw[o + i - bpp]!) & 255;
+        break;
+      case 2:
+        if (y > 0) for (let i = 0; i < stride; i++) raw[o + i] = (raw[o + i]! + raw[p + i]!) & 255;
+        break;
+      case 3:
+        for (let i = 0; i < stride; i++) {
+          const left = i >= bpp ? raw[o + i - bpp]! : 0;
+          const up = y > 0 ? raw[p + i]! : 0;
+          raw[o + i] = (raw[o + i]! + ((left + up) >> 1)) & 255;
+        }
+        break;
+      case 4:
+        for (let i = 0; i < stride; i++) {
+          const a = i >= bpp ? raw[o + i - bpp]! : 0;
+          const b = y > 0 ? raw[p + i]! : 0;
+          const c = i >= bpp && y > 0 ? raw[p + i - bpp]! : 0;
+          const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
+          const pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+          raw[o + i] = (raw[o + i]! + pred) & 255;
+        }
+        break;
+      default:
+        throw corrupt(file, `row ${y} has filter type ${type}`);
+    }
+  }
+}
+
+/**
+ * Decodes an 8-bit non-interlaced grey/RGB(A) PNG, or returns null when the file is another kind.
+ * The caller has already checked the signature and the header's size against its limits.
+ */
+export function decodePngFast(buf: Uint8Array, file: string): FastRaster | null {
+  if (buf.length < 33) return null;
+  const width = u32(buf, 16), height = u32(buf, 20);
+  const depth = buf[24]!, colorType = buf[25]!, interlace = buf[28]!;
+  const bpp = BPP[colorType];
+  if (depth !== 8 || bpp === undefined || interlace !== 0 || buf[26] !== 0 || buf[27] !== 0) return null;
+  const stride = width * bpp;
+  const expected = height * (stride + 1);
+  const idat: Uint8Array[] = [];
+  let ended = false;
+  for (let o = 8; o + 12 <= buf.length;) {
+    const len = u32(buf, o);
+    if (o + 12 + len > buf.length) throw corrupt(file, 'a chunk runs past the end of the file');
+    const body = buf.subarray(o + 4, o + 8 + len); // type + data, what the CRC covers
+    if (crc32(body) >>> 0 !== u32(buf, o + 8 + len)) throw corrupt(file, `bad CRC in chunk ${String.fromCharCode(...body.subarray(0, 4))}`);
+    const type = String.fromCharCode(body[0]!, body[1]!, body[2]!, body[3]!);
+    if (type === 'IDAT') idat.push(body.subarray(4));
+    else if (type === 'IEND') {
+      ended = true;
+      break;
+    }
+    o += 12 + len;
+  }
+  if (idat.length === 0) throw corrupt(file, 'no image data');
+  if (!ended) throw corrupt(file, 'no IEND chunk: the file is truncated');
+  let raw: Uint8Array;
+  try {
+    raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), { maxOutputLength: expected });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new FedSegError('CORRUPT_FILE', `${file}: PNG image data inflates to more than the ${expected} bytes its header declares`);
+    }
+    throw corrupt(file, (e as Error).message);
+  }
+  if (raw.length < expected) throw corrupt(file, `image data holds ${raw.length} of ${expected} bytes`);
+  unfilter(raw, height, stride, bpp, file);
+  const n = width * height;
+  const row = stride + 1;
+  if (colorType === 0 || colorType === 4) {
+    const data = new Uint8Array(n);
+    for (let y = 0, k = 0; y < height; y++) for (let x = 0, o = y * row + 1; x < width; x++, o += bpp) data[k++] = raw[o]!;
+    return { width, height, channels: 1, bitDepth: 8, data };
+  }
+  // Colour files whose R = G = B everywhere come back as one channel, like every other decoded file.
+  let grey = true;
+  for (let y = 0; y < height && grey; y++) {
+    for (let x = 0, o = y * row + 1; x < width; x++, o += bpp) {
+      const r = raw[o]!;
+      if (raw[o + 1] !== r || raw[o + 2] !== r) {
+        grey = false;
+        break;
+      }
+    }
+  }
+  const data = new Uint8Array(grey ? n : n * 3);
+  if (grey) {
+    for (let y = 0, k = 0; y < height; y++) for (let x = 0, o = y * row + 1; x < width; x++, o += bpp) data[k++] = raw[o]!;
+    return { width, height, channels: 1, bitDepth: 8, data };
+  }
+  if (bpp === 3) {
+    for (let y = 0; y < height; y++) data.set(raw.subarray(y * row + 1, y * row + 1 + stride), y * stride);
+  } else {
+    for (let y = 0, k = 0; y < height; y++) {
+      for (let x = 0, o = y * row + 1; x < width; x++, o += 4) {
+        data[k++] = raw[o]!;
+        data[k++] = raw[o + 1]!;
+        data[k++] = raw[o + 2]!;
+      }
+    }
+  }
+  return { width, height, channels: 3, bitDepth: 8, data };
+}
