@@ -7,8 +7,10 @@ import { FedSegError } from '../contract/errors.js';
 import type { ImageF32, MaskU8 } from '../contract/image.js';
 import { decodeWeights } from '../contract/weights.js';
 import type {
-  AmplitudeWindowData, NewAmplitudeWindow, NewAuditEntry, NewCheckpoint, NewDataset, NewSample, SampleSplit,
+  AmplitudeWindowData, EncodedSample, NewAmplitudeWindow, NewAuditEntry, NewCheckpoint, NewDataset, NewSample, SampleSplit,
 } from './dataset-store.js';
+
+export type { EncodedSample };
 
 export const MAX_SIDE = 8192;
 
@@ -78,23 +80,30 @@ export function checkSample(s: NewSample, channels: number, classes: number, dat
  * writing. Import dry runs and skip-bad imports judge a file with it, so a file they pass is one the
  * store accepts.
  */
-export function checkStorableSample(s: NewSample, channels: number, classes: number, dataset: string): void {
+export function checkStorableSample(s: NewSample, channels: number, classes: number, dataset: string): EncodedSample {
   checkSample(s, channels, classes, dataset);
   const what = `sample '${s.name}' of dataset '${dataset}'`;
-  encodeSample(s, what);
+  const e = encodeSample(s, what);
   checkJson(s.meta ?? {}, `${what} meta`);
+  return e;
 }
 
-export interface EncodedSample {
-  imageDtype: 'uint8' | 'float32';
-  image: Uint8Array;
-  mask: Uint8Array;
-  min: number;
-  max: number;
-  mean: number;
-  std: number;
-  foreground: number[];
+/**
+ * The encoding a caller passes with a sample (ImportSession.add: what checkStorableSample returned for it,
+ * so the store does not encode the pixels a second time), or a fresh one. A passed encoding must match
+ * the sample's shape; the sample itself is checked either way.
+ */
+export function encodingFor(s: NewSample, given: EncodedSample | undefined, what: string): EncodedSample {
+  if (given === undefined) return encodeSample(s, what);
+  const n = s.image.width * s.image.height;
+  const imageBytes = n * s.image.channels * (given.imageDtype === 'uint8' ? 1 : given.imageDtype === 'float32' ? 4 : NaN);
+  const ok = given.image instanceof Uint8Array && given.image.byteLength === imageBytes && given.mask instanceof Uint8Array
+    && given.mask.byteLength === (n * s.mask.classes + 7) >> 3 && Array.isArray(given.foreground) && given.foreground.length === s.mask.classes
+    && [given.min, given.max, given.mean, given.std, ...given.foreground].every(Number.isFinite);
+  if (!ok) throw new FedSegError('INVALID_ARGUMENT', `${what}: the encoding passed with it does not match the sample`);
+  return given;
 }
+
 
 /** Encodes pixels and computes the per-sample summary; throws on NaN/Inf pixels. */
 export function encodeSample(s: NewSample, what: string): EncodedSample {

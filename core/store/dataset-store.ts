@@ -176,9 +176,25 @@ export interface AuditQuery {
  * dataset (or appends to an existing one) and moves every staged sample in one transaction. An
  * aborted or failed import leaves the database exactly as before.
  */
+/** A sample's pixels and mask as stored, with its summary statistics (codec.ts encodeSample). */
+export interface EncodedSample {
+  imageDtype: 'uint8' | 'float32';
+  image: Uint8Array;
+  mask: Uint8Array;
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  foreground: number[];
+}
+
 export interface ImportSession {
-  /** Stages samples (validated; duplicate names within the import or the target dataset throw). */
-  add(samples: NewSample[]): void;
+  /**
+   * Stages samples (validated; duplicate names within the import or the target dataset throw).
+   * `encoded[i]`, when given, is checkStorableSample's result for samples[i]: the pixels are then not
+   * encoded a second time.
+   */
+  add(samples: NewSample[], encoded?: readonly EncodedSample[]): void;
   readonly staged: number;
   commit(): DatasetInfo;
   abort(): void;

@@ -5,7 +5,7 @@
 import { FedSegError } from '../contract/errors.js';
 import {
   checkAudit, checkCheckpoint, checkJson, checkMetrics, checkName, checkNewDataset, checkSample, checkSplit, checkWindow, decodeImage,
-  decodeMask, encodeSample, jsonClone, type EncodedSample,
+  decodeMask, encodingFor, jsonClone, type EncodedSample,
 } from './codec.js';
 import type {
   AmplitudeQuery, AmplitudeWindowRecord, AuditEntry, CheckpointInfo, DatasetInfo, DatasetStore, ImportSession, ImportTarget, NewDataset,
@@ -104,9 +104,9 @@ export function createMemoryStore(opts: StoreOptions = {}): DatasetStore {
     [...s.samples.values()].filter((r) => r.summary.datasetId === datasetId && (!split || r.summary.split === split)).sort((a, b) => a.summary.id - b.summary.id);
   const hasName = (datasetId: number, name: string): boolean => samplesOf(datasetId).some((r) => r.summary.name === name);
 
-  const prepare = (x: NewSample, ds: Omit<DatasetInfo, 'sampleCount'>): Omit<SampleRec, 'summary'> & { summary: Omit<SampleSummary, 'id' | 'datasetId'> } => {
+  const prepare = (x: NewSample, ds: Omit<DatasetInfo, 'sampleCount'>, given?: EncodedSample): Omit<SampleRec, 'summary'> & { summary: Omit<SampleSummary, 'id' | 'datasetId'> } => {
     checkSample(x, ds.channels, ds.classes, ds.name);
-    const enc = encodeSample(x, `sample '${x.name}' of dataset '${ds.name}'`);
+    const enc = encodingFor(x, given, `sample '${x.name}' of dataset '${ds.name}'`);
     checkJson(x.meta ?? {}, `sample '${x.name}' meta`);
     const meta = jsonClone(x.meta ?? {});
     return {
@@ -205,15 +205,16 @@ export function createMemoryStore(opts: StoreOptions = {}): DatasetStore {
         get staged() {
           return staged.length;
         },
-        add(samples: NewSample[]): void {
+        add(samples: NewSample[], encoded?: readonly EncodedSample[]): void {
           mustOpen('add samples');
+          if (encoded && encoded.length !== samples.length) throw new FedSegError('INVALID_ARGUMENT', `import into '${ds.name}': ${encoded.length} encodings for ${samples.length} samples`);
           const batch: ReturnType<typeof prepare>[] = [];
           const batchNames = new Set<string>();
-          for (const x of samples) {
+          for (const [i, x] of samples.entries()) {
             if (names.has(x?.name) || batchNames.has(x?.name) || (ds.id >= 0 && hasName(ds.id, x.name))) {
               throw new FedSegError('ALREADY_EXISTS', `duplicate sample name '${x.name}' in dataset '${ds.name}'`);
             }
-            batch.push(prepare(x, ds));
+            batch.push(prepare(x, ds, encoded?.[i]));
             batchNames.add(x.name);
           }
           for (const b of batch) staged.push(b);

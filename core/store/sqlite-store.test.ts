@@ -127,7 +127,8 @@ test('full database (page cap): the failing write and import leave everything as
   const raw = new Database(path);
   const pages = raw.pragma('page_count', { simple: true }) as number;
   raw.close();
-  const s = openSqliteStore(path, { maxPageCount: pages + 2 });
+  // One page of headroom (16 KiB on a new file): less than the samples need.
+  const s = openSqliteStore(path, { maxPageCount: pages + 1 });
   const d = s.getDataset('d')!;
   const fp = storeFingerprint(s);
   const e = code(() => s.addSamples(d.id, fundus));
@@ -143,4 +144,20 @@ test('full database (page cap): the failing write and import leave everything as
   // Small writes still fit.
   s.appendAudit({ direction: 'in', kind: 'k', bytes: 1, peer: 'p', summary: '' });
   s.close();
+});
+
+test('a new database file gets 16 KiB pages (sample blobs need fewer overflow pages); an existing file keeps its own', () => {
+  const fresh = join(dir, 'pages-new.sqlite');
+  openSqliteStore(fresh).close();
+  const a = new Database(fresh);
+  assert.equal(a.pragma('page_size', { simple: true }), 16384);
+  a.close();
+  const old = join(dir, 'pages-old.sqlite');
+  const b = new Database(old);
+  b.exec('CREATE TABLE keep (x)'); // a file that already has tables keeps SQLite's 4 KiB default
+  b.close();
+  openSqliteStore(old).close();
+  const c = new Database(old);
+  assert.equal(c.pragma('page_size', { simple: true }), 4096);
+  c.close();
 });

@@ -12,6 +12,7 @@ import { generateFundusSites } from '../data/synthetic/fundus.js';
 import { generateProstateSites } from '../data/synthetic/prostate.js';
 import type { DatasetStore, NewSample } from './dataset-store.js';
 import { storeFingerprint } from './fingerprint.js';
+import { checkStorableSample } from './codec.js';
 import { createMemoryStore } from './memory-store.js';
 import { openSqliteStore } from './sqlite-store.js';
 
@@ -176,7 +177,13 @@ for (const [backend, make] of factories) {
 
       const ok = store.beginImport({ dataset: { name: 'imp', kind: 'fundus', channels: 3, classes: 2 } });
       ok.add(fundus.slice(0, 3));
-      ok.add(fundus.slice(3));
+      // Samples may come with the encoding checkStorableSample made (imports encode once); one that
+      // does not match its sample, or a count that does not match, is refused and stages nothing.
+      const enc = fundus.slice(3).map((x) => checkStorableSample(x, 3, 2, 'imp'));
+      rejects(() => ok.add(fundus.slice(3), [enc[1]!, enc[0]!].map((e, i) => (i === 0 ? { ...e, foreground: [0.5] } : e))), 'INVALID_ARGUMENT', /does not match/);
+      rejects(() => ok.add(fundus.slice(3), enc.slice(1)), 'INVALID_ARGUMENT', /encodings for/);
+      assert.equal(ok.staged, 3);
+      ok.add(fundus.slice(3), enc);
       const info = ok.commit();
       assert.equal(info.sampleCount, 5);
       store.loadSamples(info.id).forEach((s, i) => sameSample(s, fundus[i]!));

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { FedSegError, type ErrorValue } from '../../contract/errors.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './decode-limits.js';
 import { readRegularFile } from './file-read.js';
-import { decodeImageFile, type Raster } from './image-file.js';
+import { decodeImageFile, decodeImageFileAsync, type Raster } from './image-file.js';
 
 export interface RasterReader {
   read(file: string, limits?: DecodeLimits): Promise<Raster>;
@@ -28,7 +28,7 @@ export async function readRasterInline(file: string, limits: DecodeLimits = DEFA
 }
 
 async function decodeInline(buf: Uint8Array, file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<Raster> {
-  return decodeImageFile(buf, file, limits);
+  return decodeImageFileAsync(buf, file, limits);
 }
 
 export const inlineReader: RasterReader = { read: readRasterInline, decode: decodeInline, close: async () => undefined, offloaded: 0, ready: async () => 0 };

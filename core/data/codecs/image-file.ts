@@ -12,7 +12,7 @@ import jpeg from 'jpeg-js';
 import { FedSegError } from '../../contract/errors.js';
 import { checkFileBytes, checkImageSize, DEFAULT_DECODE_LIMITS, formatBytes, type DecodeLimits } from './decode-limits.js';
 import { openRegularFile, readAt } from './file-read.js';
-import { decodePngFast } from './png-fast.js';
+import { decodePngFast, decodePngFastAsync } from './png-fast.js';
 
 export interface Raster {
   width: number;
@@ -70,6 +70,8 @@ export interface ImageHeader {
   bitDepth: 8 | 16;
   /** PNG Adam7 interlacing. */
   interlaced: boolean;
+  /** Decoded by png-fast.ts (8-bit grey/RGB(A), not interlaced), which is ~4x faster than the general decoders. */
+  direct: boolean;
 }
 
 /** Bytes of the raster a file with this header decodes to, at most (Raster.data.byteLength). */
@@ -87,7 +89,8 @@ function pngHeader(b: Uint8Array, file: string): ImageHeader {
   const height = u32(b, 20);
   if (width < 1 || height < 1 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) throw new FedSegError('CORRUPT_FILE', `${file}: PNG size ${width}x${height} is out of range (1..${MAX_IMAGE_SIDE})`);
   const colorType = b[25]!;
-  return { format: 'png', width, height, channels: colorType === 0 || colorType === 4 ? 1 : 3, bitDepth: b[24] === 16 ? 16 : 8, interlaced: b[28] === 1 };
+  const direct = b[24] === 8 && [0, 2, 4, 6].includes(colorType) && b[28] === 0;
+  return { format: 'png', width, height, channels: colorType === 0 || colorType === 4 ? 1 : 3, bitDepth: b[24] === 16 ? 16 : 8, interlaced: b[28] === 1, direct };
 }
 
 // JPEG markers carrying a frame header (SOF0..SOF15 except DHT C4, JPG C8, DAC CC).
@@ -129,7 +132,7 @@ function walkJpeg(get: (pos: number, len: number) => Uint8Array, file: string): 
       const height = (f[1]! << 8) | f[2]!;
       const width = (f[3]! << 8) | f[4]!;
       if (width < 1 || height < 1) throw new FedSegError('UNSUPPORTED', `${file}: JPEG declares size ${width}x${height} (a height given after the scan is not supported)`);
-      return { format: 'jpeg', width, height, channels: f[5] === 1 ? 1 : 3, bitDepth: 8, interlaced: false };
+      return { format: 'jpeg', width, height, channels: f[5] === 1 ? 1 : 3, bitDepth: 8, interlaced: false, direct: false };
     }
     if (marker === 0xda || marker === 0xd9) throw bad('no frame header before the scan');
     pos += 2 + len;
@@ -269,6 +272,20 @@ export function decodeImageFile(buf: Uint8Array, file: string, limits: DecodeLim
     return fromRgba(img.data, img.width, img.height, 8);
   }
   throw notImage(file);
+}
+
+/**
+ * decodeImageFile, with a common 8-bit PNG's inflate off the calling thread (png-fast.ts); other files
+ * decode synchronously as in decodeImageFile. Same results, limits and errors.
+ */
+export async function decodeImageFileAsync(buf: Uint8Array, file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<Raster> {
+  if (buf.length >= 33 && isPng(buf)) {
+    const h = pngHeader(buf, file);
+    checkImageSize(file, h.width, h.height, limits);
+    const fast = await decodePngFastAsync(buf, file);
+    if (fast) return fast;
+  }
+  return decodeImageFile(buf, file, limits);
 }
 
 /** Encodes 8-bit grey (1), RGB (3) or RGBA (4) HWC pixels as PNG. */

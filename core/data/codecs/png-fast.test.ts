@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync, crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
-import { decodePngFast } from './png-fast.js';
-import { decodeImageFile } from './image-file.js';
+import { decodePngFast, decodePngFastAsync } from './png-fast.js';
+import { decodeImageFile, decodeImageFileAsync } from './image-file.js';
 import { createRng } from '../../rng.js';
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
@@ -100,4 +100,20 @@ test('corrupt files are refused with the file named: bad CRC, bad filter, short 
   assert.throws(() => decodePngFast(ok.subarray(0, ok.length - 20), 'trunc.png'), /trunc\.png: unreadable PNG/);
   const good = decodePngFast(handMade(2, 2, new Uint8Array([0, 1, 2, 2, 3, 4])), 'g.png')!;
   assert.deepEqual([...good.data], [1, 2, 4, 6], 'Up filter adds the row above');
+});
+
+test('the async decode (inflate on the thread pool) gives the same pixels and the same errors', async () => {
+  const rng = createRng(9);
+  for (const colorType of [0, 2, 6]) {
+    const ch = CHANNELS[colorType]!;
+    const buf = writePng(19, 11, colorType, new Uint8Array(19 * 11 * ch).map(() => Math.floor(rng.next() * 256)), -1);
+    assert.deepEqual(await decodePngFastAsync(buf, 'a.png'), decodePngFast(buf, 'a.png'));
+    assert.deepEqual(await decodeImageFileAsync(buf, 'a.png'), decodeImageFile(buf, 'a.png'));
+  }
+  const deep = writePng(3, 2, 0, new Uint8Array(12).fill(9), 0, 16);
+  assert.equal(await decodePngFastAsync(deep, 'deep.png'), null);
+  assert.deepEqual(await decodeImageFileAsync(deep, 'deep.png'), decodeImageFile(deep, 'deep.png'));
+  await assert.rejects(() => decodePngFastAsync(handMade(2, 2, new Uint8Array(6000)), 'big.png'), /big\.png: PNG image data inflates to more than the 6 bytes its header declares/);
+  await assert.rejects(() => decodePngFastAsync(handMade(2, 2, new Uint8Array([0, 1, 2])), 's.png'), /s\.png: unreadable PNG \(image data holds 3 of 6 bytes\)/);
+  await assert.rejects(() => decodeImageFileAsync(writePng(9000, 1, 0, new Uint8Array(9000), 0), 'wide.png'), /wide\.png/);
 });

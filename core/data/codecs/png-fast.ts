@@ -6,7 +6,7 @@
 // a general decoder. It returns null for every other kind of PNG (16-bit, palette, sub-byte depths,
 // interlaced), which the general decoder (pngjs) handles; on the files it takes, the pixels are
 // exactly the general decoder's (PNG is lossless), which codecs.test.ts checks filter by filter.
-import { crc32, inflateSync } from 'node:zlib';
+import { crc32, inflate, inflateSync } from 'node:zlib';
 import { FedSegError } from '../../contract/errors.js';
 
 export interface FastRaster {
@@ -28,13 +28,18 @@ function corrupt(file: string, why: string): FedSegError {
   return new FedSegError('CORRUPT_FILE', `${file}: unreadable PNG (${why})`);
 }
 
-/** Undoes the row filters in place; `raw` holds height rows of (1 filter byte + stride bytes). */
+/**
+ * Undoes the row filters in place; `raw` holds height rows of (1 filter byte + stride bytes). Each
+ * filter's first pixel (no left neighbour) and the first row (no row above) are handled apart, so the
+ * inner loops have no bounds tests.
+ */
 function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number, file: string): void {
   const row = stride + 1;
   for (let y = 0; y < height; y++) {
     const o = y * row + 1;
-    const p = o - row; // the previous row's first byte (unused on the first row)
+    const p = o - row; // the previous row's first byte (only read when y > 0)
     const type = raw[o - 1]!;
+    const first = y === 0;
     switch (type) {
       case 0:
         break;
@@ -42,23 +47,31 @@ function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number, 
         for (let i = bpp; i < stride; i++) raw[o + i] = (raw[o + i]! + raw[o + i - bpp]!) & 255;
         break;
       case 2:
-        if (y > 0) for (let i = 0; i < stride; i++) raw[o + i] = (raw[o + i]! + raw[p + i]!) & 255;
+        if (!first) for (let i = 0; i < stride; i++) raw[o + i] = (raw[o + i]! + raw[p + i]!) & 255;
         break;
       case 3:
-        for (let i = 0; i < stride; i++) {
-          const left = i >= bpp ? raw[o + i - bpp]! : 0;
-          const up = y > 0 ? raw[p + i]! : 0;
-          raw[o + i] = (raw[o + i]! + ((left + up) >> 1)) & 255;
+        if (first) {
+          for (let i = bpp; i < stride; i++) raw[o + i] = (raw[o + i]! + (raw[o + i - bpp]! >> 1)) & 255;
+        } else {
+          for (let i = 0; i < bpp && i < stride; i++) raw[o + i] = (raw[o + i]! + (raw[p + i]! >> 1)) & 255;
+          for (let i = bpp; i < stride; i++) raw[o + i] = (raw[o + i]! + ((raw[o + i - bpp]! + raw[p + i]!) >> 1)) & 255;
         }
         break;
       case 4:
-        for (let i = 0; i < stride; i++) {
-          const a = i >= bpp ? raw[o + i - bpp]! : 0;
-          const b = y > 0 ? raw[p + i]! : 0;
-          const c = i >= bpp && y > 0 ? raw[p + i - bpp]! : 0;
-          const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
-          const pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-          raw[o + i] = (raw[o + i]! + pred) & 255;
+        if (first) {
+          // Up and up-left are 0, so the predictor is the left byte: the Sub filter.
+          for (let i = bpp; i < stride; i++) raw[o + i] = (raw[o + i]! + raw[o + i - bpp]!) & 255;
+        } else {
+          // No left neighbour: a = c = 0, so the predictor is the byte above.
+          for (let i = 0; i < bpp && i < stride; i++) raw[o + i] = (raw[o + i]! + raw[p + i]!) & 255;
+          for (let i = bpp; i < stride; i++) {
+            const a = raw[o + i - bpp]!, b = raw[p + i]!, c = raw[p + i - bpp]!;
+            const pa = b > c ? b - c : c - b;
+            const pb = a > c ? a - c : c - a;
+            const t = a + b - 2 * c;
+            const pc = t < 0 ? -t : t;
+            raw[o + i] = (raw[o + i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+          }
         }
         break;
       default:
@@ -67,18 +80,24 @@ function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number, 
   }
 }
 
-/**
- * Decodes an 8-bit non-interlaced grey/RGB(A) PNG, or returns null when the file is another kind.
- * The caller has already checked the signature and the header's size against its limits.
- */
-export function decodePngFast(buf: Uint8Array, file: string): FastRaster | null {
+interface Parsed {
+  width: number;
+  height: number;
+  colorType: number;
+  bpp: number;
+  stride: number;
+  expected: number;
+  idat: Uint8Array;
+}
+
+/** Checks the header kind and every chunk's CRC; null for the kinds this decoder does not take. */
+function parse(buf: Uint8Array, file: string): Parsed | null {
   if (buf.length < 33) return null;
   const width = u32(buf, 16), height = u32(buf, 20);
   const depth = buf[24]!, colorType = buf[25]!, interlace = buf[28]!;
   const bpp = BPP[colorType];
   if (depth !== 8 || bpp === undefined || interlace !== 0 || buf[26] !== 0 || buf[27] !== 0) return null;
   const stride = width * bpp;
-  const expected = height * (stride + 1);
   const idat: Uint8Array[] = [];
   let ended = false;
   for (let o = 8; o + 12 <= buf.length;) {
@@ -96,15 +115,19 @@ export function decodePngFast(buf: Uint8Array, file: string): FastRaster | null 
   }
   if (idat.length === 0) throw corrupt(file, 'no image data');
   if (!ended) throw corrupt(file, 'no IEND chunk: the file is truncated');
-  let raw: Uint8Array;
-  try {
-    raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), { maxOutputLength: expected });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new FedSegError('CORRUPT_FILE', `${file}: PNG image data inflates to more than the ${expected} bytes its header declares`);
-    }
-    throw corrupt(file, (e as Error).message);
+  return { width, height, colorType, bpp, stride, expected: height * (stride + 1), idat: idat.length === 1 ? idat[0]! : Buffer.concat(idat) };
+}
+
+function inflateError(e: unknown, p: Parsed, file: string): FedSegError {
+  if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+    return new FedSegError('CORRUPT_FILE', `${file}: PNG image data inflates to more than the ${p.expected} bytes its header declares`);
   }
+  return corrupt(file, (e as Error).message);
+}
+
+/** Unfilters the inflated rows into the 1- or 3-channel raster. */
+function finish(raw: Uint8Array, p: Parsed, file: string): FastRaster {
+  const { width, height, colorType, bpp, stride, expected } = p;
   if (raw.length < expected) throw corrupt(file, `image data holds ${raw.length} of ${expected} bytes`);
   unfilter(raw, height, stride, bpp, file);
   const n = width * height;
@@ -142,4 +165,34 @@ export function decodePngFast(buf: Uint8Array, file: string): FastRaster | null 
     }
   }
   return { width, height, channels: 3, bitDepth: 8, data };
+}
+
+/**
+ * Decodes an 8-bit non-interlaced grey/RGB(A) PNG, or returns null when the file is another kind.
+ * The caller has already checked the signature and the header's size against its limits.
+ */
+export function decodePngFast(buf: Uint8Array, file: string): FastRaster | null {
+  const p = parse(buf, file);
+  if (!p) return null;
+  let raw: Uint8Array;
+  try {
+    raw = inflateSync(p.idat, { maxOutputLength: p.expected });
+  } catch (e) {
+    throw inflateError(e, p, file);
+  }
+  return finish(raw, p, file);
+}
+
+/**
+ * decodePngFast with the inflate on libuv's thread pool, so an importer's next files inflate while the
+ * calling thread writes the previous ones. Same result and errors.
+ */
+export async function decodePngFastAsync(buf: Uint8Array, file: string): Promise<FastRaster | null> {
+  const p = parse(buf, file);
+  if (!p) return null;
+  const raw = await new Promise<Uint8Array>((res, rej) => {
+    // One output chunk of the declared size: the default 16 KiB chunks cost a callback and a copy each on this thread.
+    inflate(p.idat, { maxOutputLength: p.expected, chunkSize: Math.max(64, p.expected) }, (e, out) => (e ? rej(inflateError(e, p, file)) : res(out)));
+  });
+  return finish(raw, p, file);
 }

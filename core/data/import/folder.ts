@@ -183,28 +183,31 @@ function loadPair(p: Pair, convention: MaskConvention, channels: 1 | 3, split: S
 }
 
 /**
- * Channels of the first image that can be read within the limits (grey headers need no decoding);
- * images refused here are refused again, with their reason, when the import loads them.
+ * Channels of the first image that can be read within the limits (grey headers need no decoding), and
+ * whether it is a kind png-fast.ts decodes directly; images refused here are refused again, with their
+ * reason, when the import loads them.
  */
-async function detectChannels(pairs: Pair[], limits: ImportLimits): Promise<1 | 3> {
+async function probeFirst(pairs: Pair[], limits: ImportLimits): Promise<{ channels: 1 | 3; direct: boolean }> {
   for (const p of pairs.slice(0, 8)) {
     try {
       const h = await probeImageFile(p.image, limits);
-      if (h.channels === 1) return 1;
-      return (await readRasterInline(p.image, limits)).channels;
+      if (h.channels === 1) return { channels: 1, direct: h.direct };
+      return { channels: (await readRasterInline(p.image, limits)).channels, direct: h.direct };
     } catch (e) {
       if (!(e instanceof FedSegError)) throw e;
     }
   }
-  return 3;
+  return { channels: 3, direct: false };
 }
 
 export async function planFolderImport(o: FolderImportOptions, ref: ReaderRef = { reader: null }): Promise<ImportPlan> {
   const { classes, classNames } = conventionClasses(o.convention);
   const { pairs, skipped } = await pairFolder(o.images, o.masks, o.convention, o.maskSuffixes);
   const limits = importLimits(o.limits);
-  const channels = o.channels ?? await detectChannels(pairs, limits);
+  const first = await probeFirst(pairs, limits);
+  const channels = o.channels ?? first.channels;
   return {
+    directDecode: first.direct,
     datasets: [{
       dataset: { name: o.dataset, kind: o.kind ?? 'other', source: resolve(o.images), channels, classes, classNames, meta: { convention: o.convention.kind } },
       items: pairs.map((p) => loadPair(p, o.convention, channels, o.split ?? null, ref, limits)),
@@ -213,13 +216,20 @@ export async function planFolderImport(o: FolderImportOptions, ref: ReaderRef = 
   };
 }
 
-/** Runs a plan of image pairs, decoding in worker threads when there are enough files. */
+/**
+ * Runs a plan of image pairs. Files png-fast.ts decodes directly are decoded in this thread with their
+ * inflate on libuv's pool, a few items ahead (a decode worker's start-up, ~0.5 s of CPU, costs more than
+ * it saves there: docs/measured.md §11); other kinds (JPEG, 16-bit or palette PNG) use decode worker
+ * threads when there are enough files.
+ */
 async function runPairs(store: DatasetStore | null, plan: ImportPlan, ref: ReaderRef, o: CommonImportOptions): Promise<ImportReport> {
   const files = plan.datasets.reduce((a, d) => a + d.items.length, 0);
-  const workers = o.decodeWorkers ?? (files >= 48 ? defaultDecodeWorkers() : 0);
+  const workers = o.decodeWorkers ?? (files >= 48 && !plan.directDecode ? defaultDecodeWorkers() : 0);
   if (workers > 0) {
     ref.reader = createDecodePool(workers);
     plan.prefetch = 2 * workers + 2;
+  } else {
+    plan.prefetch = 4;
   }
   try {
     return await runImport(store, plan, o);
@@ -272,6 +282,7 @@ export async function planDofeImport(o: DofeImportOptions, ref: ReaderRef = { re
       if (!(await listDir(imgDir)).some((f) => IMAGE_EXT.has(extname(f).toLowerCase()))) continue;
       const { pairs, skipped } = await pairFolder(imgDir, join(root, dom, split, 'ROIs', 'mask'), convention, ['']);
       plan.skipped.push(...skipped);
+      if (plan.directDecode === undefined && pairs.length > 0) plan.directDecode = (await probeFirst(pairs, limits)).direct;
       items.push(...pairs.map((p) => loadPair(p, convention, 3, split, ref, limits)));
     }
     if (items.length === 0) {

@@ -15,7 +15,7 @@
 // reported like any other bad file.
 import { FedSegError, type ErrorCode } from '../../contract/errors.js';
 import { checkNewDataset, checkStorableSample } from '../../store/codec.js';
-import type { DatasetInfo, DatasetStore, ImportSession, NewDataset, NewSample } from '../../store/dataset-store.js';
+import type { DatasetInfo, DatasetStore, EncodedSample, ImportSession, NewDataset, NewSample } from '../../store/dataset-store.js';
 import { resizeImageBilinear, resizeMaskNearest } from '../resize.js';
 import { ImportBudget, importLimits, type ImportLimits, type LoadContext } from './budget.js';
 
@@ -78,6 +78,8 @@ export interface ImportPlan {
   skipped: Skipped[];
   /** Items loaded ahead of the one being staged (default 1: no read-ahead). */
   prefetch?: number;
+  /** The (first probed) image files decode on png-fast.ts's direct path: decoding in this thread is cheapest. */
+  directDecode?: boolean;
 }
 
 export interface DatasetReport {
@@ -120,15 +122,18 @@ export function problemLine(p: { file: string; message: string }): string {
  * Everything the store checks before it writes an item, without writing: names unique within the
  * dataset (`seen`, updated only when the whole item passes) and each sample storable as it is.
  */
-function checkItem(samples: NewSample[], file: string, d: NewDataset, seen: Map<string, string>): void {
+function checkItem(samples: NewSample[], file: string, d: NewDataset, seen: Map<string, string>): EncodedSample[] {
   const own = new Set<string>();
+  const encoded: EncodedSample[] = [];
   for (const s of samples) {
     const prev = seen.get(s.name) ?? (own.has(s.name) ? file : undefined);
     if (prev !== undefined) throw new FedSegError('INVALID_INPUT', `${file}: duplicate sample name '${s.name}' (also from ${prev})`);
     own.add(s.name);
-    checkStorableSample(s, d.channels, d.classes, d.name);
+    encoded.push(checkStorableSample(s, d.channels, d.classes, d.name));
   }
   for (const s of samples) seen.set(s.name, file);
+  // The store is handed these encodings, so an import encodes each sample's pixels once.
+  return encoded;
 }
 
 export async function runImport(store: DatasetStore | null, plan: ImportPlan, opts: CommonImportOptions = {}): Promise<ImportReport> {
@@ -188,6 +193,7 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
       for (let q = j; q < j + window; q++) start(q);
       let samples: NewSample[] = [];
       let problem: string | null = null;
+      let encoded: EncodedSample[] = [];
       try {
         samples = await started[j]!;
         started[j] = undefined;
@@ -200,7 +206,7 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
             spacing: s.spacing ? [(s.spacing[0] * s.image.height) / height, (s.spacing[1] * s.image.width) / width] : s.spacing,
           }));
         }
-        checkItem(samples, item.file, d.dataset, seen[di]!);
+        encoded = checkItem(samples, item.file, d.dataset, seen[di]!);
       } catch (e) {
         if (isCancel(e)) throw e;
         problem = message(e);
@@ -213,7 +219,7 @@ export async function runImport(store: DatasetStore | null, plan: ImportPlan, op
         if (dry) problems.push({ file: item.file, message: problem });
       } else if (!dry && (opts.skipBad || rejected.length === 0)) {
         // A strict import that already met a bad item stages nothing more: it only goes on checking.
-        sessions[di]!.add(samples);
+        sessions[di]!.add(samples, encoded);
         staged += samples.length;
       } else if (dry) {
         staged += samples.length;
