@@ -57,6 +57,40 @@ function rowThreads(name: BackendName, threads: number | null): number {
   return name === 'tensorflow' || name === 'tensorflow-gpu' ? availableParallelism() : 1;
 }
 
+/**
+ * One ELCFS step under tf.profile, by kernel: time, share, calls. Conv2D is split into the filter
+ * gradient (core/tf/conv-grad.ts runs it as a forward conv whose "filter" is dy, so its filter is larger
+ * than 3x3), the 3x3 forward / input-gradient convs and the 1x1 convs.
+ */
+async function opProfile(backend: string, step: () => Promise<unknown>): Promise<BenchTable> {
+  const info = await tf.profile(async () => {
+    await step();
+  });
+  const agg = new Map<string, { ms: number; n: number }>();
+  let total = 0;
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    total += ms;
+    let key = k.name;
+    if (k.name === 'Conv2D') {
+      const f = k.inputShapes[1] ?? [];
+      key = (f[0] ?? 0) > 3 ? 'Conv2D (filter gradient)' : f[0] === 1 ? 'Conv2D (1x1)' : 'Conv2D (3x3 forward / input gradient)';
+    }
+    const a = agg.get(key) ?? { ms: 0, n: 0 };
+    a.ms += ms;
+    a.n++;
+    agg.set(key, a);
+  }
+  const rows = [...agg].sort((p, q) => q[1].ms - p[1].ms).slice(0, 14)
+    .map(([k, a]) => [k, fmt(a.ms), `${fmt((100 * a.ms) / total)}%`, a.n]);
+  return {
+    title: `ELCFS step by kernel (${backend})`,
+    columns: ['kernel', 'ms', 'share', 'calls'],
+    rows,
+    notes: [`tf.profile of one first-order ELCFS step: ${info.kernels.length} kernels, ${fmt(total)} ms of kernel time (profiling adds overhead). Top 14 shown.`],
+  };
+}
+
 export default async function elcfsBench(ctx: BenchContext): Promise<BenchTable[]> {
   const runs = Math.max(1, Math.min(ctx.runs, Number(ctx.flags['runs'] ?? 3)));
   const backends = ctx.backends.includes('all') ? (['wasm', 'webgpu'] as BackendName[]) : (ctx.backends as (BackendName | 'auto')[]);
@@ -70,6 +104,7 @@ export default async function elcfsBench(ctx: BenchContext): Promise<BenchTable[
   const rows: (string | number)[][] = [];
   const notes: string[] = [];
   let fixedRows = 0;
+  const profiles: BenchTable[] = [];
   for (const b of backends) {
     let torchW: AnchorWorker | null = null;
     try {
@@ -142,6 +177,7 @@ export default async function elcfsBench(ctx: BenchContext): Promise<BenchTable[
         }, runs, 1);
         plain('profile: forward only', fwd);
         plain('profile: forward+backward (Dice grads)', fb);
+        profiles.push(await opProfile(name, () => trainStep(model, weights, adam, inp, { mode: 'elcfs' })));
       }
       tf.dispose([x, y, x384, ...meta, ...Object.values(weights)]);
       adam.dispose();
@@ -154,5 +190,5 @@ export default async function elcfsBench(ctx: BenchContext): Promise<BenchTable[
     : 'ratio = FedSeg / PyTorch, both measured in this run, samples alternating (FedSeg, torch, FedSeg, ...), medians; < 1 is faster.');
   notes.push('cpu ms = user+sys CPU time of the measuring process per step (median): on a busy shared machine it approximates the idle-core wall time of a single-threaded run.');
   notes.push(`Batch 5, 128x128x3, reference U-Net (3,179,890 params), median of ${runs} run(s) (interleaved with PyTorch: after 2 warm-ups each, as torch needs 2-3 steps to reach its steady speed); ELCFS = inner Dice grad + meta Dice + boundary NT-Xent, one CFSI view; both sides use Dice only (docs/algorithms.md §4-5).`);
-  return [{ title: 'ELCFS / FedAvg training step and inference, reference U-Net, against PyTorch', columns: ['backend', 'step', 'threads', 'FedSeg wall ms', 'FedSeg cpu ms', 'torch wall ms', 'torch cpu ms', 'ratio wall', 'ratio cpu'], rows, notes }];
+  return [{ title: 'ELCFS / FedAvg training step and inference, reference U-Net, against PyTorch', columns: ['backend', 'step', 'threads', 'FedSeg wall ms', 'FedSeg cpu ms', 'torch wall ms', 'torch cpu ms', 'ratio wall', 'ratio cpu'], rows, notes }, ...profiles];
 }
