@@ -65,3 +65,19 @@ test('bad updates are rejected with a reason and leave the sum untouched', () =>
   assert.throws(() => new FedAvgAccumulator(g).result(), /zero updates/);
   assert.equal(checkUpdate(g, model([[1, 2], [3]])).size, 2);
 });
+
+test('a non-finite value in the middle of an array, after good updates, leaves the running sum as it was', () => {
+  const g = model([[0, 0, 0, 0, 0], [0]]);
+  const acc = new FedAvgAccumulator(g);
+  acc.add(model([[0.1, 0.2, 0.3, 0.4, 0.5], [0.25]]), 3);
+  for (const bad of [[0.3, 0.7, NaN, 0.1, 0.9], [0.3, 0.7, 0.2, -Infinity, 0.9]]) {
+    assert.throws(() => acc.add(model([[1, 1, 1, 1, 1], [bad.find((v) => !Number.isFinite(v))!]]), 2), /weight 'w1' holds a non-finite/);
+    assert.throws(() => acc.add(model([bad, [1]]), 2), /weight 'w0' holds a non-finite value/);
+  }
+  acc.add(model([[0.5, 0.5, 0.5, 0.5, 0.5], [0.75]]), 1);
+  const out = acc.result();
+  const want = [0.1, 0.2, 0.3, 0.4, 0.5].map((v) => (3 * v + 0.5) / 4);
+  out[0]!.data.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-7, `${v} vs ${want[i]}`));
+  assert.ok(Math.abs(out[1]!.data[0]! - (3 * 0.25 + 0.75) / 4) < 1e-7);
+  assert.equal(acc.count, 2);
+});

@@ -57,6 +57,32 @@ export function checkUpdate(global: NamedArray[], update: NamedArray[]): Map<str
   return byName;
 }
 
+/**
+ * s += w * u over one weight array, returning sum((u - g)^2). A non-finite u[i] adds 0 (so s stays
+ * finite and a rollback with -w restores it) and makes the returned sum non-finite: u and g are float32,
+ * so u - g is finite exactly when u is. Two interleaved partial sums shorten the add chain; a small
+ * function of its own keeps the loop in V8's optimised tier (~2x faster than two separate passes).
+ */
+function foldChecked(s: Float64Array, u: Float32Array, g: Float32Array, w: number): number {
+  const n = s.length;
+  let p0 = 0, p1 = 0, i = 0;
+  for (; i + 1 < n; i += 2) {
+    const a = u[i]!, b = u[i + 1]!;
+    const t0 = a - g[i]!, t1 = b - g[i + 1]!;
+    p0 += t0 * t0;
+    p1 += t1 * t1;
+    s[i] = s[i]! + w * (t0 - t0 === 0 ? a : 0);
+    s[i + 1] = s[i + 1]! + w * (t1 - t1 === 0 ? b : 0);
+  }
+  for (; i < n; i++) {
+    const a = u[i]!;
+    const t = a - g[i]!;
+    p0 += t * t;
+    s[i] = s[i]! + w * (t - t === 0 ? a : 0);
+  }
+  return p0 + p1;
+}
+
 /** Streaming sample-weighted average. */
 export class FedAvgAccumulator {
   private readonly sums: Float64Array[];
@@ -84,29 +110,18 @@ export class FedAvgAccumulator {
     const w = numSamples;
     let sq = 0;
     if (this.clipNorm === undefined) {
-      // Cache-blocked single sweep: per weight array, check (squared delta; NaN/Inf make it non-finite) then fold
-      // in while the array is still in cache. A bad array rolls back the arrays already folded in (float64
-      // subtraction of exact products w*u: error <= 1 ulp of float64, far below float32 precision).
+      // One fused sweep per weight array: squared delta and fold-in together (each value read once). A
+      // non-finite value adds 0 to the sum and makes the array's squared delta non-finite; the arrays
+      // folded in so far are then rolled back (float64 subtraction of the same products: error <= 1 ulp
+      // of float64, far below float32 precision) and the update is rejected naming the value.
       for (let k = 0; k < us.length; k++) {
-        const u = us[k]!;
-        const gd = this.global[k]!.data;
-        const s = this.sums[k]!;
-        let part = 0;
-        for (let i = 0; i < gd.length; i++) {
-          const t = u[i]! - gd[i]!;
-          part += t * t;
-        }
+        const part = foldChecked(this.sums[k]!, us[k]!, this.global[k]!.data, w);
         if (!Number.isFinite(part) || !Number.isFinite(sq + part)) {
-          for (let j = 0; j < k; j++) {
-            const sj = this.sums[j]!;
-            const uj = us[j]!;
-            for (let i = 0; i < sj.length; i++) sj[i] = sj[i]! - w * uj[i]!;
-          }
+          for (let j = 0; j <= k; j++) foldChecked(this.sums[j]!, us[j]!, this.global[j]!.data, -w);
           checkUpdate(this.global, update); // throws naming the non-finite weight and index
           throw new FedSegError('BAD_UPDATE', 'update delta norm overflows');
         }
         sq += part;
-        for (let i = 0; i < s.length; i++) s[i] = s[i]! + w * u[i]!;
       }
       this.samples += w;
       this.updates++;
