@@ -7,6 +7,7 @@
 // run API, as the app's Segment view would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FedSegError } from '../contract/errors.js';
@@ -143,10 +144,14 @@ export async function runDemoMethod(o: DemoOptions, data: { site: string; sample
   try {
     await Promise.race([listening, hub.exited.then((c) => { throw new FedSegError('INTERNAL', `hub exited (${c}) before listening: ${hub.out.slice(-3).join(' | ')}`); })]);
     const url = `ws://127.0.0.1:${port}`;
+    // The train sites run at once on this one machine: each gets its share of the cores for wasm's
+    // threads (every site taking all of them only makes their threads wait for each other).
+    const trainSites = data.filter((d) => d.site !== unseen).length;
+    const threads = process.env.FEDSEG_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / Math.max(1, trainSites))));
     for (const d of data) {
       const role = d.site === unseen ? 'eval' : 'train';
       procs.push(start(d.site, [siteBin, 'site', '--share-spectra', '--hub', url, '--name', d.site, '--db', join(dir, `${d.site}.db`), '--role', role,
-        '--backend', o.backend, '--quiet', '--seed', String(o.seed)], { FEDSEG_TOKEN: tokens[d.site]! }));
+        '--backend', o.backend, '--quiet', '--seed', String(o.seed)], { FEDSEG_TOKEN: tokens[d.site]!, FEDSEG_THREADS: threads }));
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, rej) => {

@@ -4,7 +4,8 @@
 // kilobytes of memory and ~65 KB of disk, while decoding it would cost hundreds of megabytes.
 import { createDeflate, createGzip, crc32, type Deflate, type Gzip } from 'node:zlib';
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC. */
+export function pngChunk(type: string, data: Uint8Array): Buffer {
   const len = Buffer.alloc(4);
   len.writeUInt32BE(data.length);
   const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
@@ -48,7 +49,7 @@ export async function zeroPng(w: number, h: number, o: ZeroPngOptions = {}): Pro
   ihdr[8] = 8;
   ihdr[9] = o.colorType ?? 0;
   ihdr[12] = o.interlaced ? 1 : 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 /** A NIfTI-1 header (352 bytes, little-endian, single file) declaring nx x ny x nz voxels. */

@@ -7,6 +7,7 @@ import { PNG } from 'pngjs';
 import { decodePngFast, decodePngFastAsync } from './png-fast.js';
 import { decodeImageFile, decodeImageFileAsync } from './image-file.js';
 import { createRng } from '../../rng.js';
+import { pngChunk } from '../../../test/helpers/import-bombs.js';
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
 
@@ -69,15 +70,6 @@ test('declines 16-bit, palette and interlaced files, which decodeImageFile still
   assert.equal(decodePngFast(palette, 'pal.png'), null);
 });
 
-function chunk(type: string, data: Uint8Array): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body) >>> 0);
-  return Buffer.concat([len, body, crc]);
-}
-
 function handMade(w: number, h: number, raw: Uint8Array, opts: { end?: boolean; colorType?: number } = {}): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0);
@@ -85,7 +77,7 @@ function handMade(w: number, h: number, raw: Uint8Array, opts: { end?: boolean; 
   ihdr[8] = 8;
   ihdr[9] = opts.colorType ?? 0;
   const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), ...(opts.end === false ? [] : [chunk('IEND', new Uint8Array(0))])]);
+  return Buffer.concat([sig, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw)), ...(opts.end === false ? [] : [pngChunk('IEND', new Uint8Array(0))])]);
 }
 
 test('corrupt files are refused with the file named: bad CRC, bad filter, short or overlong data, no IEND', () => {
