@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Worker as NodeWorker, WorkerOptions } from 'node:worker_threads';
 import { tf } from './tfjs.js';
 import { FedSegError } from '../contract/errors.js';
 
@@ -93,7 +94,7 @@ async function createThreadedModule(threads: number): Promise<ThreadedModule> {
   const bytes = await readFile(wasmFile);
   const before = { uncaught: process.listeners('uncaughtException'), rejection: process.listeners('unhandledRejection') };
   let aborted: unknown = null;
-  const m = await factory({
+  const config = {
     // tfjs's C side uses min(requested, 8, logical cores / 2) threads, assuming two hyperthreads per core;
     // it reads the core count once, through this import, so the module is told twice the threads we chose.
     instantiateWasm: (info: WasmImports, receive: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) => {
@@ -111,7 +112,25 @@ async function createThreadedModule(threads: number): Promise<ThreadedModule> {
     onAbort: (what: unknown) => {
       aborted = what;
     },
-  });
+  };
+  // The pool's 8 workers are created synchronously inside the factory call, with Node's default of
+  // inheriting this process's execArgv: under `node --import tsx` every worker would register tsx's
+  // loader first (~0.2 s of CPU each) although it only runs plain CommonJS. For that call, the Worker
+  // the Emscripten glue picks up starts without execArgv.
+  const threadsModule = require('node:worker_threads') as { Worker: typeof NodeWorker };
+  const Inherit = threadsModule.Worker;
+  threadsModule.Worker = class extends Inherit {
+    constructor(file: string | URL, opts?: WorkerOptions) {
+      super(file, { execArgv: [], ...opts });
+    }
+  };
+  let pending: Promise<ThreadedModule>;
+  try {
+    pending = factory(config);
+  } finally {
+    threadsModule.Worker = Inherit;
+  }
+  const m = await pending;
   // Emscripten's Node glue adds process handlers that rethrow every uncaught error from inside its
   // minified source (so a crash anywhere prints that whole line); the process's own handling is kept.
   for (const l of process.listeners('uncaughtException')) if (!before.uncaught.includes(l)) process.removeListener('uncaughtException', l);
@@ -155,6 +174,9 @@ export async function registerThreadedWasm(threads: number): Promise<boolean> {
       const backend = new wasm.BackendWasm(m as unknown as ConstructorParameters<typeof wasm.BackendWasm>[0]);
       // XNNPACK created its pool threads in the constructor; they never exit, so they must not hold Node open.
       unrefAll(m);
+      // tfjs starts no other thread, so the pool's idle workers (8 minus the threads in use) only hold
+      // memory: each is a V8 isolate with its own instance of the module.
+      for (const w of m.PThread.unusedWorkers.splice(0)) w.terminate();
       return backend;
     },
     2,
