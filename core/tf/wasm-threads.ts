@@ -6,8 +6,9 @@
 // tfjs's own BackendWasm class and registered under the name 'wasm', so every wasm kernel (and FedSeg's
 // training kernels) runs unchanged, only with a thread pool.
 // Emscripten's pthread pool is 8 workers, created before the module runs, and tfjs caps XNNPACK's pool at
-// 8 threads (7 workers + the calling thread), so at most 8 are used. XNNPACK's pool threads live as long as the module; their workers are unref'd so a process
-// whose work is done exits on its own, and disposeWasmThreads() terminates them for a clean shutdown.
+// 8 threads (7 workers + the calling thread), so at most 8 are used. XNNPACK's pool threads live as
+// long as the module; their workers are unref'd so a process whose work is done exits on its own, the
+// idle pool workers are terminated, and disposeWasmThreads() ends the rest for a clean shutdown.
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
