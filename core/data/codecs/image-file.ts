@@ -12,7 +12,7 @@ import jpeg from 'jpeg-js';
 import { FedSegError } from '../../contract/errors.js';
 import { checkFileBytes, checkImageSize, DEFAULT_DECODE_LIMITS, formatBytes, type DecodeLimits } from './decode-limits.js';
 import { openRegularFile, readAt } from './file-read.js';
-import { decodePngFast, decodePngFastAsync } from './png-fast.js';
+import { decodePngFast, decodePngFastAsync, decodesDirectly, u32 } from './png-fast.js';
 
 export interface Raster {
   width: number;
@@ -79,9 +79,6 @@ export function rasterBytes(h: ImageHeader): number {
   return h.width * h.height * h.channels * (h.bitDepth / 8);
 }
 
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
 
 function pngHeader(b: Uint8Array, file: string): ImageHeader {
   if (b.length < 29 || String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR') throw new FedSegError('CORRUPT_FILE', `${file}: truncated PNG header`);
@@ -89,8 +86,7 @@ function pngHeader(b: Uint8Array, file: string): ImageHeader {
   const height = u32(b, 20);
   if (width < 1 || height < 1 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) throw new FedSegError('CORRUPT_FILE', `${file}: PNG size ${width}x${height} is out of range (1..${MAX_IMAGE_SIDE})`);
   const colorType = b[25]!;
-  const direct = b[24] === 8 && [0, 2, 4, 6].includes(colorType) && b[28] === 0;
-  return { format: 'png', width, height, channels: colorType === 0 || colorType === 4 ? 1 : 3, bitDepth: b[24] === 16 ? 16 : 8, interlaced: b[28] === 1, direct };
+  return { format: 'png', width, height, channels: colorType === 0 || colorType === 4 ? 1 : 3, bitDepth: b[24] === 16 ? 16 : 8, interlaced: b[28] === 1, direct: decodesDirectly(b) };
 }
 
 // JPEG markers carrying a frame header (SOF0..SOF15 except DHT C4, JPG C8, DAC CC).

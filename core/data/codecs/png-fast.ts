@@ -5,7 +5,7 @@
 // Average, Paeth) are undone straight into the 1- or 3-channel raster, without the RGBA intermediate of
 // a general decoder. It returns null for every other kind of PNG (16-bit, palette, sub-byte depths,
 // interlaced), which the general decoder (pngjs) handles; on the files it takes, the pixels are
-// exactly the general decoder's (PNG is lossless), which codecs.test.ts checks filter by filter.
+// exactly the general decoder's (PNG is lossless), which png-fast.test.ts checks filter by filter.
 import { crc32, inflate, inflateSync } from 'node:zlib';
 import { FedSegError } from '../../contract/errors.js';
 
@@ -20,8 +20,17 @@ export interface FastRaster {
 /** Bytes per pixel for the colour types this decoder takes (8-bit samples). */
 const BPP: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
 
-function u32(b: Uint8Array, o: number): number {
+/** A big-endian 32-bit field of a PNG (chunk lengths, CRCs, IHDR sizes). */
+export function u32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+/**
+ * Whether this decoder takes a PNG, from its IHDR bytes (bit depth, colour type, compression, filter
+ * and interlace methods at offsets 24-28 of the file): 8-bit grey/RGB(A), standard methods, no Adam7.
+ */
+export function decodesDirectly(b: Uint8Array): boolean {
+  return b[24] === 8 && BPP[b[25]!] !== undefined && b[26] === 0 && b[27] === 0 && b[28] === 0;
 }
 
 function corrupt(file: string, why: string): FedSegError {
@@ -92,11 +101,10 @@ interface Parsed {
 
 /** Checks the header kind and every chunk's CRC; null for the kinds this decoder does not take. */
 function parse(buf: Uint8Array, file: string): Parsed | null {
-  if (buf.length < 33) return null;
+  if (buf.length < 33 || !decodesDirectly(buf)) return null;
   const width = u32(buf, 16), height = u32(buf, 20);
-  const depth = buf[24]!, colorType = buf[25]!, interlace = buf[28]!;
-  const bpp = BPP[colorType];
-  if (depth !== 8 || bpp === undefined || interlace !== 0 || buf[26] !== 0 || buf[27] !== 0) return null;
+  const colorType = buf[25]!;
+  const bpp = BPP[colorType]!;
   const stride = width * bpp;
   const idat: Uint8Array[] = [];
   let ended = false;
