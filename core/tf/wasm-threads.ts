@@ -30,12 +30,10 @@ export const THREADS_ENV = 'FEDSEG_THREADS';
 interface NodeWorkerLike {
   unref(): void;
   terminate(): void;
-  loaded?: boolean;
 }
 interface PThreadRuntime {
   unusedWorkers: NodeWorkerLike[];
   runningWorkers: NodeWorkerLike[];
-  terminateAllThreads(): void;
 }
 interface ThreadedModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
@@ -71,15 +69,6 @@ let registeredThreads: number | null = null;
 
 function packageFile(rel: string): string {
   return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), rel);
-}
-
-/** Waits until every pool worker has loaded the module, so thread creation never waits on the event loop. */
-async function poolLoaded(m: ThreadedModule, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (m.PThread.unusedWorkers.some((w) => !w.loaded)) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`wasm thread pool did not load within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 type WasmImports = Record<string, Record<string, WebAssembly.ImportValue>>;
@@ -136,8 +125,9 @@ async function createThreadedModule(threads: number): Promise<ThreadedModule> {
   // minified source (so a crash anywhere prints that whole line); the process's own handling is kept.
   for (const l of process.listeners('uncaughtException')) if (!before.uncaught.includes(l)) process.removeListener('uncaughtException', l);
   for (const l of process.listeners('unhandledRejection')) if (!before.rejection.includes(l)) process.removeListener('unhandledRejection', l);
+  // The factory resolves only once every pool worker has loaded the module (an Emscripten run
+  // dependency), so creating XNNPACK's threads never waits on this thread's event loop.
   if (aborted !== null) throw new Error(`the threaded wasm module aborted: ${String(aborted)}`);
-  await poolLoaded(m, 30_000);
   // The same wrappers tfjs's own loader puts on the module (BackendWasm calls them).
   m.tfjs = {
     init: m.cwrap('init', null, []),
