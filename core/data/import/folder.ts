@@ -187,11 +187,12 @@ function loadPair(p: Pair, convention: MaskConvention, channels: 1 | 3, split: S
  * whether it is a kind png-fast.ts decodes directly; images refused here are refused again, with their
  * reason, when the import loads them.
  */
-async function probeFirst(pairs: Pair[], limits: ImportLimits): Promise<{ channels: 1 | 3; direct: boolean }> {
+async function probeFirst(pairs: Pair[], limits: ImportLimits, needChannels = true): Promise<{ channels: 1 | 3; direct: boolean }> {
   for (const p of pairs.slice(0, 8)) {
     try {
       const h = await probeImageFile(p.image, limits);
-      if (h.channels === 1) return { channels: 1, direct: h.direct };
+      // A colour header may still hold grey pixels: only decoding the image tells (when the caller needs it).
+      if (h.channels === 1 || !needChannels) return { channels: h.channels, direct: h.direct };
       return { channels: (await readRasterInline(p.image, limits)).channels, direct: h.direct };
     } catch (e) {
       if (!(e instanceof FedSegError)) throw e;
@@ -282,7 +283,7 @@ export async function planDofeImport(o: DofeImportOptions, ref: ReaderRef = { re
       if (!(await listDir(imgDir)).some((f) => IMAGE_EXT.has(extname(f).toLowerCase()))) continue;
       const { pairs, skipped } = await pairFolder(imgDir, join(root, dom, split, 'ROIs', 'mask'), convention, ['']);
       plan.skipped.push(...skipped);
-      if (plan.directDecode === undefined && pairs.length > 0) plan.directDecode = (await probeFirst(pairs, limits)).direct;
+      if (plan.directDecode === undefined && pairs.length > 0) plan.directDecode = (await probeFirst(pairs, limits, false)).direct; // DoFE is always 3-channel
       items.push(...pairs.map((p) => loadPair(p, convention, 3, split, ref, limits)));
     }
     if (items.length === 0) {
