@@ -154,14 +154,15 @@ ${COMMON_HELP}`,
   },
   audit: {
     summary: 'print the audit log',
-    options: { ...COMMON_OPTIONS, limit: { type: 'string' } },
+    options: { ...COMMON_OPTIONS, limit: { type: 'string' }, json: { type: 'boolean' } },
     positionals: false,
-    help: `usage: fedseg-hub audit [--db FILE] [--limit N]
+    help: `usage: fedseg-hub audit [--db FILE] [--limit N] [--json]
 
 Prints the audit log (connections, rounds, bytes in and out per site), oldest first.
 
 ${COMMON_HELP}
-  --limit N          at most N entries, >= 1 (default 1000)`,
+  --limit N          at most N entries, >= 1 (default 1000)
+  --json             one JSON array of {ts, event, site, direction, bytes, detail}`,
   },
   evaluations: {
     summary: 'every evaluation result as JSON',
@@ -395,6 +396,7 @@ async function runCommand(cmd: string, v: HubArgs & Record<string, unknown>, pos
     case 'audit': {
       const limit = intArg(v.limit as string | undefined, 'limit', { min: 1 }) ?? 1000;
       withState(v, (s) => {
+        if (v.json) return console.log(JSON.stringify(s.listAudit({ limit })));
         for (const a of s.listAudit({ limit }))
           console.log(`${new Date(a.ts).toISOString()} ${a.event.padEnd(14)} ${(a.site ?? '-').padEnd(12)} ${a.direction ?? '  '} ${a.bytes ?? ''} ${a.detail}`);
       }, { mustExist: true });

@@ -1,5 +1,6 @@
-// `fedseg demo` end to end at toy scale: real hub and site processes, FedAvg then ELCFS, the table on
-// stdout and a self-contained HTML report (table, SVG curves, PNG overlays) plus results.json.
+// `fedseg demo` end to end at toy scale: real hub and site processes (one each), FedAvg then ELCFS
+// through the experiment runner, the table on stdout, the HTML report (table, SVG curves, overlay
+// PNGs beside it) and results.json.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ test('fedseg demo (toy scale) prints the table and writes the report', { timeout
   const { dir, cleanup } = tempDir();
   try {
     const out = join(dir, 'demo-output');
-    const args = ['demo', '--sites', '3', '--per-site', '3', '--size', '32', '--rounds', '1', '--base-width', '4', '--batch', '3', '--unseen', 'B', '--out', out, '--timeout-min', '3'];
+    const args = ['demo', '--sites', '3', '--per-site', '3', '--size', '32', '--rounds', '1', '--base-width', '4', '--batch', '3', '--unseen', 'B', '--out', out, '--timeout-min', '3', '--overlays', '3'];
     const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const p = spawn(process.execPath, [join(root, 'bin/fedseg.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -24,16 +25,18 @@ test('fedseg demo (toy scale) prints the table and writes the report', { timeout
       p.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
     });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /\| FedAvg \| Domain2 \|/);
-    assert.match(r.stdout, /\| ELCFS +\| Domain2 \|/);
-    assert.match(r.stdout, /OD Dice % \| OC Dice % \| OD HD95 px \| OC HD95 px/);
+    assert.match(r.stdout, /\| Domain2 +\| FedAvg +\| 1 +\|/);
+    assert.match(r.stdout, /\| Domain2 +\| ELCFS +\| 1 +\|/);
+    assert.match(r.stdout, /disc Dice % \| cup Dice % \| disc HD95 px \| cup HD95 px/);
+    assert.match(r.stdout, /ELCFS − FedAvg/);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     assert.ok(html.includes('<table>') && html.includes('<svg') && html.includes('<polyline'));
-    assert.equal((html.match(/data:image\/png;base64,/g) ?? []).length, 2 * 3, 'overlays for each method');
-    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { method: string; unseen: string; rounds: { round: number; metrics: Record<string, number> }[] }[] };
-    assert.deepEqual(res.runs.map((x) => [x.method, x.unseen, x.rounds.length]), [['fedavg', 'Domain2', 1], ['elcfs', 'Domain2', 1]]);
+    const imgs = [...html.matchAll(/<img src="([^"]+)"/g)].map((m) => m[1]!);
+    assert.equal(imgs.length, 2 * 3, 'overlays for each method');
+    for (const f of imgs) assert.ok(existsSync(join(out, f)), f);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { method: string; fold: string; rounds: { round: number; metrics: Record<string, number> }[] }[] };
+    assert.deepEqual(res.runs.map((x) => [x.method, x.fold, x.rounds.length]), [['fedavg', 'Domain2', 1], ['elcfs', 'Domain2', 1]]);
     for (const x of res.runs) for (const k of ['dice_c0', 'dice_c1']) assert.ok(x.rounds[0]!.metrics[k]! >= 0 && x.rounds[0]!.metrics[k]! <= 1);
-    assert.ok(existsSync(join(out, 'work', 'Domain2-elcfs', 'hub.db')));
   } finally {
     cleanup();
   }
