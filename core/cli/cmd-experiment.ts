@@ -27,6 +27,7 @@ Sites:
   --size PX          built-in data: image side, 16-1024 (default 64)
   --data-seed N      built-in data: seed of the images (default 1)
   --unseen LIST      folds to run: unseen sites by name or 1-based index (default: every site)
+  --all-folds        every site unseen in turn (the default; refuses --unseen)
 
 Runs:
 ${runOptionsHelp({ rounds: 20, methods: 'fedavg,elcfs', seeds: '3', out: 'experiment-output', baseWidth: 8 })}
@@ -37,7 +38,7 @@ image) and DIR/runs/*.json; see docs/experiments.md.`;
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parseCommandArgs(argv, {
     ...RUN_OPTIONS, db: { type: 'string' }, datasets: { type: 'string' }, sites: { type: 'string' }, 'per-site': { type: 'string' },
-    size: { type: 'string' }, 'data-seed': { type: 'string' }, unseen: { type: 'string' },
+    size: { type: 'string' }, 'data-seed': { type: 'string' }, unseen: { type: 'string' }, 'all-folds': { type: 'boolean' },
   }, { prog: 'fedseg', command: 'experiment' });
   if (v.help) {
     console.log(USAGE);
@@ -56,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const out = resolve(v.out ?? 'experiment-output');
   const report = await initBackend({ backend: r.backend as BackendName });
+  if (v['all-folds'] && v.unseen !== undefined) throw new UsageError('--all-folds and --unseen exclude each other');
   const unseen = v.unseen ? v.unseen.split(',').map((s) => s.trim()).filter(Boolean) : [];
   const res = await runExperiment({
     settings: { data, rounds: r.rounds, model: r.model, train: r.train, backend: r.backend },

@@ -67,7 +67,8 @@ interface Proc {
 }
 
 function start(name: string, args: string[], env: Record<string, string>, onLine?: (l: string) => void): Proc {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // ELECTRON_RUN_AS_NODE: inside the desktop app process.execPath is Electron, which then runs the script as Node.
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   const line = (l: string) => {
     if (!l) return;
