@@ -19,6 +19,7 @@ import { modelRecord } from '../run/checkpoints.js';
 import { outboxHandlers } from './outbox.js';
 import { segmentHandlers } from './segment.js';
 import { TrainingManager, trainingHandlers } from './training.js';
+import { ComparisonManager, comparisonHandlers } from './comparison.js';
 import { parseId } from './context.js';
 
 export type EventListener = (event: AppEventName, payload: unknown) => void;
@@ -71,10 +72,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const cache = new ModelCache(store);
   const training = new TrainingManager(ctx);
   const federation = new FederationManager(ctx);
-  training.otherBusy = () => federation.busyMessage();
+  const comparison = new ComparisonManager(ctx);
+  training.otherBusy = () => federation.busyMessage() ?? comparison.busyMessage();
   training.otherRunId = () => federation.activeRunId();
   training.otherState = () => federation.progressState();
-  federation.otherBusy = () => (training.isRunning() ? 'a local training is running; cancel it before joining a federation' : null);
+  federation.otherBusy = () => (training.isRunning() ? 'a local training is running; cancel it before joining a federation' : comparison.busyMessage());
+  comparison.otherBusy = () => federation.busyMessage() ?? (training.isRunning() ? 'a local training is running; cancel it before comparing methods' : null);
   const version = appVersion();
 
   const handlers: AppHandlers = {
@@ -95,6 +98,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     ...segmentHandlers(ctx, cache),
     ...frequencyHandlers(ctx, () => federation.settings().hub, () => federation.settings().policy),
     ...trainingHandlers(training),
+    ...comparisonHandlers(comparison),
     ...federationHandlers(ctx, federation),
     ...outboxHandlers(ctx),
   };
@@ -107,7 +111,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       return () => listeners.delete(l);
     },
     async close() {
-      await Promise.all([training.close(), federation.close()]);
+      await Promise.all([training.close(), federation.close(), comparison.close()]);
       cache.clear();
       listeners.clear();
       store.close();

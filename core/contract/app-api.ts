@@ -12,6 +12,7 @@ import type { ErrorValue } from './errors.js';
 import { ModelSourceSchema } from './checkpoint.js';
 import { ModelKindSchema } from './model-spec.js';
 import { SitePolicySchema } from './site-policy.js';
+import { STRATEGY_NAMES } from './strategy-names.js';
 
 // ---------- shared value schemas ----------
 export const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected a byte array' });
@@ -165,6 +166,46 @@ export const TrainingProgress = z.object({
   fraction: z.number().min(0).max(1).nullable().default(null),
 });
 export type TrainingProgress = z.infer<typeof TrainingProgress>;
+
+/**
+ * A method comparison on this computer's datasets (docs/experiments.md): each dataset plays one site,
+ * leave-one-site-out, every run a real hub and site processes on 127.0.0.1.
+ */
+export const ComparisonConfig = z.object({
+  datasetIds: z.array(Id).min(3).max(16),
+  methods: z.array(z.enum(STRATEGY_NAMES)).min(1).max(STRATEGY_NAMES.length).default(['fedavg', 'elcfs']),
+  /** Seeds 1..N. */
+  seeds: z.number().int().min(1).max(20).default(2),
+  rounds: z.number().int().min(1).max(1000).default(10),
+  /** Unseen sites to run (dataset ids); empty = every dataset in turn. */
+  unseen: z.array(Id).max(16).default([]),
+  baseWidth: z.number().int().min(2).max(64).default(8),
+  batchSize: z.number().int().min(1).max(64).default(5),
+  /** Continue the last comparison with these settings where it stopped (its finished runs are kept). */
+  resume: z.boolean().default(false),
+});
+export type ComparisonConfig = z.infer<typeof ComparisonConfig>;
+
+export const ComparisonState = z.object({
+  state: z.enum(['idle', 'running', 'done', 'failed', 'cancelled', 'interrupted']),
+  /** The comparison's settings (null before the first one). */
+  config: ComparisonConfig.nullable(),
+  /** Dataset names by id, as the sites are named in the tables. */
+  datasets: z.array(z.object({ id: Id, name: z.string() })),
+  runsDone: NonNegInt,
+  runsTotal: NonNegInt,
+  /** The run in progress, in words. */
+  current: z.string().nullable(),
+  message: z.string(),
+  /** The results table (header first): per unseen site and method, Dice / HD95 mean +- std over seeds. */
+  results: z.array(z.array(z.string())),
+  /** Method minus FedAvg with 95% bootstrap intervals (header first); empty until two methods ran. */
+  differences: z.array(z.array(z.string())),
+  /** The HTML report on this computer (with curves and overlays), once a run finished. */
+  reportPath: z.string().nullable(),
+  startedAt: z.string().nullable(),
+});
+export type ComparisonState = z.infer<typeof ComparisonState>;
 
 export const RunSummary = z.object({
   id: Id,
@@ -354,6 +395,10 @@ export const appMethods = {
   getTrainingState: method(Empty, z.object({ active: TrainingProgress.nullable(), run: RunSummary.nullable() }),
     'The running job (local training or federated participation), if any, with its run (settings and history so far).'),
   listRuns: method(Empty, z.array(RunSummary), 'Training runs with their loss/Dice history.'),
+  startComparison: method(ComparisonConfig, ComparisonState,
+    'Compare federated methods leave-one-site-out on these datasets (each one site) over seeds; progress via comparisonProgress.'),
+  cancelComparison: method(Empty, ComparisonState, 'Stop the running comparison (its finished runs are kept; resume continues it).'),
+  getComparison: method(Empty, ComparisonState, 'The running or last comparison: progress, tables so far, the report.'),
 
   getFederationSettings: method(Empty, FederationSettings, 'Hub URL, site name and whether a token is stored.'),
   saveFederationSettings: method(z.object({
@@ -391,6 +436,7 @@ export const appEvents = {
   trainingProgress: TrainingProgress,
   importProgress: z.object({ jobId: z.string(), done: NonNegInt, total: NonNegInt, current: z.string() }),
   federationStatus: FederationStatus,
+  comparisonProgress: ComparisonState,
 } as const;
 
 // ---------- derived types (the only way the bridge, handlers and client are typed) ----------

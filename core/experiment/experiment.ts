@@ -45,6 +45,19 @@ export interface ExperimentOptions {
   title: string;
   description: string[];
   log: (line: string) => void;
+  /** Stops the experiment: the current run's processes are killed (it resumes on the next start). */
+  signal?: AbortSignal;
+  /** After each run and when one starts: runs done of the total, and the one in progress. */
+  progress?: (p: ExperimentProgress) => void;
+}
+
+export interface ExperimentProgress {
+  done: number;
+  total: number;
+  /** fold, method and seed of the run in progress, or null between runs. */
+  current: { fold: string; method: string; seed: number } | null;
+  /** The tables so far (core/experiment/report.ts tables()). */
+  summary: ExperimentSummary | null;
 }
 
 export interface ExperimentResult {
@@ -159,14 +172,18 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     writeAtomic(reportPath, renderHtml(setup, summary, runs));
     return { summary, runs, resultsPath, reportPath };
   };
+  const done = () => plan.filter((x) => records.has(x.key)).length;
+  o.progress?.({ done: done(), total: plan.length, current: null, summary: reused ? write().summary : null });
   for (const [i, p] of plan.entries()) {
     if (records.has(p.key)) continue;
+    if (o.signal?.aborted) throw new FedSegError('CANCELLED', 'the experiment was stopped; the same settings continue it');
+    o.progress?.({ done: done(), total: plan.length, current: { fold: p.fold, method: p.method, seed: p.seed }, summary: null });
     const tag = `[${i + 1}/${plan.length} ${p.method} | unseen ${p.fold} | seed ${p.seed}]`;
     const dir = join(o.out, 'work', p.key);
     const r = await runFederated({
       dir, sites: sites.map((s) => ({ name: s.name, store: s.store, role: s.name === p.fold ? 'eval' : 'train' })),
       strategy: p.method, rounds: o.settings.rounds, model, train: o.settings.train, seed: p.seed, backend: o.settings.backend,
-      inProcess: o.inProcess, timeoutMs: o.timeoutMs, log: o.log, tag,
+      inProcess: o.inProcess, timeoutMs: o.timeoutMs, log: o.log, tag, ...(o.signal ? { signal: o.signal } : {}),
     });
     if (r.rounds.length < o.settings.rounds) o.log(`${tag} note: the unseen site evaluated ${r.rounds.length} of ${o.settings.rounds} rounds`);
     const final = await evaluateFinalModel(join(dir, `${p.fold}.db`), o.overlays);
@@ -186,7 +203,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     if (!o.keepStores) rmSync(dir, { recursive: true, force: true });
     const last = r.rounds.at(-1)?.metrics ?? {};
     o.log(`${tag} done in ${(r.elapsedMs / 1000).toFixed(0)} s: final ${first.classNames.map((c, k) => `${c} Dice ${((last[`dice_c${k}`] ?? NaN) * 100).toFixed(1)}`).join(', ')}`);
-    write();
+    o.progress?.({ done: done(), total: plan.length, current: null, summary: write().summary });
   }
   const w = write();
   return { ...w, text: formatText(w.summary), ran, reused, elapsedMs: Date.now() - t0 };

@@ -41,6 +41,8 @@ export interface FederatedRunOptions {
   log: (line: string) => void;
   /** Prefix of progress lines. */
   tag: string;
+  /** Aborting kills the run's processes and rejects with CANCELLED (the directory stays resumable). */
+  signal?: AbortSignal;
 }
 
 export interface RoundEval {
@@ -251,13 +253,21 @@ export async function runFederated(o: FederatedRunOptions): Promise<FederatedRun
     const timeout = new Promise<never>((_, rej) => {
       timer = setTimeout(() => rej(new FedSegError('TIMEOUT', `${o.tag} did not finish within ${(o.timeoutMs / 60000).toFixed(0)} min`)), o.timeoutMs);
     });
+    let stop = () => {};
+    // Every promise raced is handled by the race, so whichever settles later rejects harmlessly.
+    const cancelled = new Promise<never>((_, rej) => {
+      stop = () => rej(new FedSegError('CANCELLED', `${o.tag} stopped`));
+      if (o.signal?.aborted) stop();
+      o.signal?.addEventListener('abort', stop, { once: true });
+    });
     try {
       const hubCode = hub.exited.then((c) => {
         if (c !== 0) throw new FedSegError('INTERNAL', `${o.tag} hub exited with ${c}: ${hub.out.slice(-3).join(' | ')}`);
       });
-      await Promise.race([Promise.all([hubCode, sitesDone]), timeout]);
+      await Promise.race([Promise.all([hubCode, sitesDone]), timeout, cancelled]);
     } finally {
       clearTimeout(timer);
+      o.signal?.removeEventListener('abort', stop);
     }
   } finally {
     ac.abort();
