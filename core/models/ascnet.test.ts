@@ -37,6 +37,17 @@ test('model structure: layers, widths, rates, parameter names and counts', async
   assert.ok(!isTrainableWeight('layer1.bn.running_mean') && isTrainableWeight('layer1.bn.gamma'));
   assert.throws(() => createAscNet({ kind: 'ascnet-9' as never, inChannels: 1, classes: 2 }), /kind must be one of/);
   assert.throws(() => createAscNet({ kind: 'cnn-7', inChannels: 1, classes: 1 }), /classes must be an integer in \[2, 64\]/);
+  // The authors' head: BN + ReLU on the class layer too (gamma/beta of 2 classes more), logits >= 0.
+  const ref = createAscNet({ kind: 'cnn-7', inChannels: 1, classes: 2, head: 'bn-relu' });
+  assert.equal(ref.paramCount - cnn.paramCount, 2 * 2);
+  assert.ok(ref.shapes.some((s) => s.name === 'layer7.bn.running_var'));
+  const w = ref.init(3);
+  const x = tf.randomUniform([2, 8, 8, 1], 0, 255, 'float32', 1) as tf.Tensor4D;
+  const o = ref.forward(w, x, { training: true });
+  assert.ok((await o.logits!.min().data())[0]! >= 0, 'ReLU logits');
+  tf.dispose([x, o.probs, o.logits!]);
+  disposeMap(w);
+  assert.throws(() => createAscNet({ kind: 'cnn-7', inChannels: 1, classes: 2, head: 'softplus' as never }), /head must be linear or bn-relu/);
 });
 
 test('forward: softmax probs, rate only for ASC models, seeded init, no leaks, clear errors', async () => {

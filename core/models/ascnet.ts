@@ -1,7 +1,9 @@
 // ASCNet-N and its baselines (Zhang et al., ISBI 2020, arXiv 1907.03241, §2-3, Table 1; docs/algorithms.md §7).
 //
 // All four are N full-resolution 3x3 layers, no pooling, no skips. Layers 1..N-1: conv -> BatchNorm ->
-// ReLU; layer N: conv -> logits (linear) -> softmax over `classes` (background included).
+// ReLU; layer N: conv -> logits (linear) -> softmax over `classes` (background included). Option
+// `head: 'bn-relu'`: layer N is conv -> BN -> ReLU like the others, as in the authors' TF1 code (its
+// conv op applies BN and ReLU by default and the class layer does not turn them off; docs/ascnet.md).
 // - 'ascnet-7' : 7 ASC layers, 8 channels (layers 1-6), one shared rate field (core/models/rate-field.ts).
 // - 'ascnet-14': 14 ASC layers, 32 channels (layers 1-13), one shared rate field.
 // - 'cnn-7'    : classic CNN, 7 plain 3x3 convs, 8 channels.
@@ -33,6 +35,8 @@ export interface AscNetConfig {
   impl?: AscImpl;
   /** Initial beta of the rate field's last BN (r starts near this value); default 1. */
   rateBeta?: number;
+  /** Last layer: 'linear' logits (default) or conv -> BN -> ReLU logits (the authors' code). */
+  head?: 'linear' | 'bn-relu';
 }
 
 export interface LayerSpec {
@@ -85,7 +89,9 @@ function resolve(cfg: AscNetConfig): Required<AscNetConfig> {
   if (!['auto', 'ops', 'fused'].includes(impl)) throw new FedSegError('INVALID_ARGUMENT', `createAscNet: impl must be auto, ops or fused, got ${String(impl)}`);
   const rateBeta = cfg.rateBeta ?? 1;
   if (!Number.isFinite(rateBeta)) throw new FedSegError('INVALID_ARGUMENT', 'createAscNet: rateBeta must be finite');
-  return { kind: cfg.kind, inChannels: int(cfg.inChannels, 'inChannels', 1, 64), classes: int(cfg.classes, 'classes', 2, 64), impl, rateBeta };
+  const head = cfg.head ?? 'linear';
+  if (head !== 'linear' && head !== 'bn-relu') throw new FedSegError('INVALID_ARGUMENT', `createAscNet: head must be linear or bn-relu, got ${String(head)}`);
+  return { kind: cfg.kind, inChannels: int(cfg.inChannels, 'inChannels', 1, 64), classes: int(cfg.classes, 'classes', 2, 64), impl, rateBeta, head };
 }
 
 /** ASCNet-7/-14, classic CNN-7 or dilated CNN-7 as a SegModel (softmax outputs; `rate` for ASC kinds). */
@@ -97,7 +103,7 @@ export function createAscNet(cfg: AscNetConfig): AscNetModel {
   if (hasRate) shapes.push(...rateFieldShapes(c.inChannels));
   layers.forEach((l, i) => {
     shapes.push(...convShapes(`layer${i + 1}`, 3, l.cin, l.cout));
-    if (!l.last) shapes.push(...bnShapes(`layer${i + 1}.bn`, l.cout));
+    if (!l.last || c.head === 'bn-relu') shapes.push(...bnShapes(`layer${i + 1}.bn`, l.cout));
   });
   const paramCount = shapes.filter((s) => isTrainableWeight(s.name)).reduce((a, s) => a + s.shape.reduce((p, q) => p * q, 1), 0);
 
@@ -116,7 +122,7 @@ export function createAscNet(cfg: AscNetConfig): AscNetModel {
         if (l.type === 'asc') y = ascConv2d(h, rate!, w, b, { impl: c.impl });
         else if (l.type === 'dilated' && l.rate !== 1) y = dilatedConv2d(h, w, b, l.rate, { impl: c.impl });
         else y = tf.add(tf.conv2d(h, w, 1, 'same'), b) as tf.Tensor4D;
-        h = l.last ? y : tf.relu(batchNorm(y, weights, `${name}.bn`, opts));
+        h = l.last && c.head === 'linear' ? y : tf.relu(batchNorm(y, weights, `${name}.bn`, opts));
       });
       const logits = h;
       const probs = tf.softmax(logits) as tf.Tensor4D;
