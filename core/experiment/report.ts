@@ -76,6 +76,14 @@ export function formatText(s: ExperimentSummary): string {
 const htmlTable = (rows: string[][]) =>
   `<table><thead><tr>${rows[0]!.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${rows.slice(1).map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 
+/** MB that left each site per run (mean over seeds): the sources' updates and windows, the unseen site's evaluations. */
+function bytesTable(s: ExperimentSummary): string {
+  const sites = [...new Set(s.cells.flatMap((c) => Object.keys(c.bytesPerSite)))];
+  if (!sites.length) return '';
+  const rows = [['unseen site', 'method', ...sites.map((x) => `${x} MB`)], ...s.cells.map((c) => [c.fold, methodLabel(c.method), ...sites.map((x) => num(c.bytesPerSite[x] ?? NaN, 1e-6, 3))])];
+  return `<h2>What left each site</h2><p>Megabytes the hub received from each site in one run (every message but heartbeats; mean over seeds). The unseen site sends only its evaluations.</p>${htmlTable(rows)}`;
+}
+
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 
 export function renderHtml(setup: ReportSetup, s: ExperimentSummary, runs: readonly RunRecord[]): string {
@@ -114,6 +122,7 @@ ${setup.pending ? `<p class="warn">${setup.pending} run(s) not done yet: the num
 ${htmlTable(t.results)}
 ${t.diffs.length > 1 ? `<h2>Paired differences</h2><p>Method minus baseline on the final global models, per image of the unseen site, paired by seed and image; 95% percentile bootstrap resampling seeds and images (10,000 resamples). An interval that contains 0 does not separate the methods.</p>${htmlTable(t.diffs)}` : ''}
 <p class="legend">Overlays: ground truth <span style="background:#00e600"></span>${esc(s.classes[0] ?? 'class 0')}${s.classes[1] ? ` <span style="background:#00dce6"></span>${esc(s.classes[1])}` : ''}; prediction <span style="background:#ff2828"></span>${esc(s.classes[0] ?? 'class 0')}${s.classes[1] ? ` <span style="background:#ffe600"></span>${esc(s.classes[1])}` : ''}.</p>
+${bytesTable(s)}
 ${sections.join('\n')}
 </body></html>`;
 }
