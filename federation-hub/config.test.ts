@@ -45,7 +45,7 @@ test('unknown keys and wrong types are refused, naming the key; from the command
   const refused = (set: string, message: RegExp) => {
     assert.throws(() => buildConfig({ set: [set] }), (e: unknown) => e instanceof UsageError && message.test(e.message), set);
   };
-  refused('train={"epochs":2}', /^hub config: unknown key 'train\.epochs' \(train takes localEpochs, batchSize, lr, alpha, maxStepsPerEpoch\)$/);
+  refused('train={"epochs":2}', /^hub config: unknown key 'train\.epochs' \(train takes localEpochs, batchSize, lr, alpha, maxStepsPerEpoch, valFraction\)$/);
   refused('train={"localEpochs":"two"}', /^hub config: train\.localEpochs: .*expected number/);
   refused('train={"localEpochs":0}', /^hub config: train\.localEpochs: /);
   refused('train=3', /^hub config: train: /);

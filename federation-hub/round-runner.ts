@@ -270,7 +270,7 @@ export class RoundRunner {
     if (m.globalHash !== this.global!.hash) throw new FedSegError('BAD_UPDATE', `update for round ${m.round} was trained from another global model`);
     r.pending.delete(s.name);
     try {
-      const v = r.agg.add(arrays, m.numSamples, s.name);
+      const v = r.agg.add(arrays, m.numSamples, s.name, m.metrics);
       r.accepted.push(s.name);
       r.metrics[s.name] = { ...m.metrics, numSamples: m.numSamples, deltaNorm: v.deltaNorm, clipScale: v.scale };
       this.state.touchSite(s.name, m.numSamples);

@@ -77,6 +77,12 @@ export const TrainConfigSchema = z.strictObject({
   alpha: z.number().min(0).max(0.5),
   /** Upper bound on steps per local epoch (0 = no bound), to keep demos short. */
   maxStepsPerEpoch: NonNeg,
+  /**
+   * Share of its training images a site holds out as a validation split and reports the validation loss
+   * of the received global model and of its local model on (val_loss_global / val_loss_local metrics;
+   * FedDG-GA, docs/feddg-ga.md §2). Absent or 0: no split.
+   */
+  valFraction: z.number().min(0).max(0.5).optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 

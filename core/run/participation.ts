@@ -2,9 +2,11 @@
 // calls, core/federation/trainer.ts): local training of whatever network the hub's ModelSpec names
 // (core/models/registry.ts) with ELCFS or FedAvg (docs/algorithms.md §1-5; softmax networks train
 // FedAvg with cross-entropy, §7), evaluation with the reference protocol (§6), the site's amplitude
-// windows (§2: only the (2b+1)^2 x C window per image, at least 3x3 unless alpha = 0).
+// windows (§2: only the (2b+1)^2 x C window per image, at least 3x3 unless alpha = 0), and, when the hub
+// asks, a validation split with the validation losses FedDG-GA weighs sites by (docs/feddg-ga.md §2).
 // Optimiser state is kept per federated run (runKey = hub + its run id) in the store, never averaged,
 // and survives a crash; state of another run or another network is never applied.
+import { createHash } from 'node:crypto';
 import { FedSegError } from '../contract/errors.js';
 import { MAX_WINDOW_AMPLITUDE } from '../contract/hub-protocol.js';
 import type { Sample } from '../contract/image.js';
@@ -15,6 +17,7 @@ import { extractAmplitudeWindow } from '../freq/window-dft.js';
 import { sharedWindowAlpha, windowHalfWidth } from '../freq/window.js';
 import { buildNetwork, type Network } from '../models/registry.js';
 import { disposeWeights, toNamedArraysAsync, toWeightMap } from '../models/weight-map.js';
+import type { WeightMap } from '../models/seg-model.js';
 import { createRng } from '../rng.js';
 import { Adam } from '../train/adam.js';
 import { trainLocal, type LocalMode } from '../train/local-training.js';
@@ -129,9 +132,31 @@ export class Participation implements SiteTrainer {
     return adam;
   }
 
+  /**
+   * The training images and, when the hub asks for one (valFraction > 0, FedDG-GA: docs/feddg-ga.md §2),
+   * a validation split held out of them: the same images every round (ordered by a hash of their names,
+   * so neither the import order nor the round changes it), at least one, never all.
+   */
+  private split(valFraction: number | undefined): { fit: Sample[]; val: Sample[] } {
+    const all = this.train_;
+    if (!valFraction || valFraction <= 0 || all.length < 2) return { fit: all, val: [] };
+    const n = Math.min(all.length - 1, Math.max(1, Math.round(all.length * valFraction)));
+    const key = (s: Sample) => createHash('sha256').update(s.name).digest('hex');
+    const order = all.map((s) => ({ s, k: key(s) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    const val = new Set(order.slice(0, n).map((x) => x.s));
+    return { fit: all.filter((s) => !val.has(s)), val: all.filter((s) => val.has(s)) };
+  }
+
+  /** The validation loss of FedDG-GA: 1 - the mean over classes of the reference-protocol Dice (docs/feddg-ga.md §2). */
+  private async valLoss(net: Network, weights: WeightMap, val: Sample[]): Promise<number> {
+    const ev = await evaluateNetwork(net, weights, val);
+    const d = ev.meanDice.reduce((a, b) => a + b, 0) / Math.max(1, ev.meanDice.length);
+    return Math.min(1, Math.max(0, 1 - d));
+  }
+
   async train(req: TrainRequest): Promise<TrainResult> {
     const net = this.network(req.model);
-    const all = this.train_;
+    const { fit: all, val } = this.split(req.config.valFraction);
     const unfit = trainingFit(net, all[0]!.image.height, all[0]!.image.width);
     if (unfit) throw new FedSegError('SHAPE_MISMATCH', `this site cannot train the hub's model: ${unfit}`);
     if (net.output === 'softmax' && req.mode === 'elcfs')
@@ -161,6 +186,7 @@ export class Participation implements SiteTrainer {
     }
     const weights = toWeightMap(req.global, net.shapes);
     try {
+      const valGlobal = val.length ? await this.valLoss(net, weights, val) : undefined;
       const r = await trainLocal({
         model: net.model, weights, samples, adam, mode, seed, epochs: req.config.localEpochs, batchSize: req.config.batchSize,
         amplitudeBank: bank.map((g, i) => ({ site: `source-${i}`, windows: g })), site: this.o.site, input: trainingInput(net),
@@ -178,6 +204,11 @@ export class Participation implements SiteTrainer {
       if (!(await optimiserKept)) metrics.optimiserNotKept = 1;
       if (req.mode === 'elcfs' && mode !== 'elcfs') metrics.cfsiSkipped = 1;
       for (const [k, v] of Object.entries(r.meanLosses)) if (Number.isFinite(v)) metrics[`loss_${k}`] = v;
+      if (valGlobal !== undefined) {
+        metrics.val_loss_global = valGlobal;
+        metrics.val_loss_local = await this.valLoss(net, weights, val);
+        metrics.val_images = val.length;
+      }
       return { weights: out, numSamples: all.length, metrics };
     } finally {
       disposeWeights(weights);

@@ -65,6 +65,11 @@ export interface AggregationHooks {
   log?(line: string): void;
   /** The run's noise seed (DP only). */
   noiseSeed?(): string;
+  /**
+   * Weights of the held updates, in the order they were added (by sender), instead of their sample
+   * counts (FedDG-GA, docs/feddg-ga.md §1); called once, at result(). The share cap still applies.
+   */
+  weights?(sites: readonly (string | undefined)[]): number[];
 }
 
 // ------------------------------------------------------------------------------------- the pure parts
@@ -300,8 +305,12 @@ class BufferedAggregator implements Aggregator {
 
   /** FedAvg by bounded, share-capped counts. An unclipped update enters as itself, so one update is returned exactly. */
   private weightedMean(): NamedArray[] {
-    const plain = this.held.map((h) => h.samples / this.samples);
-    const shares = capShares(this.held.map((h) => h.samples), this.s.maxSiteShare);
+    const raw = this.hooks.weights ? this.hooks.weights(this.held.map((h) => h.site)) : this.held.map((h) => h.samples);
+    if (raw.length !== this.held.length || raw.some((w) => !(w >= 0) || !Number.isFinite(w)) || !(raw.reduce((a, b) => a + b, 0) > 0))
+      throw new FedSegError('INVALID_ARGUMENT', `aggregation weights must be ${this.held.length} finite values >= 0 with a positive sum`);
+    const total = raw.reduce((a, b) => a + b, 0);
+    const plain = raw.map((w) => w / total);
+    const shares = capShares(raw, this.s.maxSiteShare);
     this.held.forEach((h, j) => {
       if (shares[j]! < plain[j]!) {
         const detail = `share of the round's weight ${plain[j]!.toPrecision(4)} capped to ${shares[j]!.toPrecision(4)} (maxSiteShare ${this.s.maxSiteShare})`;
@@ -355,6 +364,6 @@ class BufferedAggregator implements Aggregator {
 export function createAggregator(global: NamedArray[], settings: AggregationSettings, hooks: AggregationHooks = {}): Aggregator {
   const s = resolve(settings);
   const medianClipOff = s.clipFactor === 0 || s.clipNorm !== undefined;
-  if (!s.dp && s.aggregator === 'mean' && s.maxSiteShare >= 1 && medianClipOff) return new StreamingMean(global, s, hooks);
+  if (!s.dp && s.aggregator === 'mean' && s.maxSiteShare >= 1 && medianClipOff && !hooks.weights) return new StreamingMean(global, s, hooks);
   return new BufferedAggregator(global, s, hooks);
 }

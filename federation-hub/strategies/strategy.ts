@@ -33,6 +33,10 @@ export interface StrategySettings extends AggregationSettings {
   readonly spectrumMaxHalfWidth: number;
   /** The most windows one site may upload. */
   readonly spectrumMaxWindows: number;
+  /** The run's rounds (FedDG-GA's step size decays over them). */
+  readonly rounds?: number | undefined;
+  /** FedDG-GA's initial step size s (docs/feddg-ga.md §1). */
+  readonly gaStepSize?: number | undefined;
 }
 
 export interface StrategyContext {
@@ -48,9 +52,10 @@ export interface StrategyContext {
 export interface Aggregator {
   /**
    * Validates and folds one update in; throws FedSegError('BAD_UPDATE') and changes nothing on a bad one.
-   * `site`: who sent it, for its enrolled sample bound and the audit log.
+   * `site`: who sent it, for its enrolled sample bound and the audit log; `metrics`: what it reported
+   * with the update (FedDG-GA reads its validation losses there).
    */
-  add(update: NamedArray[], numSamples: number, site?: string): UpdateVerdict;
+  add(update: NamedArray[], numSamples: number, site?: string, metrics?: Readonly<Record<string, number>>): UpdateVerdict;
   readonly count: number;
   readonly totalSamples: number;
   result(): NamedArray[];
