@@ -22,7 +22,7 @@ const USAGE = `usage: fedseg demo [options]        (npm run demo -- [options])
   --all-folds        run every leave-one-site-out fold (takes sites x longer)
 ${runOptionsHelp({ rounds: 25, methods: 'fedavg,elcfs', seeds: '1', out: 'demo-output', baseWidth: 8 })}
 
-Defaults take ~4 min on 2 idle CPU cores. It is fedseg experiment on the built-in data (docs/experiments.md).`;
+Defaults take ~3 min on 2 idle CPU cores. It is fedseg experiment on the built-in data (docs/experiments.md).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parseCommandArgs(argv, {
