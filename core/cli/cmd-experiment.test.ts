@@ -93,6 +93,12 @@ test('a tiny experiment through the CLI: table, results, records, report; the sa
   const other = await fedseg(['experiment', ...common, '--rounds', '3', '--seeds', '2', '--out', out]);
   assert.equal(other.code, 1, other.out);
   assert.match(other.out, /holds an experiment with other settings .*"rounds":3.* vs .*"rounds":2/);
+
+  // A mistyped store: one line, and no output directory left behind to trip the corrected command.
+  const typo = await fedseg(['experiment', '--db', join(dir, 'nope.db'), '--out', join(dir, 'typo')]);
+  assert.equal(typo.code, 1, typo.out);
+  assert.match(typo.out, /store .*nope\.db does not exist/);
+  assert.ok(!existsSync(join(dir, 'typo')));
 });
 
 test('an experiment killed outright mid-run resumes that run at its last completed round', { timeout: 300_000 }, async () => {

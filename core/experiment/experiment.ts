@@ -14,7 +14,7 @@ import type { ModelKind } from '../contract/model-spec.js';
 import { runFederated } from './federated-run.js';
 import { evaluateFinalModel } from './final-model.js';
 import { formatText, renderHtml, type ReportSetup } from './report.js';
-import { prepareSites, type ExperimentData, type SiteInfo } from './site-data.js';
+import { loadCheckedSites, prepareSites, type ExperimentData, type SiteInfo } from './site-data.js';
 import { summarise, type ExperimentSummary, type RunRecord } from './summary.js';
 
 export interface ExperimentSettings {
@@ -138,8 +138,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const t0 = Date.now();
   if (!o.methods.length) throw new FedSegError('INVALID_ARGUMENT', 'choose at least one method');
   if (!o.seeds.length) throw new FedSegError('INVALID_ARGUMENT', 'choose at least one seed');
+  // The sites are read and checked first: a wrong store or mismatched datasets leave no directory behind.
+  const loaded = loadCheckedSites(o.settings.data);
   claimDirectory(o);
-  const sites = prepareSites(o.settings.data, join(o.out, 'sites'));
+  const sites = prepareSites(loaded, join(o.out, 'sites'));
   const names = sites.map((s) => s.name);
   const folds = o.folds.length ? [...new Set(o.folds.map((f) => pickSite(names, f)))] : names;
   const first = sites[0]!;

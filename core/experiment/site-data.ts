@@ -42,7 +42,7 @@ export function siteNameOf(dataset: string, taken: Set<string>): string {
   return name;
 }
 
-interface SiteSamples {
+export interface SiteSamples {
   dataset: string;
   kind: string;
   classNames: string[];
@@ -86,10 +86,16 @@ function checkSites(sites: SiteSamples[]): void {
   }
 }
 
-/** Writes each site's prepared store under `dir` (reused when already there: they are a pure function of `data`). */
-export function prepareSites(data: ExperimentData, dir: string): SiteInfo[] {
+/** The sites' images, checked (at least 3, one image size, channels and classes), before anything is written. */
+export function loadCheckedSites(data: ExperimentData): SiteSamples[] {
   const sites = loadSites(data);
   checkSites(sites);
+  return sites;
+}
+
+/** Writes each site's prepared store under `dir` (reused when already there: they are a pure function of `data`). */
+export function prepareSites(data: ExperimentData | SiteSamples[], dir: string): SiteInfo[] {
+  const sites = Array.isArray(data) ? data : loadCheckedSites(data);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const taken = new Set<string>();
   return sites.map((s) => {
