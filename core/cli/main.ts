@@ -2,8 +2,8 @@
 // exports `summary: string` and `run(argv: string[]): Promise<number>` (the exit code). A command that
 // throws gets one line ("fedseg <command>: <message>") and the exit code of the shared table
 // (core/contract/exit-codes.ts, the same for `fedseg-hub`).
-import { readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeFailure, EXIT, exitCodeHelp } from '../contract/exit-codes.js';
 
@@ -25,6 +25,15 @@ async function load(name: string): Promise<CliCommand> {
   return (await import(`./cmd-${name}.ts`)) as CliCommand;
 }
 
+/**
+ * A command's one-line summary for the command list: read from its source when it is the usual
+ * one-line string literal, so `fedseg --help` does not load (and compile) every command with its engine.
+ */
+async function summaryOf(name: string): Promise<string> {
+  const m = /^export const summary = '((?:[^'\\]|\\.)*)';$/m.exec(readFileSync(join(here, `cmd-${name}.ts`), 'utf8'));
+  return m ? m[1]!.replace(/\\(.)/g, '$1') : (await load(name)).summary;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const names = commandNames();
@@ -32,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'help' && rest[0]) return main([rest[0], '--help']);
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     const lines = ['usage: fedseg <command> [options]   (fedseg <command> --help for its options)', '', 'commands:'];
-    for (const n of names) lines.push(`  ${n.padEnd(10)} ${(await load(n)).summary}`);
+    for (const n of names) lines.push(`  ${n.padEnd(10)} ${await summaryOf(n)}`);
     lines.push('', exitCodeHelp());
     console.log(lines.join('\n'));
     // Without a command there is nothing to do: a usage error.
