@@ -238,6 +238,9 @@ export class RoundRunner {
       return false;
     }
     const frame = encodeWeights(round.agg.result());
+    // What the strategy derived per site (FedDG-GA's weights) joins what the site reported.
+    for (const [site, extra] of Object.entries(round.agg.siteMetrics?.() ?? {}))
+      if (round.metrics[site]) round.metrics[site] = { ...round.metrics[site], ...extra };
     const hash = sha256(frame);
     this.state.completeRound({ round: r, accepted: round.accepted, rejected: round.rejected, numSamples: round.agg.totalSamples, metrics: round.metrics },
       frame, hash, this.config.keepCheckpoints);

@@ -77,6 +77,31 @@ test('mean: the median clip scales the outlying delta, the share cap renormalise
   close(run(w(0, 0), [[[1, 0], 1], [[0, 1], 1], [[3, 4], 2]], { clipFactor: 3, clipNorm: 1 }).out, [0.25 + 0.3, 0.25 + 0.4]);
 });
 
+test('external weights (FedDG-GA) replace the sample counts; clips and the share cap still apply', () => {
+  const log: string[] = [];
+  const asked: (string | undefined)[][] = [];
+  const hooks = (weights: number[]): AggregationHooks => ({
+    audit: (e, site, d) => log.push(`${e} ${site}: ${d}`),
+    weights: (sites) => (asked.push([...sites]), weights),
+  });
+  // Counts 1 / 1 / 98 would give (0.99, 0.99); weights 0.5 / 0.25 / 0.25 give A 0.5 + C 0.25 = 0.75 and B 0.25 + C 0.25 = 0.5.
+  const ups: [number[], number, string][] = [[[1, 0], 1, 'A'], [[0, 1], 1, 'B'], [[1, 1], 98, 'C']];
+  close(run(w(0, 0), ups, { clipFactor: 0, maxSiteShare: 1 }, hooks([0.5, 0.25, 0.25])).out, [0.75, 0.5]);
+  assert.deepEqual(asked, [['A', 'B', 'C']], 'asked once, in the order the updates came');
+  // Not normalised: 2 / 1 / 1 is the same rule.
+  close(run(w(0, 0), ups, { clipFactor: 0, maxSiteShare: 1 }, hooks([2, 1, 1])).out, [0.75, 0.5]);
+  // The share cap (0.5 from 3 updates on) binds a weight of 0.8: C capped to 1/2, A and B 1/4 each.
+  close(run(w(0, 0), ups, { clipFactor: 0 }, hooks([0.1, 0.1, 0.8])).out, [0.75, 0.75]);
+  assert.match(log.join('\n'), /share_capped C: share of the round's weight 0\.8000 capped to 0\.5000/);
+  // clipNorm 1 scales C's delta (3, 4) to (0.6, 0.8) before weighing: 0.5 (1, 0) + 0.5 (0.6, 0.8).
+  close(run(w(0, 0), [[[1, 0], 1, 'A'], [[3, 4], 1, 'C']], { clipNorm: 1 }, hooks([0.5, 0.5])).out, [0.8, 0.4]);
+  assert.throws(() => run(w(0, 0), ups, { clipFactor: 0 }, hooks([0.5, -0.1, 0.6])), /finite values >= 0/);
+  assert.throws(() => run(w(0, 0), ups, { clipFactor: 0 }, hooks([0, 0, 0])), /positive sum/);
+  assert.throws(() => run(w(0, 0), ups, { clipFactor: 0 }, hooks([0.5, 0.5])), /must be 3/);
+  assert.throws(() => createAggregator(w(0, 0), { aggregator: 'median' }, hooks([1])), /need aggregator 'mean' without dp \(got 'median'\)/);
+  assert.throws(() => createAggregator(w(0, 0), { dp: { noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } }, hooks([1])), /got dp/);
+});
+
 test('sample counts: a claim above the enrolled bound or maxSamplesPerSite counts as the bound, audited', () => {
   const log: string[] = [];
   const hooks: AggregationHooks = { sampleBound: (s) => (s === 'E' ? 2 : null), audit: (e, site, d) => log.push(`${e} ${site}: ${d}`) };

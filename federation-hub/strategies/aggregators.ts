@@ -67,7 +67,8 @@ export interface AggregationHooks {
   noiseSeed?(): string;
   /**
    * Weights of the held updates, in the order they were added (by sender), instead of their sample
-   * counts (FedDG-GA, docs/feddg-ga.md §1); called once, at result(). The share cap still applies.
+   * counts (FedDG-GA, docs/feddg-ga.md §1); called once, at result(). The checks, the clips (median
+   * clip or clipNorm) and the share cap still apply; only with aggregator 'mean' and no dp.
    */
   weights?(sites: readonly (string | undefined)[]): number[];
 }
@@ -363,6 +364,10 @@ class BufferedAggregator implements Aggregator {
 /** The aggregator for one round starting from `global`. */
 export function createAggregator(global: NamedArray[], settings: AggregationSettings, hooks: AggregationHooks = {}): Aggregator {
   const s = resolve(settings);
+  // External weights (FedDG-GA) only mean something to the weighted mean: DP takes equal weights and the
+  // coordinate-wise aggregators none, so either would silently drop them.
+  if (hooks.weights && (s.dp || s.aggregator !== 'mean'))
+    throw new FedSegError('INVALID_ARGUMENT', `per-site aggregation weights need aggregator 'mean' without dp (got ${s.dp ? 'dp' : `'${s.aggregator}'`})`);
   const medianClipOff = s.clipFactor === 0 || s.clipNorm !== undefined;
   if (!s.dp && s.aggregator === 'mean' && s.maxSiteShare >= 1 && medianClipOff && !hooks.weights) return new StreamingMean(global, s, hooks);
   return new BufferedAggregator(global, s, hooks);

@@ -59,6 +59,11 @@ export interface Aggregator {
   readonly count: number;
   readonly totalSamples: number;
   result(): NamedArray[];
+  /**
+   * Per-site values the strategy adds to the round's record after result() (FedDG-GA: ga_weight,
+   * ga_gap), shown with the site's reported metrics.
+   */
+  siteMetrics?(): Record<string, Record<string, number>>;
 }
 
 export interface Strategy {
