@@ -66,6 +66,22 @@ function bestEffort(fn: () => unknown): boolean | Promise<boolean> {
   }
 }
 
+/**
+ * The training images and, when the hub asks for one (valFraction > 0, FedDG-GA: docs/feddg-ga.md §2),
+ * the validation split held out of them: round(n x valFraction) images, at least one and never all (no
+ * split below 2 images), those whose names hash lowest (sha-256), so neither the import order nor the
+ * round changes it. The dataset's own 'val' split, if any, is not used: the split comes out of what the
+ * site trains on, so every site has one whatever it imported.
+ */
+export function validationSplit<T extends { readonly name: string }>(samples: readonly T[], valFraction: number | undefined): { fit: T[]; val: T[] } {
+  if (!valFraction || valFraction <= 0 || samples.length < 2) return { fit: [...samples], val: [] };
+  const n = Math.min(samples.length - 1, Math.max(1, Math.round(samples.length * valFraction)));
+  const key = (s: T) => createHash('sha256').update(s.name).digest('hex');
+  const order = samples.map((s) => ({ s, k: key(s) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  const val = new Set(order.slice(0, n).map((x) => x.s));
+  return { fit: samples.filter((s) => !val.has(s)), val: samples.filter((s) => val.has(s)) };
+}
+
 export class Participation implements SiteTrainer {
   readonly backend: string;
   readonly kinds: readonly ModelKind[] = MODEL_KINDS;
@@ -132,21 +148,6 @@ export class Participation implements SiteTrainer {
     return adam;
   }
 
-  /**
-   * The training images and, when the hub asks for one (valFraction > 0, FedDG-GA: docs/feddg-ga.md §2),
-   * a validation split held out of them: the same images every round (ordered by a hash of their names,
-   * so neither the import order nor the round changes it), at least one, never all.
-   */
-  private split(valFraction: number | undefined): { fit: Sample[]; val: Sample[] } {
-    const all = this.train_;
-    if (!valFraction || valFraction <= 0 || all.length < 2) return { fit: all, val: [] };
-    const n = Math.min(all.length - 1, Math.max(1, Math.round(all.length * valFraction)));
-    const key = (s: Sample) => createHash('sha256').update(s.name).digest('hex');
-    const order = all.map((s) => ({ s, k: key(s) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-    const val = new Set(order.slice(0, n).map((x) => x.s));
-    return { fit: all.filter((s) => !val.has(s)), val: all.filter((s) => val.has(s)) };
-  }
-
   /** The validation loss of FedDG-GA: 1 - the mean over classes of the reference-protocol Dice (docs/feddg-ga.md §2). */
   private async valLoss(net: Network, weights: WeightMap, val: Sample[]): Promise<number> {
     const ev = await evaluateNetwork(net, weights, val);
@@ -156,7 +157,7 @@ export class Participation implements SiteTrainer {
 
   async train(req: TrainRequest): Promise<TrainResult> {
     const net = this.network(req.model);
-    const { fit: all, val } = this.split(req.config.valFraction);
+    const { fit: all, val } = validationSplit(this.train_, req.config.valFraction);
     const unfit = trainingFit(net, all[0]!.image.height, all[0]!.image.width);
     if (unfit) throw new FedSegError('SHAPE_MISMATCH', `this site cannot train the hub's model: ${unfit}`);
     if (net.output === 'softmax' && req.mode === 'elcfs')
