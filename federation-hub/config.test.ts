@@ -53,3 +53,23 @@ test('unknown keys and wrong types are refused, naming the key; from the command
   refused('bogus=1', /^hub config: unknown key 'bogus' \(the config takes host, port, /);
   assert.throws(() => buildConfig({ rounds: '0' }), /^UsageError: --rounds must be an integer in \[1, 100000\], got '0'$/);
 });
+
+test('FedDG-GA strategies: a validation split by default (0.2), never 0, a weighted mean, no dp, 2+ sites (docs/feddg-ga.md §5)', () => {
+  for (const strategy of ['fedavg-ga', 'elcfs-ga']) {
+    const c = parseHubConfig({ strategy });
+    assert.equal(c.train.valFraction, 0.2, 'no extra key needed');
+    assert.equal(c.gaStepSize, 0.2);
+    assert.equal(parseHubConfig({ strategy, train: { valFraction: 0.3 }, gaStepSize: 0.5 }).train.valFraction, 0.3);
+    assert.throws(() => parseHubConfig({ strategy, train: { valFraction: 0 } }), /strategy '.*-ga' needs train\.valFraction > 0/);
+    assert.throws(() => parseHubConfig({ strategy, aggregator: 'median' }), /aggregator 'median' is unweighted/);
+    assert.throws(() => parseHubConfig({ strategy, aggregator: 'trimmed-mean' }), /aggregator 'trimmed-mean' is unweighted/);
+    assert.throws(() => parseHubConfig({ strategy, dp: { noiseMultiplier: 1, clipNorm: 1 } }), /dp needs equal ones/);
+    assert.throws(() => parseHubConfig({ strategy, minSites: 1 }), /needs minSites >= 2/);
+    assert.throws(() => parseHubConfig({ strategy, gaStepSize: 0 }), /gaStepSize/);
+    assert.throws(() => parseHubConfig({ strategy, train: { valFraction: 0.6 } }), /valFraction/);
+  }
+  // Other strategies hold nothing out unless asked.
+  assert.equal(parseHubConfig({ strategy: 'fedavg' }).train.valFraction, undefined);
+  assert.equal(parseHubConfig({ strategy: 'elcfs', train: { valFraction: 0.1 } }).train.valFraction, 0.1);
+  assert.equal(parseHubConfig({ strategy: 'fedavg', train: { valFraction: 0 } }).train.valFraction, 0);
+});

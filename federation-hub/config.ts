@@ -9,7 +9,7 @@ import { FedSegError } from '../core/contract/errors.js';
 import { DEFAULT_MAX_PAYLOAD, MAX_SPECTRUM_WINDOWS, TrainConfigSchema, type TrainConfig } from '../core/contract/hub-protocol.js';
 import { ModelSpecSchema, type ModelSpecInput } from '../core/contract/model-spec.js';
 import { AGGREGATION_DEFAULTS, AGGREGATOR_NAMES, MAX_SAMPLE_BOUND } from './strategies/aggregators.js';
-import { GA_DEFAULTS } from './strategies/feddg-ga.js';
+import { GA_DEFAULTS, isGaStrategy } from './strategies/feddg-ga.js';
 import { STRATEGIES } from './strategies/index.js';
 
 export const DEFAULT_TRAIN: TrainConfig = { localEpochs: 1, batchSize: 5, lr: 1e-3, alpha: 0.003, maxStepsPerEpoch: 0 };
@@ -142,9 +142,9 @@ export function parseHubConfig(input: unknown): HubConfig {
   if (!def) throw new FedSegError('INVALID_ARGUMENT', `hub config: ${s ? 'strategy' : 'mode'}: '${strategy}' is not one of ${Object.keys(STRATEGIES).join(', ')}`);
   if (c.dp && c.aggregator !== 'mean') throw new FedSegError('INVALID_ARGUMENT', `hub config: dp needs aggregator 'mean' (its noise is calibrated to a mean), not '${c.aggregator}'`);
   if (c.minSites < def.minSites) throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${strategy}' needs minSites >= ${def.minSites} (${def.why})`);
-  if (strategy.endsWith('-ga')) {
+  if (isGaStrategy(strategy)) {
     // FedDG-GA weighs sites by the gaps their validation splits show (docs/feddg-ga.md §2-3).
-    if (c.aggregator !== 'mean') throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${strategy}' weighs a mean; aggregator '${c.aggregator}' is unweighted`);
+    if (c.aggregator !== 'mean') throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${strategy}' weighs a mean; aggregator '${c.aggregator}' is unweighted (use aggregator 'mean', the default)`);
     if (c.dp) throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${strategy}' sets per-site weights, dp needs equal ones; use fedavg or elcfs with dp`);
     if (c.train.valFraction === 0) throw new FedSegError('INVALID_ARGUMENT', `hub config: strategy '${strategy}' needs train.valFraction > 0 (each site's validation split)`);
     c.train = { ...c.train, valFraction: c.train.valFraction ?? GA_DEFAULTS.valFraction };

@@ -8,7 +8,8 @@
 //   w_k <- clip01(w_k + (d_r / K) * G_k / max_j |G_j|),  then renormalised to sum 1,
 //   d_r = s * (1 - (r - 1) / R)   (r = 1..R, s = gaStepSize, default 0.2),
 // starting from equal weights 1/K. fedavg-ga trains locally as FedAvg, elcfs-ga as ELCFS; both then
-// aggregate the (checked, clipped) updates with these weights, capped by maxSiteShare like any other.
+// aggregate the (checked, clipped) updates with these weights, capped by maxSiteShare like any other
+// (§3). Timing and what the hub keeps across a restart (meta `ga/round/<r>`): docs/feddg-ga.md §4.
 import { FedSegError } from '../../core/contract/errors.js';
 import type { NamedArray } from '../../core/contract/weights.js';
 import type { HubState } from '../state.js';
@@ -19,6 +20,9 @@ import { FedAvgStrategy } from './fedavg.js';
 import type { Aggregator, Strategy, StrategyContext } from './strategy.js';
 
 export const GA_DEFAULTS = { stepSize: 0.2, valFraction: 0.2 } as const;
+/** The strategies that aggregate with FedDG-GA weights (the hub config's checks and defaults, docs/feddg-ga.md §5). */
+export const GA_STRATEGIES: readonly string[] = ['fedavg-ga', 'elcfs-ga'];
+export const isGaStrategy = (name: string): boolean => GA_STRATEGIES.includes(name);
 /** The metrics a site reports its validation losses in (1 - mean Dice, docs/feddg-ga.md §2). */
 export const VAL_LOSS_GLOBAL = 'val_loss_global';
 export const VAL_LOSS_LOCAL = 'val_loss_local';
@@ -49,7 +53,11 @@ export function adjustWeights(sites: readonly string[], weights: ReadonlyMap<str
   return new Map(sites.map((k, i) => [k, total > 0 ? w[i]! / total : 1 / K]));
 }
 
-/** What one round leaves for the next (kept in the hub state, so a restarted hub re-runs a round alike). */
+/**
+ * What one round leaves for the next (kept in the hub state, meta `ga/round/<r>`, so a restarted hub that
+ * re-runs an open round uses the same inputs): the weight of every site seen so far (a site absent from
+ * a round keeps its last weight for when it returns) and the local validation losses of this round.
+ */
 interface GaRecord {
   weights: Record<string, number>;
   localLoss: Record<string, number>;
@@ -57,32 +65,25 @@ interface GaRecord {
 
 const recordKey = (round: number) => `ga/round/${round}`;
 
+const numbersIn01 = (o: unknown): o is Record<string, number> =>
+  !!o && typeof o === 'object' && Object.values(o).every((v) => typeof v === 'number' && v >= 0 && v <= 1);
+
 function readRecord(state: HubState, round: number): GaRecord | null {
   const raw = state.getMeta(recordKey(round));
   if (!raw) return null;
   try {
-    const r = JSON.parse(raw) as GaRecord;
-    return r && typeof r.weights === 'object' && typeof r.localLoss === 'object' ? r : null;
+    const r = JSON.parse(raw) as Partial<GaRecord> | null;
+    return r && numbersIn01(r.weights) && numbersIn01(r.localLoss) ? { weights: r.weights, localLoss: r.localLoss } : null;
   } catch {
     return null;
   }
-}
-
-/** A reported validation loss, or undefined when absent or not in [0, 1] (then logged: a site's claim, checked). */
-function lossOf(metrics: Readonly<Record<string, number>> | undefined, key: string, site: string, log: (l: string) => void): number | undefined {
-  const v = metrics?.[key];
-  if (v === undefined) return undefined;
-  if (!(Number.isFinite(v) && v >= 0 && v <= 1)) {
-    log(`site ${site}: ${key} ${v} is outside [0, 1]; ignored for the generalisation adjustment`);
-    return undefined;
-  }
-  return v;
 }
 
 /** The GA aggregator of one round: holds the updates (buffered, checked, clipped) and weighs them at result(). */
 class GaAggregator implements Aggregator {
   private readonly inner: Aggregator;
   private readonly reported = new Map<string, { global?: number | undefined; local?: number | undefined }>();
+  private readonly perSite = new Map<string, Record<string, number>>();
 
   constructor(global: NamedArray[], private readonly ctx: StrategyContext, private readonly round: number, private readonly stepSize: number) {
     const st = ctx.state;
@@ -106,10 +107,7 @@ class GaAggregator implements Aggregator {
 
   add(update: NamedArray[], numSamples: number, site?: string, metrics?: Readonly<Record<string, number>>): UpdateVerdict {
     const v = this.inner.add(update, numSamples, site, metrics);
-    if (site !== undefined) {
-      const log = (l: string) => this.ctx.log(l);
-      this.reported.set(site, { global: lossOf(metrics, VAL_LOSS_GLOBAL, site, log), local: lossOf(metrics, VAL_LOSS_LOCAL, site, log) });
-    }
+    if (site !== undefined) this.reported.set(site, { global: this.lossOf(metrics, VAL_LOSS_GLOBAL, site), local: this.lossOf(metrics, VAL_LOSS_LOCAL, site) });
     return v;
   }
 
@@ -117,18 +115,39 @@ class GaAggregator implements Aggregator {
     return this.inner.result();
   }
 
+  /** ga_weight (and ga_gap where known) per site, for the round record (after result()). */
+  siteMetrics(): Record<string, Record<string, number>> {
+    return Object.fromEntries(this.perSite);
+  }
+
+  /**
+   * A reported validation loss, or undefined when absent or not a number in [0, 1]: a site's own claim,
+   * so an absurd value counts as no gap (audited and logged) instead of steering the weights.
+   */
+  private lossOf(metrics: Readonly<Record<string, number>> | undefined, key: string, site: string): number | undefined {
+    const v = metrics?.[key];
+    if (v === undefined) return undefined;
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1) return v;
+    const detail = `round ${this.round}: ${key} ${String(v)} is not in [0, 1]; ignored by the generalisation adjustment (no gap)`;
+    this.ctx.state.audit('ga_loss_ignored', site, null, null, detail);
+    this.ctx.log(`site ${site}: ${detail}`);
+    return undefined;
+  }
+
   /** This round's weights from the previous round's weights and gaps; recorded for the next round. */
   private weights(held: readonly (string | undefined)[]): number[] {
     const sites = held.map((s, i) => s ?? `#${i}`);
     const prev = this.round > 1 ? readRecord(this.ctx.state, this.round - 1) : null;
     let w: Map<string, number>;
+    let gaps = new Map<string, number | undefined>();
     if (!prev) {
       w = new Map(sites.map((k) => [k, 1 / sites.length]));
     } else {
-      const gaps = new Map(sites.map((k) => {
+      // Round r-1's gap: L(global_{r-1}), reported now, minus L(local_{r-1}), reported then.
+      gaps = new Map(sites.map((k) => {
         const g = this.reported.get(k)?.global;
         const l = prev.localLoss[k];
-        return [k, g !== undefined && typeof l === 'number' ? g - l : undefined] as const;
+        return [k, g !== undefined && l !== undefined ? g - l : undefined] as const;
       }));
       const step = gaStep(this.stepSize, this.round - 1, Math.max(this.round - 1, this.ctx.config.rounds ?? 1));
       w = adjustWeights(sites, new Map(Object.entries(prev.weights)), gaps, step);
@@ -140,7 +159,12 @@ class GaAggregator implements Aggregator {
       const l = this.reported.get(k)?.local;
       if (l !== undefined) localLoss[k] = l;
     }
-    this.ctx.state.setMeta(recordKey(this.round), JSON.stringify({ weights: Object.fromEntries(w), localLoss } satisfies GaRecord));
+    const record: GaRecord = { weights: { ...prev?.weights, ...Object.fromEntries(w) }, localLoss };
+    this.ctx.state.setMeta(recordKey(this.round), JSON.stringify(record));
+    for (const k of sites) {
+      const g = gaps.get(k);
+      this.perSite.set(k, { ga_weight: w.get(k)!, ...(g !== undefined ? { ga_gap: g } : {}) });
+    }
     const line = [...sites].sort().map((k) => `${k} ${w.get(k)!.toFixed(4)}`).join(', ');
     this.ctx.log(`round ${this.round}: FedDG-GA weights ${line}`);
     this.ctx.state.audit('ga_weights', null, null, null, `round ${this.round}: ${line}`);

@@ -1,4 +1,4 @@
-// FedDG-GA on a real hub (ws on 127.0.0.1, real SQLite; docs/feddg-ga.md §1-2): light arithmetic sites
+// FedDG-GA on a real hub (ws on 127.0.0.1, real SQLite; docs/feddg-ga.md §1-4): light arithmetic sites
 // whose every weight becomes their target 1, 2 or 3 report chosen validation losses, and the global
 // model of rounds 1-3 equals the GA-weighted mean of the targets computed by hand (not the mean by
 // sample counts); the weights are in the audit log.
@@ -48,6 +48,10 @@ test('on a real hub the global model is the GA-weighted mean for the reported lo
     // Round 3: step 0.2 (1 - 1/3); A = 0.375 + (0.1333/3)(0.5), B = 0.3125 + (0.1333/3)(1), C = 0.3125 - (0.1333/3)(1),
     // renormalised: 0.388587 / 0.349185 / 0.262228 -> 1.873641.
     for (const v of globalAt(3)) close(v, 1.8736413043478264, 1e-5);
+    // The round record shows each site's weight and gap next to what it reported (fedseg-hub, the experiment runner).
+    const rec = hub.state.listRounds().find((r) => r.round === 2)!;
+    assert.deepEqual(Object.fromEntries(Object.entries(rec.metrics).map(([k, m]) => [k, [m.ga_weight, m.ga_gap, m.val_loss_global, m.numSamples]])),
+      { A: [0.375, 0.3, 0.5, 17], B: [0.3125, 0, 0.3, 24], C: [0.3125, 0, 0.4, 31] });
     const logged = hub.state.listAudit({ event: 'ga_weights' }).map((a) => a.detail);
     assert.deepEqual(logged, ['round 1: A 0.3333, B 0.3333, C 0.3333', 'round 2: A 0.3750, B 0.3125, C 0.3125', 'round 3: A 0.3886, B 0.3492, C 0.2622']);
     await hub.stop();
