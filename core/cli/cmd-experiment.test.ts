@@ -101,16 +101,22 @@ test('a tiny experiment through the CLI: table, results, records, report; the sa
   assert.ok(!existsSync(join(dir, 'typo')));
 });
 
-test('an experiment killed outright mid-run resumes that run at its last completed round', { timeout: 300_000 }, async () => {
+test('an experiment killed outright mid-run keeps its finished runs and resumes the killed one at its last completed round', { timeout: 300_000 }, async () => {
   const out = join(dir, 'killed');
-  const args = ['experiment', ...common, '--rounds', '3', '--seeds', '1', '--methods', 'fedavg', '--out', out];
-  const killed = await fedseg(args, { killWhen: /round 2\/3 aggregated/ });
+  const args = ['experiment', ...common, '--rounds', '3', '--seeds', '2', '--methods', 'fedavg', '--out', out];
+  const killed = await fedseg(args, { killWhen: /\[2\/2 [^\n]*round 2\/3 aggregated/ });
   assert.notEqual(killed.code, 0);
+  // The first run's record and the report were written as soon as it finished, before the kill.
+  const partial = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { seed: number }[] };
+  assert.deepEqual(partial.runs.map((x) => x.seed), [1]);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /1 run\(s\) not done yet/);
   const r = await fedseg(args);
   assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /1 of 2 run\(s\) already done/);
   assert.match(r.out, /resuming after round [12]\/3/);
-  const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { rounds: { round: number }[]; resumedAfterRound: number }[] };
-  assert.equal(res.runs.length, 1);
-  assert.deepEqual(res.runs[0]!.rounds.map((e) => e.round), [1, 2, 3], 'every round evaluated once, across both attempts');
-  assert.ok(res.runs[0]!.resumedAfterRound >= 1);
+  const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { seed: number; rounds: { round: number }[]; resumedAfterRound: number }[] };
+  assert.deepEqual(res.runs.map((x) => x.seed), [1, 2]);
+  const resumed = res.runs[1]!;
+  assert.deepEqual(resumed.rounds.map((e) => e.round), [1, 2, 3], 'every round evaluated once, across both attempts');
+  assert.ok(resumed.resumedAfterRound >= 1);
 });

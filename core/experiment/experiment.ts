@@ -175,7 +175,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     return { summary, runs, resultsPath, reportPath };
   };
   const done = () => plan.filter((x) => records.has(x.key)).length;
-  o.progress?.({ done: done(), total: plan.length, current: null, summary: reused ? write().summary : null });
+  const first0 = reused ? write().summary : null;
+  o.progress?.({ done: done(), total: plan.length, current: null, summary: first0 });
   for (const [i, p] of plan.entries()) {
     if (records.has(p.key)) continue;
     if (o.signal?.aborted) throw new FedSegError('CANCELLED', 'the experiment was stopped; the same settings continue it');
@@ -205,7 +206,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     if (!o.keepStores) rmSync(dir, { recursive: true, force: true });
     const last = r.rounds.at(-1)?.metrics ?? {};
     o.log(`${tag} done in ${(r.elapsedMs / 1000).toFixed(0)} s: final ${first.classNames.map((c, k) => `${c} Dice ${((last[`dice_c${k}`] ?? NaN) * 100).toFixed(1)}`).join(', ')}`);
-    o.progress?.({ done: done(), total: plan.length, current: null, summary: write().summary });
+    // Written after every run, whoever listens: a stopped experiment's report shows what it has.
+    const now = write().summary;
+    o.progress?.({ done: done(), total: plan.length, current: null, summary: now });
   }
   const w = write();
   return { ...w, text: formatText(w.summary), ran, reused, elapsedMs: Date.now() - t0 };
