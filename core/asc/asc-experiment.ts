@@ -153,13 +153,14 @@ export function prepareSamples(samples: readonly Sample[], o: Pick<CvOptions, 'g
   return out;
 }
 
-interface Counts {
+export interface Counts {
   tp: number;
   p: number;
   g: number;
 }
 
-function count(pred: Uint8Array, gt: Uint8Array): Counts {
+/** True positives, predicted and ground-truth pixel counts of two binary masks. */
+export function count(pred: Uint8Array, gt: Uint8Array): Counts {
   let tp = 0;
   let p = 0;
   let g = 0;

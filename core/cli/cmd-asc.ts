@@ -28,7 +28,7 @@ import { predict } from '../run/predict.js';
 import { findDataset } from '../store/sample-source.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import {
-  checkCvOptions, DEFAULT_ASC_MODELS, formatCvTable, formatRateGrowth, formatTercileTable, runCrossValidation, type CvDataset, type CvModelResult, type CvOptions,
+  checkCvOptions, count, DEFAULT_ASC_MODELS, formatCvTable, formatRateGrowth, formatTercileTable, runCrossValidation, type CvDataset, type CvModelResult, type CvOptions,
 } from '../asc/asc-experiment.js';
 import { objectRecords, tercileCuts, tercileSummary, type ObjectRecord } from '../asc/size-terciles.js';
 
@@ -109,14 +109,7 @@ export interface AscExperimentResult {
 const CELL_CLASSES = ['cell', 'nucleus'];
 /** Dice, precision, recall of binary masks; empty denominators count as 0 (empty pred: precision 0). */
 function prf(pred: Uint8Array, gt: Uint8Array): { dice: number; precision: number; recall: number } {
-  let tp = 0;
-  let p = 0;
-  let g = 0;
-  for (let i = 0; i < pred.length; i++) {
-    tp += pred[i]! & gt[i]!;
-    p += pred[i]!;
-    g += gt[i]!;
-  }
+  const { tp, p, g } = count(pred, gt);
   return { dice: p + g ? (2 * tp) / (p + g) : 1, precision: p ? tp / p : 0, recall: g ? tp / g : 0 };
 }
 
