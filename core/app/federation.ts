@@ -272,8 +272,17 @@ export class FederationManager {
         return this.update({ message: `hub: ${e.message}` });
       case 'finished':
         this.progress({ phase: 'done', round: e.rounds, fraction: 1, message: `the federation finished after ${e.rounds} round(s)` });
-        return this.update({ state: 'finished', message: `the federation finished after ${e.rounds} round(s)`, round: round ? { ...round, phase: 'finished' } : null });
+        return this.update({ state: 'finished', message: `the federation finished after ${e.rounds} round(s)`, round: round ? { ...round, phase: 'finished' } : null, sites: this.selfOffline() });
     }
+  }
+
+  /**
+   * The site list with this site shown offline: once its participation ended it is not connected,
+   * whatever the last status poll (taken while it still was) said, and the next poll may never come
+   * (the hub may already be gone).
+   */
+  private selfOffline(): FederationStatus['sites'] {
+    return this.status.sites.map((s) => (s.name === this.status.siteName ? { ...s, state: 'offline' } : s));
   }
 
   /**
@@ -374,7 +383,7 @@ export class FederationManager {
       const failed = o.status === 'failed' ? explainFailure(o.code, o.message) : null;
       const message = o.status === 'cancelled' ? 'left the federation' : failed ? failed.message : o.message;
       this.progress({ phase: o.status === 'finished' ? 'done' : o.status, fraction: o.status === 'finished' ? 1 : null, message });
-      this.update({ state: failed ? 'error' : o.status === 'finished' ? 'finished' : 'idle', active: false, message, round, problem: failed?.problem ?? null });
+      this.update({ state: failed ? 'error' : o.status === 'finished' ? 'finished' : 'idle', active: false, message, round, problem: failed?.problem ?? null, sites: this.selfOffline() });
       void this.pollHub(true);
       void worker.terminate();
     };
