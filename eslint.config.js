@@ -65,7 +65,7 @@ const sqliteOnlyHere = {
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'dist/**', 'dist-electron/**', 'dist-renderer/**', 'release/**', 'test-output/**',
+    ignores: ['node_modules/**', 'core/flower/gen/**', 'dist/**', 'dist-electron/**', 'dist-renderer/**', 'release/**', 'test-output/**',
       'bench-output/**', 'demo-output/**', 'test/fixtures/lint/**', '.gl/**', '.whl/**', '.device/**', '.edev/**'],
   },
   js.configs.recommended,

@@ -30,5 +30,9 @@ export const SiteEventSchema = z.discriminatedUnion('type', [
   /** Bank windows that do not fit this site's images (channels, window size) were left out of local training. */
   z.object({ type: z.literal('bank-dropped'), dropped: NonNeg, kept: NonNeg, reason: z.string() }),
   z.object({ type: z.literal('finished'), rounds: NonNeg }),
+  /** A Flower SuperNode (docs/flower.md): the SuperLink activated this site's node (its id is bound to the site's P-384 key). */
+  z.object({ type: z.literal('flower-node'), nodeId: z.string().regex(/^\d{1,20}$/), address: z.string() }),
+  /** A Flower run this node received work for; totalRounds from the run's config when it says (num-server-rounds). */
+  z.object({ type: z.literal('flower-run'), runId: z.string().regex(/^\d{1,20}$/), totalRounds: NonNeg.nullable(), strategy: z.string().nullable() }),
 ]);
 export type SiteEvent = z.infer<typeof SiteEventSchema>;
