@@ -1,13 +1,18 @@
-// Federation handlers: settings (hub URL, site name, datasets, private CA or pinned certificate; the
-// token in the site's store, replaced only after the hub accepted it), "Test connection" (hub-probe.ts),
-// join/leave (the site client in the job worker, federation-job.ts) and the live state. The engine, not
+// Federation handlers: settings (how the site takes part: a FedSeg hub or a Flower SuperLink,
+// docs/flower.md; hub URL, site name, datasets, private CA or pinned certificate, the token in the
+// site's store, replaced only after the hub accepted it; or the SuperLink's host:port and its root
+// certificate), "Test connection" (hub-probe.ts; for Flower whether the address answers), join/leave
+// (the site client or the Flower SuperNode in the job worker, federation-job.ts) and the live state. The engine, not
 // the page, is the source of truth: the state (with `active`), the run it belongs to, the per-round
 // history and the last failure in plain words survive navigation and reloads, and Leave always
 // returns to a state from which Join works.
-import type { AppHandlers, ConnectionProblem, ConnectionReport, FederationSettings, FederationStatus, TrainingProgress } from '../contract/app-api.js';
+import { connect as tcpConnect, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { FlowerAddress, type AppHandlers, type ConnectionProblem, type ConnectionReport, type FederationSettings, type FederationStatus, type FederationTransport, type TrainingProgress } from '../contract/app-api.js';
 import { FedSegError } from '../contract/errors.js';
 import { HubPublicStatusSchema } from '../contract/hub-status.js';
-import type { JobOutcome } from '../contract/job-messages.js';
+import type { FederationJob, JobOutcome } from '../contract/job-messages.js';
+import { isLoopbackHost } from '../contract/loopback.js';
 import { describeSpec } from '../contract/model-spec.js';
 import type { SiteEvent } from '../contract/site-events.js';
 import { normaliseFingerprint } from '../federation/tls-trust.js';
@@ -20,6 +25,7 @@ import { sealedSetting } from '../secrets/sealed-setting.js';
 import { DEFAULT_SITE_POLICY, SitePolicySchema, type SitePolicy } from '../contract/site-policy.js';
 import type { SiteIdentity } from '../contract/site-identity.js';
 import { SITE_KEY_SETTING, siteIdentity } from '../federation/site-key.js';
+import { FLOWER_KEY_SETTING, flowerIdentity, type FlowerIdentity } from '../flower/flower-identity.js';
 
 const SETTINGS_KEY = 'app.federation';
 const TOKEN_KEY = 'app.federation.token';
@@ -28,6 +34,70 @@ const sealedToken = (ctx: EngineContext) => sealedSetting(ctx.store, ctx.secrets
 
 /** The site's key pair, sealed in the store next to the token (docs/security.md §2, §5). */
 const siteKey = (ctx: EngineContext): SiteIdentity => siteIdentity(sealedSetting(ctx.store, ctx.secrets ?? fileSecretBox(dirname(ctx.dbPath)), SITE_KEY_SETTING));
+
+/** The site's P-384 Flower SuperNode key, sealed the same way; the SuperLink binds its node id to it (docs/flower.md, "The site's identity"). */
+const flowerKey = (ctx: EngineContext): FlowerIdentity => flowerIdentity(sealedSetting(ctx.store, ctx.secrets ?? fileSecretBox(dirname(ctx.dbPath)), FLOWER_KEY_SETTING));
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/;
+
+/** host and port of an address FlowerAddress accepts (IPv6 without its brackets). */
+export function splitFlowerAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}
+
+/** The address checked as the API's schema checks it; INVALID_ARGUMENT naming the problem otherwise. */
+function checkedFlowerAddress(raw: string): string {
+  const a = raw.trim();
+  const r = FlowerAddress.safeParse(a);
+  if (!r.success) throw new FedSegError('INVALID_ARGUMENT', r.error.issues[0]?.message ?? `'${a}' is not a Flower SuperLink address`);
+  return a;
+}
+
+const flowerReport = (problem: ConnectionProblem, message: string, detail: string, latencyMs: number | null = null): ConnectionReport =>
+  ({ ok: problem === 'ok', problem, message, detail, hubVersion: null, latencyMs, hub: null, fingerprint: null });
+
+/**
+ * Whether a Flower SuperLink's address answers: a TCP connection, and with root certificates a TLS
+ * handshake (HTTP/2, as gRPC speaks it) that checks the SuperLink's certificate against them. The
+ * SuperLink enrols nobody ahead, so whether it takes this site's node shows only when joining.
+ */
+export function probeFlower(address: string, rootCertificates: string, timeoutMs = 5000): Promise<ConnectionReport> {
+  const { host, port } = splitFlowerAddress(address);
+  if (!rootCertificates && !isLoopbackHost(host))
+    return Promise.resolve(flowerReport('tls', `The SuperLink at ${address} is on another computer: enter its root certificate (PEM, from the coordinator) so the connection is encrypted.`, 'plaintext gRPC is allowed only to this computer'));
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: ConnectionReport) => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      resolve(r);
+    };
+    const sock = rootCertificates
+      ? tlsConnect({ host, port, ca: rootCertificates, ALPNProtocols: ['h2'], ...(isIP(host) ? {} : { servername: host }) })
+      : tcpConnect({ host, port });
+    sock.setTimeout(timeoutMs, () => finish(flowerReport('timeout', `Nothing answered at ${address} within ${Math.round(timeoutMs / 1000)} s: the SuperLink may be down, or a firewall may block the port. Check the address with the coordinator.`, 'timeout')));
+    sock.once(rootCertificates ? 'secureConnect' : 'connect', () => {
+      const ms = performance.now() - t0;
+      finish(flowerReport('ok', `Something answers at ${address}${rootCertificates ? ' with a certificate your root certificate trusts' : ''}. Whether the Flower SuperLink takes this site shows when you join (Flower does not enrol sites ahead, so there is no token to check).`, rootCertificates ? 'TCP + TLS handshake' : 'TCP connect', ms));
+    });
+    sock.once('error', (e: NodeJS.ErrnoException) => {
+      const detail = `${e.code ?? 'error'}: ${e.message}`;
+      if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return finish(flowerReport('dns', `The name '${host}' could not be found. Check the spelling of the address the coordinator gave you.`, detail));
+      if (e.code === 'ECONNREFUSED') return finish(flowerReport('refused', `Nothing listens at ${address}: the SuperLink is not running there, or the port is wrong.`, detail));
+      if (e.code === 'ETIMEDOUT' || e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return finish(flowerReport('timeout', `${address} cannot be reached from this computer (network or firewall).`, detail));
+      if (rootCertificates && /WRONG_VERSION_NUMBER|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG/.test(`${e.code ?? ''} ${e.message}`))
+        return finish(flowerReport('tls', `${address} does not answer with a secure (TLS) connection: the SuperLink may run without TLS (then leave the certificate empty, only possible on this computer), or this is not its address.`, detail));
+      if (rootCertificates && /CERT|SELF_SIGNED|SSL|TLS|ALTNAME/i.test(`${e.code ?? ''} ${e.message}`))
+        return finish(flowerReport('tls', `The SuperLink's certificate is not trusted by the root certificate you entered (or does not name ${host}). Ask the coordinator for the right certificate.`, detail));
+      finish(flowerReport('unknown', `The connection to ${address} failed.`, detail));
+    });
+    // Closed before the handshake finished (a server that is not TLS, or one that hung up).
+    sock.once('close', () => finish(flowerReport(rootCertificates ? 'tls' : 'unknown', `${address} closed the connection before a ${rootCertificates ? 'secure (TLS) ' : ''}connection was made: it may not be a Flower SuperLink${rootCertificates ? ', or it does not use TLS' : ''}.`, 'closed during the handshake')));
+  });
+}
 
 type Saved = Omit<FederationSettings, 'tokenSet'>;
 type SettingsInput = Partial<Omit<Saved, 'policy'>> & { hubUrl: string; siteName: string; policy?: Partial<Omit<SitePolicy, 'consentedAt'>> | undefined };
@@ -50,6 +120,23 @@ export function explainFailure(code: string | undefined, message: string): { pro
   }
 }
 
+/** Plain words for a Flower participation that stopped with an error code (docs/flower.md, "Errors a site operator sees"): the SuperNode's own line, with what to do. */
+export function explainFlowerFailure(code: string | undefined, message: string): { problem: ConnectionProblem; message: string } {
+  switch (code) {
+    case 'CONNECTION_FAILED':
+      return { problem: /TLS|certificate|SSL/i.test(message) ? 'tls' : 'refused', message: `${message}. Check the address (and certificate) with the coordinator, and that the SuperLink is running; Test connection tells whether the address answers.` };
+    case 'AUTH_FAILED':
+      return { problem: 'auth', message: `${message}. If this computer's clock is off by more than a few minutes, correct it; otherwise ask the coordinator whether the SuperLink only admits known nodes.` };
+    case 'MESSAGE_TOO_LARGE':
+      return { problem: 'protocol', message: `The Flower federation sent more data than this site accepts (${message}).` };
+    default:
+      return { problem: 'unknown', message };
+  }
+}
+
+/** Where a site with these settings connects: the hub URL, or the SuperLink's address. */
+const targetOf = (s: Pick<Saved, 'transport' | 'hubUrl' | 'flowerAddress'>) => ({ transport: s.transport, hubUrl: s.transport === 'flower' ? s.flowerAddress : s.hubUrl });
+
 export class FederationManager {
   private worker: JobWorker | null = null;
   private status: FederationStatus;
@@ -62,12 +149,13 @@ export class FederationManager {
   otherBusy: () => string | null = () => null;
 
   constructor(private readonly ctx: EngineContext) {
-    const s = this.settings();
-    this.status = this.idle(s.hubUrl, s.siteName, 'not connected');
+    this.status = this.idle(this.settings(), 'not connected');
   }
 
-  private idle(hubUrl: string, siteName: string, message: string): FederationStatus {
-    return { state: 'idle', hubUrl, siteName, message, model: null, round: null, sites: [], active: false, datasets: [], totalRounds: null, runId: null, history: [], problem: null };
+  private idle(s: Pick<Saved, 'transport' | 'hubUrl' | 'flowerAddress' | 'siteName'>, message: string): FederationStatus {
+    return {
+      state: 'idle', ...targetOf(s), siteName: s.siteName, message, model: null, round: null, sites: [], active: false, datasets: [], totalRounds: null, runId: null, history: [], problem: null, flower: null,
+    };
   }
 
   busyMessage(): string | null {
@@ -84,13 +172,27 @@ export class FederationManager {
     return this.worker ? this.lastProgress : null;
   }
 
+  /**
+   * The saved settings; settings saved before Flower read as the hub's. What a hub said about itself
+   * describes that hub, not a Flower federation, so `hub` is null while the transport is Flower (the
+   * stored one is kept for going back: storedHub()).
+   */
   settings(): Saved {
     const s = this.ctx.store.getSetting<Partial<Saved>>(SETTINGS_KEY);
+    const transport: FederationTransport = s?.transport === 'flower' ? 'flower' : 'hub';
     return {
+      transport,
       hubUrl: s?.hubUrl ?? '', siteName: s?.siteName ?? '', datasetIds: Array.isArray(s?.datasetIds) ? s.datasetIds.filter((x) => typeof x === 'string') : [],
-      ca: typeof s?.ca === 'string' ? s.ca : '', trustedFingerprint: typeof s?.trustedFingerprint === 'string' ? s.trustedFingerprint : null, hub: s?.hub ?? null,
+      ca: typeof s?.ca === 'string' ? s.ca : '', trustedFingerprint: typeof s?.trustedFingerprint === 'string' ? s.trustedFingerprint : null,
+      hub: transport === 'hub' ? this.storedHub() : null,
       policy: SitePolicySchema.safeParse(s?.policy).data ?? DEFAULT_SITE_POLICY,
+      flowerAddress: typeof s?.flowerAddress === 'string' ? s.flowerAddress : '',
+      flowerRootCertificates: typeof s?.flowerRootCertificates === 'string' ? s.flowerRootCertificates : '',
     };
+  }
+
+  private storedHub(): Saved['hub'] {
+    return this.ctx.store.getSetting<Partial<Saved>>(SETTINGS_KEY)?.hub ?? null;
   }
 
   publicSettings(): FederationSettings {
@@ -115,8 +217,13 @@ export class FederationManager {
     const cur = this.settings();
     const hubUrl = p.hubUrl.trim();
     if (hubUrl && !normaliseHubUrl(hubUrl)) throw new FedSegError('INVALID_ARGUMENT', `'${hubUrl}' is not a hub address (example: wss://hub.example.org:8443)`);
+    const transport = p.transport ?? cur.transport;
+    const flowerAddress = p.flowerAddress === undefined ? cur.flowerAddress : checkedFlowerAddress(p.flowerAddress);
+    const flowerRootCertificates = p.flowerRootCertificates === undefined ? cur.flowerRootCertificates : p.flowerRootCertificates.trim();
+    if (flowerRootCertificates && !PEM_CERTIFICATE.test(flowerRootCertificates))
+      throw new FedSegError('INVALID_ARGUMENT', 'the SuperLink\'s root certificate must be PEM text (from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----), as the coordinator sends it');
     const ca = p.ca === undefined ? cur.ca : p.ca.trim();
-    if (ca && !/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(ca))
+    if (ca && !PEM_CERTIFICATE.test(ca))
       throw new FedSegError('INVALID_ARGUMENT', 'the CA certificate must be PEM text (from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----), as the coordinator sends it');
     let trustedFingerprint = p.trustedFingerprint === undefined ? cur.trustedFingerprint : p.trustedFingerprint;
     if (trustedFingerprint) {
@@ -133,8 +240,9 @@ export class FederationManager {
     const policy = SitePolicySchema.safeParse({ ...want, consentedAt: want.shareSpectra ? (cur.policy.shareSpectra ? cur.policy.consentedAt : new Date().toISOString()) : null });
     if (!policy.success) throw new FedSegError('INVALID_ARGUMENT', `sharing policy: ${policy.error.issues[0]?.path.join('.')}: ${policy.error.issues[0]?.message}`);
     return {
+      transport, flowerAddress, flowerRootCertificates,
       policy: policy.data,
-      hubUrl, siteName: p.siteName.trim(), datasetIds, ca, hub: sameHub ? cur.hub : null,
+      hubUrl, siteName: p.siteName.trim(), datasetIds, ca, hub: sameHub ? this.storedHub() : null,
       trustedFingerprint: sameHub || p.trustedFingerprint !== undefined ? trustedFingerprint : null,
     };
   }
@@ -144,7 +252,7 @@ export class FederationManager {
       this.ctx.store.setSetting(SETTINGS_KEY, s);
       if (token) sealedToken(this.ctx).set(token);
     });
-    if (!this.worker) this.update({ hubUrl: s.hubUrl, siteName: s.siteName });
+    if (!this.worker) this.update({ ...targetOf(s), siteName: s.siteName });
   }
 
   private probe(s: Saved, token: string): Promise<ConnectionReport> {
@@ -156,7 +264,8 @@ export class FederationManager {
     const s = this.merged(p);
     let report: ConnectionReport | null = null;
     let token: string | undefined;
-    if (p.token) {
+    // A hub's token is tested where it is used; a Flower SuperLink takes no token.
+    if (p.token && s.transport === 'hub') {
       report = await this.probe(s, p.token);
       if (report.ok) {
         token = p.token;
@@ -171,6 +280,12 @@ export class FederationManager {
   async test(p: Partial<SettingsInput> & { token?: string }): Promise<ConnectionReport> {
     const cur = this.settings();
     const s = this.merged({ ...p, hubUrl: p.hubUrl ?? cur.hubUrl, siteName: p.siteName ?? cur.siteName });
+    if (s.transport === 'flower') {
+      if (!s.flowerAddress) return flowerReport('url', 'Enter the Flower SuperLink address the coordinator gave you (host:port).', 'no address');
+      const report = await probeFlower(s.flowerAddress, s.flowerRootCertificates);
+      if (report.ok) this.write(s);
+      return report;
+    }
     const report = await this.probe(s, p.token || this.token());
     if (report.ok) this.write({ ...s, hub: report.hub }, p.token || undefined);
     return report;
@@ -218,7 +333,25 @@ export class FederationManager {
     const round = this.status.round;
     switch (e.type) {
       case 'connecting':
-        return this.update({ state: this.status.state === 'reconnecting' || this.status.state === 'connected' || this.status.state === 'training' ? 'reconnecting' : 'connecting', message: `connecting to the hub (attempt ${e.attempt})` });
+        return this.update({
+          state: this.status.state === 'reconnecting' || this.status.state === 'connected' || this.status.state === 'training' ? 'reconnecting' : 'connecting',
+          message: `connecting to the ${this.status.transport === 'flower' ? 'Flower SuperLink' : 'hub'} (attempt ${e.attempt})`,
+        });
+      case 'flower-node':
+        this.progress({ phase: 'waiting', message: `joined the Flower SuperLink as node ${e.nodeId}; waiting for work` });
+        return this.update({
+          state: 'connected', message: `joined the Flower SuperLink at ${e.address} as node ${e.nodeId}; waiting for the coordinator to start a run`, problem: null,
+          flower: { nodeId: e.nodeId, runId: null, strategy: null },
+        });
+      case 'flower-run': {
+        if (e.totalRounds !== null) this.totalRounds = e.totalRounds;
+        const rounds = e.totalRounds === null ? '' : `, ${e.totalRounds} round(s)`;
+        this.progress({ phase: 'waiting', message: `Flower run ${e.runId}${rounds}: waiting for the first request` });
+        return this.update({
+          state: this.status.state === 'training' ? 'training' : 'connected', message: `taking part in Flower run ${e.runId}${e.strategy ? ` (${e.strategy})` : ''}${rounds}`,
+          flower: { nodeId: this.status.flower?.nodeId ?? null, runId: e.runId, strategy: e.strategy }, ...(e.totalRounds !== null ? { totalRounds: e.totalRounds } : {}),
+        });
+      }
       case 'connected': {
         void this.pollHub();
         this.totalRounds = e.welcome.totalRounds;
@@ -241,10 +374,14 @@ export class FederationManager {
         return this.update({ message: `shared ${e.count} amplitude window(s) of ${e.channels}x${2 * e.halfWidth + 1}x${2 * e.halfWidth + 1} (${e.bytes} bytes)` });
       case 'bank':
         return this.update({ message: `received ${e.count} amplitude window(s) from ${e.sources} other site(s)` });
-      case 'round-start':
-        this.totalRounds = e.totalRounds;
-        this.update({ state: 'training', totalRounds: e.totalRounds, message: `round ${e.round} of ${e.totalRounds}`, round: { number: e.round, phase: 'training', deadline: e.deadline === null ? null : new Date(e.deadline).toISOString(), quorum: null } });
-        return this.progress({ phase: 'training', round: e.round, totalRounds: e.totalRounds, fraction: 0, message: `round ${e.round} of ${e.totalRounds}: local training` });
+      case 'round-start': {
+        // A Flower run whose config does not say how many rounds reports 0: what is known is kept.
+        const total = e.totalRounds || this.totalRounds || 0;
+        this.totalRounds = total || null;
+        const of = total ? ` of ${total}` : '';
+        this.update({ state: 'training', totalRounds: this.totalRounds, message: `round ${e.round}${of}`, round: { number: e.round, phase: 'training', deadline: e.deadline === null ? null : new Date(e.deadline).toISOString(), quorum: null } });
+        return this.progress({ phase: 'training', round: e.round, totalRounds: this.totalRounds, fraction: 0, message: `round ${e.round}${of}: local training` });
+      }
       case 'progress': {
         const losses = Object.fromEntries(Object.entries(e.losses ?? {}).filter(([k]) => k !== 'elapsedMs'));
         return this.progress({
@@ -269,7 +406,7 @@ export class FederationManager {
       case 'bank-dropped':
         return this.update({ message: `left ${e.dropped} received amplitude window(s) out: ${e.reason}` });
       case 'hub-error':
-        return this.update({ message: `hub: ${e.message}` });
+        return this.update({ message: `${this.status.transport === 'flower' ? 'Flower SuperLink' : 'hub'}: ${e.message}` });
       case 'finished':
         this.progress({ phase: 'done', round: e.rounds, fraction: 1, message: `the federation finished after ${e.rounds} round(s)` });
         return this.update({ state: 'finished', message: `the federation finished after ${e.rounds} round(s)`, round: round ? { ...round, phase: 'finished' } : null, sites: this.selfOffline() });
@@ -291,6 +428,8 @@ export class FederationManager {
    * line for the others' counts.
    */
   private async pollHub(always = false): Promise<void> {
+    // A Flower SuperLink has no such page (its hubUrl is a host:port, not a hub).
+    if (this.status.transport !== 'hub') return;
     const u = normaliseHubUrl(this.status.hubUrl);
     if (!u) return;
     u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
@@ -326,47 +465,69 @@ export class FederationManager {
     }
   }
 
+  /** Checks that the saved settings are complete for their transport (opening the keys), and returns what the worker will be given for a run. */
+  private jobFor(saved: Saved): (runId: number, datasetIds: number[]) => FederationJob {
+    const { siteName } = saved;
+    if (saved.transport === 'flower') {
+      if (!saved.flowerAddress) throw new FedSegError('INVALID_ARGUMENT', 'enter the Flower SuperLink address (host:port) on the Federation page first');
+      const address = checkedFlowerAddress(saved.flowerAddress);
+      if (!siteName) throw new FedSegError('INVALID_ARGUMENT', 'set this site\'s name on the Federation page first (the Flower federation\'s ServerApp sees it)');
+      if (!saved.flowerRootCertificates && !isLoopbackHost(splitFlowerAddress(address).host))
+        throw new FedSegError('INVALID_ARGUMENT', `the Flower SuperLink at ${address} is on another computer: enter its root certificate (PEM, from the coordinator) so the connection is encrypted`);
+      const identityKey = flowerKey(this.ctx).exportPrivate();
+      return (runId, datasetIds) => ({
+        transport: 'flower', runId, address, site: siteName, identityKey, policy: saved.policy, datasetIds,
+        ...(saved.flowerRootCertificates ? { rootCertificates: saved.flowerRootCertificates } : {}),
+      });
+    }
+    const token = this.token();
+    const url = normaliseHubUrl(saved.hubUrl);
+    if (!url) throw new FedSegError('INVALID_ARGUMENT', 'set a valid hub address on the Federation page first');
+    if (!siteName || !token) throw new FedSegError('INVALID_ARGUMENT', 'set this site\'s name and join token on the Federation page first (Test connection saves them when the hub accepts them)');
+    const identityKey = siteKey(this.ctx).exportPrivate();
+    return (runId, datasetIds) => ({
+      transport: 'hub', runId, hubUrl: url.toString(), site: siteName, token, identityKey, policy: saved.policy, datasetIds,
+      ...(saved.ca ? { ca: saved.ca } : {}), ...(saved.trustedFingerprint ? { trustedFingerprint: saved.trustedFingerprint } : {}),
+    });
+  }
+
   join(datasetIds: string[]): FederationStatus {
     if (this.worker) throw new FedSegError('ALREADY_EXISTS', 'this site is already taking part; leave first');
     const other = this.otherBusy();
     if (other) throw new FedSegError('ALREADY_EXISTS', other);
     const saved = this.settings();
-    const { hubUrl, siteName } = saved;
-    const token = this.token();
-    if (!normaliseHubUrl(hubUrl)) throw new FedSegError('INVALID_ARGUMENT', 'set a valid hub address on the Federation page first');
-    if (!siteName || !token) throw new FedSegError('INVALID_ARGUMENT', 'set this site\'s name and join token on the Federation page first (Test connection saves them when the hub accepts them)');
+    const { siteName, transport } = saved;
+    const flower = transport === 'flower';
+    const where = targetOf(saved).hubUrl;
+    // Everything is checked (and the keys opened) before a run is recorded: a refused join leaves no run behind.
+    const makeJob = this.jobFor(saved);
     if (datasetIds.length === 0) throw new FedSegError('INVALID_ARGUMENT', 'choose the dataset(s) this site takes part with');
     const ds = datasetIds.map((id) => requireDataset(this.ctx.store, id));
-    this.ctx.store.setSetting(SETTINGS_KEY, { ...saved, datasetIds });
+    this.ctx.store.setSetting(SETTINGS_KEY, { ...saved, hub: this.storedHub(), datasetIds });
     const names = ds.map((d) => d.name);
-    const run = this.ctx.store.createRun({ name: `Federation ${siteName} @ ${hubUrl}`, config: { mode: 'federated', hubUrl, siteName, datasetIds, datasets: names } });
+    const run = this.ctx.store.createRun({
+      name: flower ? `Federation ${siteName} @ Flower ${where}` : `Federation ${siteName} @ ${where}`,
+      config: { mode: 'federated', transport, ...(flower ? { flowerAddress: where } : { hubUrl: where }), siteName, datasetIds, datasets: names },
+    });
     this.runId = run.id;
     this.totalRounds = null;
     this.lastProgress = null;
+    const job = makeJob(run.id, ds.map((d) => d.id));
     let finish: (o: JobOutcome) => void = () => {};
-    const job = spawnJobWorker({
-      dbPath: this.ctx.dbPath,
-      work: {
-        kind: 'federate',
-        job: {
-          runId: run.id, hubUrl: normaliseHubUrl(hubUrl)!.toString(), site: siteName, token, identityKey: siteKey(this.ctx).exportPrivate(), policy: saved.policy,
-          datasetIds: ds.map((d) => d.id),
-          ...(saved.ca ? { ca: saved.ca } : {}), ...(saved.trustedFingerprint ? { trustedFingerprint: saved.trustedFingerprint } : {}),
-        },
-      },
-    }, (m) => {
+    const spawned = spawnJobWorker({ dbPath: this.ctx.dbPath, work: { kind: 'federate', job } }, (m) => {
       if (m.t === 'site') this.onSite(m.e);
       else if (m.t === 'backend') this.backend = m.backend;
       else if (m.t === 'done') finish(m.outcome);
     }, (why) => finish({ status: 'failed', modelId: null, message: why }));
-    const worker = job.worker;
-    this.worker = job;
+    const worker = spawned.worker;
+    this.worker = spawned;
     this.status = {
-      ...this.idle(hubUrl, siteName, `joining with ${names.map((n) => `'${n}'`).join(', ')}`), state: 'connecting', active: true, datasets: names, runId: String(run.id),
+      ...this.idle(saved, `joining ${flower ? `the Flower SuperLink at ${where} ` : ''}with ${names.map((n) => `'${n}'`).join(', ')}`), state: 'connecting', active: true, datasets: names, runId: String(run.id),
     };
     this.ctx.emit('federationStatus', this.status);
-    this.progress({ phase: 'starting', message: `joining ${hubUrl} with ${names.join(', ')}` });
-    this.poll = setInterval(() => void this.pollHub(), 3000);
+    this.progress({ phase: 'starting', message: `joining ${flower ? 'the Flower SuperLink at ' : ''}${where} with ${names.join(', ')}` });
+    // A Flower SuperLink has no public status page to poll.
+    if (!flower) this.poll = setInterval(() => void this.pollHub(), 3000);
     let done = false;
     finish = (o: JobOutcome) => {
       if (done) return;
@@ -380,7 +541,7 @@ export class FederationManager {
         /* already finished */
       }
       const round = this.status.round && o.status === 'finished' ? { ...this.status.round, phase: 'finished' } : this.status.round;
-      const failed = o.status === 'failed' ? explainFailure(o.code, o.message) : null;
+      const failed = o.status === 'failed' ? (flower ? explainFlowerFailure : explainFailure)(o.code, o.message) : null;
       const message = o.status === 'cancelled' ? 'left the federation' : failed ? failed.message : o.message;
       this.progress({ phase: o.status === 'finished' ? 'done' : o.status, fraction: o.status === 'finished' ? 1 : null, message });
       this.update({ state: failed ? 'error' : o.status === 'finished' ? 'finished' : 'idle', active: false, message, round, problem: failed?.problem ?? null, sites: this.selfOffline() });
@@ -396,8 +557,7 @@ export class FederationManager {
   async leave(): Promise<FederationStatus> {
     const job = this.worker;
     if (!job) {
-      const s = this.settings();
-      this.status = { ...this.idle(s.hubUrl, s.siteName, 'not connected'), history: this.status.history, totalRounds: this.status.totalRounds, runId: this.status.runId };
+      this.status = { ...this.idle(this.settings(), 'not connected'), history: this.status.history, totalRounds: this.status.totalRounds, runId: this.status.runId };
       this.ctx.emit('federationStatus', this.status);
       return this.status;
     }

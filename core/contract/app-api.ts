@@ -262,7 +262,44 @@ export const ConnectionReport = z.object({
 });
 export type ConnectionReport = z.infer<typeof ConnectionReport>;
 
+/** How this site takes part: a FedSeg hub (WebSocket, enrolled with a join token) or a Flower SuperLink (gRPC, docs/flower.md). */
+export const FederationTransport = z.enum(['hub', 'flower']);
+export type FederationTransport = z.infer<typeof FederationTransport>;
+
+const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+/** Why `host` is not a host name, an IPv4 address or a bracketed IPv6 address; null when it is one. */
+function hostProblem(host: string): string | null {
+  if (host.startsWith('[')) return /^\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]$/.test(host) ? null : `'${host}' is not an IPv6 address`;
+  const labels = host.split('.');
+  if (host.length > 253 || !labels.every((l) => HOST_LABEL.test(l))) return `'${host}' is not a host name or IP address`;
+  if (labels.every((l) => /^\d+$/.test(l)) && (labels.length !== 4 || labels.some((l) => Number(l) > 255))) return `'${host}' is not an IPv4 address`;
+  return null;
+}
+
+/**
+ * A Flower SuperLink's Fleet API address as its coordinator writes it: host:port, no scheme (Flower's
+ * `--superlink` form; IPv6 in brackets). '' means "not set yet". Every problem is named in words.
+ */
+export const FlowerAddress = z.string().max(300).superRefine((raw, ctx) => {
+  const a = raw.trim();
+  if (a === '') return;
+  const example = 'for example superlink.example-hospital.org:9092 or 127.0.0.1:9092';
+  const fail = (why: string) => ctx.addIssue({ code: 'custom', message: `${why} (a Flower SuperLink address is host:port, ${example})` });
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(a)) return fail(`write the address without a scheme such as grpc:// or https://`);
+  if (/[\s/?#@]/.test(a)) return fail(`'${a}' is not an address: it holds a space, a path or a user name`);
+  const m = /^(\[[^\]]*\]|[^:]+)(?::(.*))?$/.exec(a);
+  if (!m || a.startsWith(':')) return fail(`'${a}' has no host name`);
+  if (m[2] === undefined) return fail(`'${a}' has no port`);
+  const host = m[1]!;
+  const port = m[2];
+  const bad = hostProblem(host);
+  if (bad) return fail(bad);
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) return fail(`the port must be a number from 1 to 65535, not '${port}'`);
+});
+
 export const FederationSettings = z.object({
+  /** 'hub' (the default, also for settings saved before Flower) or 'flower'. */
+  transport: FederationTransport,
   hubUrl: z.string().max(2000),
   siteName: z.string().max(120),
   tokenSet: z.boolean(),
@@ -276,11 +313,18 @@ export const FederationSettings = z.object({
   hub: HubInfo.nullable(),
   /** What this site lets leave, whatever the hub asks (docs/security.md §3): consent, window size and count limits. */
   policy: SitePolicySchema,
+  /** The Flower SuperLink's Fleet API, host:port ('' until set); used when transport is 'flower'. */
+  flowerAddress: z.string().max(300),
+  /** PEM root certificate(s) the SuperLink's TLS certificate is checked against ('' = plaintext, allowed only on this computer). */
+  flowerRootCertificates: z.string().max(65536),
 });
 export type FederationSettings = z.infer<typeof FederationSettings>;
 
 export const FederationStatus = z.object({
   state: z.enum(['idle', 'connecting', 'connected', 'training', 'reconnecting', 'error', 'finished']),
+  /** What this site connects to: a FedSeg hub or a Flower SuperLink. */
+  transport: FederationTransport.default('hub'),
+  /** Where it connects: the hub's URL, or the Flower SuperLink's host:port. */
   hubUrl: z.string(),
   siteName: z.string(),
   message: z.string(),
@@ -300,6 +344,8 @@ export const FederationStatus = z.object({
   problem: ConnectionProblem.nullable().default(null),
   round: z.object({ number: z.number().int(), phase: z.string(), deadline: z.string().nullable(), quorum: z.number().int().nullable() }).nullable(),
   sites: z.array(z.object({ name: z.string(), state: z.string(), lastSeen: z.string().nullable() })),
+  /** With Flower: the node id the SuperLink gave this site, and the run it works for (ids as decimal strings), once known. */
+  flower: z.object({ nodeId: z.string().nullable(), runId: z.string().nullable(), strategy: z.string().nullable() }).nullable().default(null),
 });
 export type FederationStatus = z.infer<typeof FederationStatus>;
 
@@ -400,8 +446,10 @@ export const appMethods = {
   cancelComparison: method(Empty, ComparisonState, 'Stop the running comparison (its finished runs are kept; resume continues it).'),
   getComparison: method(Empty, ComparisonState, 'The running or last comparison: progress, tables so far, the report.'),
 
-  getFederationSettings: method(Empty, FederationSettings, 'Hub URL, site name and whether a token is stored.'),
+  getFederationSettings: method(Empty, FederationSettings, 'Hub URL or Flower SuperLink address, site name and whether a token is stored.'),
   saveFederationSettings: method(z.object({
+    /** Omitted: the saved transport is kept. */
+    transport: FederationTransport.optional(), flowerAddress: FlowerAddress.optional(), flowerRootCertificates: z.string().max(65536).optional(),
     hubUrl: z.string().max(2000), siteName: z.string().max(120), token: z.string().max(4096).optional(),
     datasetIds: z.array(Id).max(16).optional(), ca: z.string().max(65536).optional(), trustedFingerprint: z.string().max(200).nullable().optional(),
     /** Policy changes (consent: shareSpectra; consentedAt is set by the engine). */
@@ -409,11 +457,12 @@ export const appMethods = {
   }), FederationSettings.extend({ report: ConnectionReport.nullable() }),
   'Save the federation settings. A new token is tested against the hub first and kept only when the hub accepts it (report says why not).'),
   testConnection: method(z.object({
+    transport: FederationTransport.optional(), flowerAddress: FlowerAddress.optional(),
     hubUrl: z.string().max(2000).optional(), siteName: z.string().max(120).optional(), token: z.string().max(4096).optional(),
     ca: z.string().max(65536).optional(), trustedFingerprint: z.string().max(200).nullable().optional(),
-  }), ConnectionReport, 'Try to reach and authenticate with the hub; explain any failure in plain words. A success saves what was tested.'),
+  }), ConnectionReport, 'Try to reach and authenticate with the hub (for a Flower SuperLink: whether its address answers); explain any failure in plain words. A success saves what was tested.'),
   joinFederation: method(z.object({ datasetIds: z.array(Id).min(1).max(16) }), FederationStatus,
-    'Connect to the hub and take part in its rounds with these datasets (the hub decides the network).'),
+    'Connect to the hub or Flower SuperLink and take part in its rounds with these datasets (the coordinator decides the network).'),
   leaveFederation: method(Empty, FederationStatus, 'Disconnect from the hub (the current round is abandoned).'),
   getFederationStatus: method(Empty, FederationStatus, 'Connection state, current round and the sites the hub reports.'),
 

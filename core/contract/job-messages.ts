@@ -16,7 +16,9 @@ export const TrainingJobSchema = z.object({
 });
 export type TrainingJob = z.infer<typeof TrainingJobSchema>;
 
-export const FederationJobSchema = z.object({
+/** Taking part through a FedSeg hub (core/federation/site-client.ts). */
+export const HubFederationJobSchema = z.object({
+  transport: z.literal('hub'),
   runId: Id,
   hubUrl: z.string().min(1).max(2000),
   site: z.string().min(1).max(64),
@@ -33,7 +35,26 @@ export const FederationJobSchema = z.object({
   /** A pinned hub certificate fingerprint (trust on first use). */
   trustedFingerprint: z.string().max(200).optional(),
 });
+
+/** Taking part as a Flower SuperNode (core/flower/supernode.ts, docs/flower.md); the SuperLink enrols nobody, so there is no token. */
+export const FlowerFederationJobSchema = z.object({
+  transport: z.literal('flower'),
+  runId: Id,
+  /** The SuperLink's Fleet API, host:port. */
+  address: z.string().min(1).max(300),
+  site: z.string().min(1).max(64),
+  /** The site's P-384 Flower key (PKCS#8 DER, base64; core/flower/flower-identity.ts), opened by the engine from its sealed store. */
+  identityKey: z.string().min(1).max(4096),
+  policy: SitePolicySchema,
+  datasetIds: z.array(Id).min(1).max(16),
+  /** PEM root certificate(s) for a TLS SuperLink; without them the connection is plaintext (loopback only). */
+  rootCertificates: z.string().max(65536).optional(),
+});
+
+export const FederationJobSchema = z.discriminatedUnion('transport', [HubFederationJobSchema, FlowerFederationJobSchema]);
 export type FederationJob = z.infer<typeof FederationJobSchema>;
+export type HubFederationJob = z.infer<typeof HubFederationJobSchema>;
+export type FlowerFederationJob = z.infer<typeof FlowerFederationJobSchema>;
 
 export const WorkerInputSchema = z.object({
   dbPath: z.string().min(1),
