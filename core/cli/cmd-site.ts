@@ -4,6 +4,7 @@
 // role), keeps every global model it receives, reconnects on drops and resumes after a crash.
 // Exit codes: the shared table (core/contract/exit-codes.ts): 3 hub unreachable, 4 authentication
 // failed, 5 protocol version mismatch, 6 duplicate site name, 130 interrupted, ...
+// With --flower HOST:PORT the same site joins a Flower federation as a SuperNode instead (docs/flower.md).
 import { existsSync, readFileSync } from 'node:fs';
 import { choiceArg, intArg, numArg, parseCommandArgs, SEED_RANGE } from '../contract/cli-args.js';
 import { FedSegError } from '../contract/errors.js';
@@ -21,14 +22,22 @@ import { SITE_KEY_SETTING, siteIdentity } from '../federation/site-key.js';
 import { fileSecretBox } from '../secrets/secret-box.js';
 import { sealedSetting } from '../secrets/sealed-setting.js';
 import { dirname, resolve } from 'node:path';
+import { FLOWER_KEY_SETTING, flowerIdentity } from '../flower/flower-identity.js';
+import { runFlowerSite } from '../flower/supernode.js';
 import { participantData } from '../store/sample-source.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 
-export const summary = 'join a federation hub as a site and train/evaluate when asked';
+export const summary = 'join a federation hub (or a Flower SuperLink) as a site and train/evaluate when asked';
 
 const USAGE = `usage: fedseg site --hub URL --name NAME --token TOKEN --db FILE [options]
+       fedseg site --flower HOST:PORT --name NAME --db FILE [options]
 
   --hub URL          ws://host:port or wss://host:port of the hub
+  --flower HOST:PORT join a Flower federation instead: the SuperLink's Fleet API address (docs/flower.md);
+                     the site's own P-384 key is made once and kept sealed in its store, no token
+  --flower-ca FILE   PEM root certificate of a TLS SuperLink (plaintext is allowed on loopback only,
+                     or with --insecure)
+  --flower-runs N    Flower runs to take part in before stopping (default 1; 0 = until stopped)
   --name NAME        this site's enrolled name
   --token TOKEN      its enrolment token (or set FEDSEG_TOKEN); needed until the hub has bound this
                      site's key (the first join), optional afterwards
@@ -98,6 +107,8 @@ export function progressPrinter(name: string, quiet: boolean, stream: NodeJS.Wri
       case 'refused': line(`refused the hub's ${e.request}: ${e.message}`); break;
       case 'bank-dropped': line(`left ${e.dropped} received window(s) out: ${e.reason}`); break;
       case 'finished': line('the hub finished the run'); break;
+      case 'flower-node': line(`joined the Flower SuperLink at ${e.address} as node ${e.nodeId}`); break;
+      case 'flower-run': line(`working for Flower run ${e.runId}${e.strategy ? ` (${e.strategy})` : ''}${e.totalRounds ? `, ${e.totalRounds} rounds` : ''}`); break;
     }
   };
 }
@@ -108,11 +119,11 @@ function fmtMetrics(m: Record<string, number>): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let v: Partial<Record<'hub' | 'name' | 'token' | 'db' | 'dataset' | 'role' | 'ca' | 'trust-fingerprint' | 'backend' | 'seed' | 'max-alpha' | 'max-half-width' | 'max-windows', string>>
+  let v: Partial<Record<'hub' | 'flower' | 'flower-ca' | 'flower-runs' | 'name' | 'token' | 'db' | 'dataset' | 'role' | 'ca' | 'trust-fingerprint' | 'backend' | 'seed' | 'max-alpha' | 'max-half-width' | 'max-windows', string>>
     & { quiet?: boolean; help?: boolean; insecure?: boolean; 'share-spectra'?: boolean } = {};
   try {
     v = parseCommandArgs(argv, {
-      hub: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, dataset: { type: 'string' },
+      hub: { type: 'string' }, flower: { type: 'string' }, 'flower-ca': { type: 'string' }, 'flower-runs': { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' }, dataset: { type: 'string' },
       role: { type: 'string' }, ca: { type: 'string' }, 'trust-fingerprint': { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' }, insecure: { type: 'boolean' },
       'share-spectra': { type: 'boolean' }, 'max-alpha': { type: 'string' }, 'max-half-width': { type: 'string' }, 'max-windows': { type: 'string' },
     }, { prog: 'fedseg', command: 'site' }).values;
@@ -131,6 +142,7 @@ export async function run(argv: string[]): Promise<number> {
       maxHalfWidth: intArg(v['max-half-width'], 'max-half-width', { min: 0, max: 64 }) ?? DEFAULT_SITE_POLICY.maxHalfWidth,
       maxWindows: intArg(v['max-windows'], 'max-windows', { min: 1, max: 100000 }) ?? DEFAULT_SITE_POLICY.maxWindows,
     };
+    if (v.flower !== undefined) return await runFlower(v, { role, seed, backend, policy });
     if (v.hub !== undefined && !/^wss?:\/\//.test(v.hub)) throw new UsageError(`--hub must be a ws:// or wss:// URL, got '${v.hub}'`);
     // The transport rule first (docs/security.md §2, Transport): plain ws:// to another computer is a
     // usage error without --insecure; each warning is printed once, not at every reconnect.
@@ -210,5 +222,61 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`fedseg site${v.name ? ` [${v.name}]` : ''}: ${f.line}`);
     if (process.env.FEDSEG_DEBUG) console.error(e);
     return f.code;
+  }
+}
+
+/** The dataset to take part with: the one named, or the store's only one. */
+function pickDataset(store: ReturnType<typeof openSqliteStore>, db: string, name: string | undefined): number | string {
+  const datasets = store.listDatasets();
+  if (name) return /^\d+$/.test(name) ? Number(name) : name;
+  if (datasets.length === 1) return datasets[0]!.id;
+  if (datasets.length === 0) throw new FedSegError('NOT_FOUND', `store ${db} holds no dataset (import one with fedseg data)`);
+  throw new UsageError(`store ${db} holds ${datasets.length} datasets; pick one with --dataset (${datasets.map((d) => d.name).join(', ')})`);
+}
+
+/** `fedseg site --flower HOST:PORT`: the same site as a Flower SuperNode (docs/flower.md). */
+async function runFlower(
+  v: Partial<Record<'flower' | 'flower-ca' | 'flower-runs' | 'name' | 'db' | 'dataset' | 'hub' | 'token', string>> & { quiet?: boolean; insecure?: boolean },
+  o: { role: 'train' | 'eval'; seed: number; backend: NonNullable<ReturnType<typeof backendArg>>; policy: SitePolicy },
+): Promise<number> {
+  if (v.hub !== undefined) throw new UsageError('--hub and --flower are two ways to join; give one');
+  if (v.token !== undefined) console.error('fedseg site: --token is not used with --flower (a SuperLink does not enrol sites by token)');
+  const runs = intArg(v['flower-runs'], 'flower-runs', { min: 0, max: 1_000_000 }) ?? 1;
+  for (const [flag, val] of [['--name', v.name], ['--db', v.db]] as const) if (!val) throw new UsageError(`${flag} is required (fedseg site --help)`);
+  let rootCertificates: string | undefined;
+  if (v['flower-ca']) {
+    try {
+      rootCertificates = readFileSync(v['flower-ca'], 'utf8');
+    } catch (e) {
+      throw new FedSegError('IO_ERROR', `cannot read --flower-ca ${v['flower-ca']}: ${(e as Error).message}`);
+    }
+  }
+  if (v.insecure && !rootCertificates) console.error(`fedseg site: plaintext gRPC to ${v.flower}: this site's weights cross the network unencrypted`);
+  if (!existsSync(v.db!)) throw new FedSegError('NOT_FOUND', `store ${v.db} does not exist (import this site's images first: fedseg data import --db ${v.db} ...)`);
+  const store = openSqliteStore(v.db!, { instanceLock: true });
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  try {
+    const dataset = pickDataset(store, v.db!, v.dataset);
+    const report = await initBackend({ backend: o.backend });
+    if (!v.quiet) console.log(`[${v.name}] backend ${describeBackend(report)}`);
+    const identity = flowerIdentity(sealedSetting(store, fileSecretBox(dirname(resolve(v.db!))), FLOWER_KEY_SETTING));
+    const trainer = new Participation({ ledger: store, data: participantData(store, dataset), site: v.name!, backend: report.name, seed: o.seed });
+    try {
+      const s = await runFlowerSite({
+        address: v.flower!, site: v.name!, identity, role: o.role, policy: o.policy, trainer, ledger: store, signal: ac.signal, runs,
+        ...(rootCertificates ? { rootCertificates } : {}), ...(v.insecure ? { insecure: true } : {}), onEvent: progressPrinter(v.name!, !!v.quiet),
+      });
+      console.log(`[${v.name}] done: ${s.roundsTrained} round(s) trained, ${s.roundsEvaluated} evaluated, ${s.refused} request(s) refused, ${s.reconnects} reconnect(s)`);
+      return EXIT.OK;
+    } finally {
+      trainer.dispose();
+    }
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+    store.close();
   }
 }

@@ -60,6 +60,8 @@ export interface SiteTrainer {
   readonly kinds: readonly ModelKind[];
   /** Names the data this trainer learns from (e.g. the datasets chosen): a kept update is re-sent only for the same data. */
   readonly dataKey?: string;
+  /** The shape of this site's images, when it has any (a Flower ServerApp asks: docs/flower.md §5). */
+  describe?(): { channels: number; height: number; width: number; classes: number } | null;
   /** Training-sample count N_k (FedAvg weight). Eval sites may return their test count. */
   numSamples(): number;
   /** The amplitude windows of this site's training images for window fraction alpha. */

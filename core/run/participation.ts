@@ -112,6 +112,11 @@ export class Participation implements SiteTrainer {
     return this.o.data.dataKey;
   }
 
+  describe(): { channels: number; height: number; width: number; classes: number } | null {
+    const s = this.train_[0] ?? this.test_[0];
+    return s ? { channels: s.image.channels, height: s.image.height, width: s.image.width, classes: s.mask.classes } : null;
+  }
+
   numSamples(): number {
     return this.train_.length;
   }
