@@ -41,7 +41,8 @@ test('a message deflates to the very objects Flower makes (ids, bytes, tree), ch
   const d = deflateMessage(meta, content());
   assert.equal(d.id, g.message.id);
   assert.deepEqual(shape(d.tree), g.message.tree);
-  for (const [id, hex] of Object.entries(g.message.objects)) assert.equal(Buffer.from(d.objects.get(id) ?? []).toString('hex'), hex, `object ${id.slice(0, 12)}`);
+  const hexOf = (b: Uint8Array | undefined) => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') : 'missing');
+  for (const [id, hex] of Object.entries(g.message.objects)) assert.equal(hexOf(d.objects.get(id)), hex, `object ${id.slice(0, 12)}`);
   // The two identical zero biases are one object, listed once; the big array has two chunks.
   const ar = parseObject(d.objects.get(g.message.tree.children[0]!.children.find((c) => c.children.length === 3)!.id)!);
   assert.equal(ar.type, 'ArrayRecord');
@@ -60,7 +61,7 @@ test('an error reply deflates as Flower\'s, and both inflate back', () => {
 
   // Flower's own bytes (the big array's chunks rebuilt here) inflate to the same content.
   const d = deflateMessage(meta, content());
-  const objects = new Map(Object.entries(g.message.objects).map(([k, v]) => [k, Uint8Array.from(Buffer.from(v, 'hex'))]));
+  const objects = new Map<string, Uint8Array>(Object.entries(g.message.objects).map(([k, v]) => [k, Uint8Array.from(Buffer.from(v, 'hex'))]));
   for (const [k, v] of d.objects) if (!objects.has(k)) objects.set(k, v);
   const m = inflateMessage(toTree(g.message.tree), objects);
   assert.equal(m.metadata.runId, 7n);
@@ -87,7 +88,7 @@ test('objects that do not match their id or head, and trees too deep, are refuse
   const tampered = new Map(d.objects);
   const leaf = ids[0]!;
   const bytes = Uint8Array.from(tampered.get(leaf)!);
-  bytes[bytes.length - 1] ^= 1;
+  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
   tampered.set(leaf, bytes);
   assert.throws(() => inflateMessage(d.tree, tampered), /does not match its id/);
   const missing = new Map(d.objects);

@@ -9,7 +9,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { FedSegError } from '../contract/errors.js';
 import { MessageSchema, MetadataSchema, ObjectTreeSchema, type Metadata, type ObjectTree } from './gen/flwr/proto/message_pb.js';
 import {
-  ConfigRecordSchema, ConfigRecordValueSchema, MetricRecordSchema, MetricRecordValueSchema, type ConfigRecordValue, type MetricRecordValue,
+  BoolListSchema, BytesListSchema, ConfigRecordSchema, ConfigRecordValueSchema, DoubleListSchema, MetricRecordSchema, SintListSchema, StringListSchema, MetricRecordValueSchema, type ConfigRecordValue, type MetricRecordValue,
 } from './gen/flwr/proto/recorddict_pb.js';
 import { ErrorSchema } from './gen/flwr/proto/error_pb.js';
 
@@ -128,8 +128,8 @@ const isInt = (x: number) => Number.isSafeInteger(x);
 function metricValue(v: MetricValue): MetricRecordValue {
   if (Array.isArray(v)) {
     return v.every(isInt)
-      ? create(MetricRecordValueSchema, { value: { case: 'sintList', value: { vals: v.map((x) => BigInt(x)) } } })
-      : create(MetricRecordValueSchema, { value: { case: 'doubleList', value: { vals: v } } });
+      ? create(MetricRecordValueSchema, { value: { case: 'sintList', value: create(SintListSchema, { vals: v.map((x) => BigInt(x)) }) } })
+      : create(MetricRecordValueSchema, { value: { case: 'doubleList', value: create(DoubleListSchema, { vals: v }) } });
   }
   if (!Number.isFinite(v)) throw new FedSegError('INVALID_ARGUMENT', `a metric value must be finite, got ${v}`);
   return isInt(v) ? create(MetricRecordValueSchema, { value: { case: 'sint64', value: BigInt(v) } }) : create(MetricRecordValueSchema, { value: { case: 'double', value: v } });
@@ -142,11 +142,13 @@ function configValue(v: ConfigValue): ConfigRecordValue {
   if (typeof v === 'number') return isInt(v) ? mk({ case: 'sint64', value: BigInt(v) }) : mk({ case: 'double', value: v });
   if (v instanceof Uint8Array) return mk({ case: 'bytes', value: v });
   const list = v as unknown[];
-  if (list.every((x) => typeof x === 'string')) return mk({ case: 'stringList', value: { vals: list as string[] } });
-  if (list.every((x) => typeof x === 'boolean')) return mk({ case: 'boolList', value: { vals: list as boolean[] } });
-  if (list.every((x) => x instanceof Uint8Array)) return mk({ case: 'bytesList', value: { vals: list as Uint8Array[] } });
+  if (list.every((x) => typeof x === 'string')) return mk({ case: 'stringList', value: create(StringListSchema, { vals: list as string[] }) });
+  if (list.every((x) => typeof x === 'boolean')) return mk({ case: 'boolList', value: create(BoolListSchema, { vals: list as boolean[] }) });
+  if (list.every((x) => x instanceof Uint8Array)) return mk({ case: 'bytesList', value: create(BytesListSchema, { vals: list as Uint8Array[] }) });
   const nums = list as number[];
-  return nums.every(isInt) ? mk({ case: 'sintList', value: { vals: nums.map((x) => BigInt(x)) } }) : mk({ case: 'doubleList', value: { vals: nums } });
+  return nums.every(isInt)
+    ? mk({ case: 'sintList', value: create(SintListSchema, { vals: nums.map((x) => BigInt(x)) }) })
+    : mk({ case: 'doubleList', value: create(DoubleListSchema, { vals: nums }) });
 }
 
 function bigToNumber(b: bigint): number {
