@@ -63,6 +63,8 @@ test('settings: hub by default (also when saved before Flower), flower round-tri
   assert.equal(fresh.transport, 'hub');
   assert.equal(fresh.flowerAddress, '');
   assert.equal(fresh.flowerRootCertificates, '');
+  assert.equal(fresh.flowerPublicKey, '', 'no Flower key is made for a hub site');
+  assert.equal(engine.store.getSetting(FLOWER_KEY_SETTING), undefined);
   // Settings as an older FedSeg saved them (no transport): the hub's.
   engine.store.setSetting('app.federation', { hubUrl: 'ws://127.0.0.1:1', siteName: 'old-site', datasetIds: [], ca: '', trustedFingerprint: null, hub: null });
   const old = await h().getFederationSettings({});
@@ -70,6 +72,11 @@ test('settings: hub by default (also when saved before Flower), flower round-tri
 
   const s = await h().saveFederationSettings({ transport: 'flower', flowerAddress: ' superlink.example-hospital.org:9092 ', flowerRootCertificates: PEM, hubUrl: 'ws://127.0.0.1:1', siteName: 'site-f', datasetIds: [datasetId] });
   assert.deepEqual([s.transport, s.flowerAddress, s.flowerRootCertificates, s.hubUrl, s.siteName, s.report], ['flower', 'superlink.example-hospital.org:9092', PEM, 'ws://127.0.0.1:1', 'site-f', null]);
+  // The site's Flower public key, for a SuperLink that admits only registered nodes: made once, sealed, the same on every read.
+  assert.match(s.flowerPublicKey, /^-----BEGIN PUBLIC KEY-----\n[\s\S]+-----END PUBLIC KEY-----\n$/);
+  assert.match(JSON.stringify(engine.store.getSetting(FLOWER_KEY_SETTING)), /"sealed":"fsb1:/);
+  assert.equal((await h().getFederationSettings({})).flowerPublicKey, s.flowerPublicKey);
+  const publicKey = s.flowerPublicKey;
   assert.deepEqual((await h().getFederationStatus({})).hubUrl, 'superlink.example-hospital.org:9092');
   assert.equal((await h().getFederationStatus({})).transport, 'flower');
   // A save that does not name the transport (the sharing policy's) keeps it.
@@ -77,7 +84,7 @@ test('settings: hub by default (also when saved before Flower), flower round-tri
   assert.deepEqual([p.transport, p.flowerAddress, p.policy.maxWindows], ['flower', 'superlink.example-hospital.org:9092', 50]);
   // Back to the hub: the Flower fields stay for the next switch; a token is not tested for Flower.
   const back = await h().saveFederationSettings({ transport: 'hub', hubUrl: 'ws://127.0.0.1:1', siteName: 'site-f' });
-  assert.deepEqual([back.transport, back.flowerAddress, back.flowerRootCertificates], ['hub', 'superlink.example-hospital.org:9092', PEM]);
+  assert.deepEqual([back.transport, back.flowerAddress, back.flowerRootCertificates, back.flowerPublicKey], ['hub', 'superlink.example-hospital.org:9092', PEM, '']);
   const tokenless = await h().saveFederationSettings({ transport: 'flower', hubUrl: 'ws://127.0.0.1:1', siteName: 'site-f', token: 'ignored', flowerAddress: '[::1]:9092', flowerRootCertificates: '' });
   assert.deepEqual([tokenless.report, tokenless.tokenSet, tokenless.flowerAddress, tokenless.flowerRootCertificates], [null, false, '[::1]:9092', '']);
 
@@ -89,6 +96,7 @@ test('settings: hub by default (also when saved before Flower), flower round-tri
   });
   const again = await h().getFederationSettings({});
   assert.deepEqual([again.transport, again.flowerAddress, again.siteName, again.datasetIds, again.policy.maxWindows], ['flower', '[::1]:9092', 'site-f', [datasetId], 50]);
+  assert.equal(again.flowerPublicKey, publicKey, 'the same key after a restart (the SuperLink binds the node id to it)');
   assert.deepEqual([(await h().getFederationStatus({})).transport, (await h().getFederationStatus({})).hubUrl], ['flower', '[::1]:9092']);
 });
 
@@ -198,10 +206,26 @@ test('join with Flower checks the settings before recording a run, then runs the
     // The site's Flower key was made and sealed (never stored in plain text).
     const kept = JSON.stringify(engine.store.getSetting(FLOWER_KEY_SETTING));
     assert.match(kept, /"sealed":"fsb1:/);
+    // The SuperNode's own line says what failed (here: no Fleet API behind the address).
+    assert.match(end.message, new RegExp(address.replace(/\./g, '\\.')));
     // Clear returns to a state from which Join works.
     const cleared = await h().leaveFederation({});
     assert.deepEqual([cleared.state, cleared.transport, cleared.hubUrl], ['idle', 'flower', address]);
   } finally {
     await new Promise<void>((r) => http.close(() => r()));
   }
+});
+
+test('join with Flower where nothing listens: one line, "cannot reach the Flower SuperLink at ADDRESS", and Join works again', async () => {
+  const address = `127.0.0.1:${await closedPort()}`;
+  await h().saveFederationSettings({ transport: 'flower', flowerAddress: address, hubUrl: '', siteName: 'site-f' });
+  statuses.length = 0;
+  const st = await h().joinFederation({ datasetIds: [datasetId] });
+  await waitFor(() => statuses.some((s) => !s.active && s.runId === st.runId), 60_000, 'the participation to stop');
+  const end = await h().getFederationStatus({});
+  assert.deepEqual([end.state, end.problem], ['error', 'refused']);
+  assert.match(end.message, new RegExp(`^cannot reach the Flower SuperLink at ${address.replace(/\./g, '\\.')} \\(.*\\); gave up after 3 attempt\\(s\\)\\. Check the address`));
+  assert.doesNotMatch(end.message, /\n/, 'one line');
+  assert.ok(statuses.some((s) => s.state === 'connecting' && /connecting to the Flower SuperLink \(attempt 1\)/.test(s.message)));
+  assert.equal((await h().leaveFederation({})).state, 'idle');
 });

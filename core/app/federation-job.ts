@@ -1,5 +1,5 @@
 // Federated participation as the app runs it (in the job worker), through a FedSeg hub or as a Flower
-// SuperNode (docs/flower.md): the hub's site client (core/federation/site-client.ts: handshake,
+// SuperNode (docs/flower.md §1-3): the hub's site client (core/federation/site-client.ts: handshake,
 // spectrum upload, rounds, reconnect + resend, audit log) or the SuperNode (core/flower/supernode.ts:
 // the same events, the same policy and audit log), with the run API's Participation on the datasets the
 // operator chose (pooled). Site events are streamed back to the API thread, which turns them into

@@ -1,5 +1,5 @@
 // Federation handlers: settings (how the site takes part: a FedSeg hub or a Flower SuperLink,
-// docs/flower.md; hub URL, site name, datasets, private CA or pinned certificate, the token in the
+// docs/flower.md §1-3; hub URL, site name, datasets, private CA or pinned certificate, the token in the
 // site's store, replaced only after the hub accepted it; or the SuperLink's host:port and its root
 // certificate), "Test connection" (hub-probe.ts; for Flower whether the address answers), join/leave
 // (the site client or the Flower SuperNode in the job worker, federation-job.ts) and the live state. The engine, not
@@ -35,7 +35,7 @@ const sealedToken = (ctx: EngineContext) => sealedSetting(ctx.store, ctx.secrets
 /** The site's key pair, sealed in the store next to the token (docs/security.md §2, §5). */
 const siteKey = (ctx: EngineContext): SiteIdentity => siteIdentity(sealedSetting(ctx.store, ctx.secrets ?? fileSecretBox(dirname(ctx.dbPath)), SITE_KEY_SETTING));
 
-/** The site's P-384 Flower SuperNode key, sealed the same way; the SuperLink binds its node id to it (docs/flower.md, "The site's identity"). */
+/** The site's P-384 Flower SuperNode key, sealed the same way; the SuperLink binds its node id to it (docs/flower.md §2). */
 const flowerKey = (ctx: EngineContext): FlowerIdentity => flowerIdentity(sealedSetting(ctx.store, ctx.secrets ?? fileSecretBox(dirname(ctx.dbPath)), FLOWER_KEY_SETTING));
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/;
@@ -99,7 +99,7 @@ export function probeFlower(address: string, rootCertificates: string, timeoutMs
   });
 }
 
-type Saved = Omit<FederationSettings, 'tokenSet'>;
+type Saved = Omit<FederationSettings, 'tokenSet' | 'flowerPublicKey'>;
 type SettingsInput = Partial<Omit<Saved, 'policy'>> & { hubUrl: string; siteName: string; policy?: Partial<Omit<SitePolicy, 'consentedAt'>> | undefined };
 
 /** Plain words for a participation that stopped with an error code (same words as Test connection). */
@@ -120,13 +120,13 @@ export function explainFailure(code: string | undefined, message: string): { pro
   }
 }
 
-/** Plain words for a Flower participation that stopped with an error code (docs/flower.md, "Errors a site operator sees"): the SuperNode's own line, with what to do. */
+/** Plain words for a Flower participation that stopped with an error code (docs/flower.md §7): the SuperNode's own line, with what to do. */
 export function explainFlowerFailure(code: string | undefined, message: string): { problem: ConnectionProblem; message: string } {
   switch (code) {
     case 'CONNECTION_FAILED':
-      return { problem: /TLS|certificate|SSL/i.test(message) ? 'tls' : 'refused', message: `${message}. Check the address (and certificate) with the coordinator, and that the SuperLink is running; Test connection tells whether the address answers.` };
+      return { problem: /TLS|certificate|SSL/i.test(message) ? 'tls' : 'refused', message: `${message}. Check the address (and certificate) with the coordinator and that their SuperLink is running; "Check the address" tells whether it answers.` };
     case 'AUTH_FAILED':
-      return { problem: 'auth', message: `${message}. If this computer's clock is off by more than a few minutes, correct it; otherwise ask the coordinator whether the SuperLink only admits known nodes.` };
+      return { problem: 'auth', message: `${message}. If the coordinator's SuperLink admits only registered sites, send them this site's Flower public key (shown under the SuperLink address); if they did register it, check that this computer's clock is right.` };
     case 'MESSAGE_TOO_LARGE':
       return { problem: 'protocol', message: `The Flower federation sent more data than this site accepts (${message}).` };
     default:
@@ -196,7 +196,17 @@ export class FederationManager {
   }
 
   publicSettings(): FederationSettings {
-    return { ...this.settings(), tokenSet: this.tokenSet() };
+    const s = this.settings();
+    return { ...s, tokenSet: this.tokenSet(), flowerPublicKey: s.transport === 'flower' ? this.flowerPublicKey() : '' };
+  }
+
+  /** The public half of the site's Flower key (made now if there is none); '' when the sealed key cannot be opened (joining then says why). */
+  private flowerPublicKey(): string {
+    try {
+      return flowerKey(this.ctx).publicKeyPem;
+    } catch {
+      return '';
+    }
   }
 
   tokenSet(): boolean {

@@ -317,6 +317,8 @@ export const FederationSettings = z.object({
   flowerAddress: z.string().max(300),
   /** PEM root certificate(s) the SuperLink's TLS certificate is checked against ('' = plaintext, allowed only on this computer). */
   flowerRootCertificates: z.string().max(65536),
+  /** This site's Flower public key (PEM; not secret) while the transport is 'flower', for a SuperLink that admits only registered nodes; '' otherwise. */
+  flowerPublicKey: z.string().max(4096),
 });
 export type FederationSettings = z.infer<typeof FederationSettings>;
 
@@ -457,7 +459,7 @@ export const appMethods = {
   }), FederationSettings.extend({ report: ConnectionReport.nullable() }),
   'Save the federation settings. A new token is tested against the hub first and kept only when the hub accepts it (report says why not).'),
   testConnection: method(z.object({
-    transport: FederationTransport.optional(), flowerAddress: FlowerAddress.optional(),
+    transport: FederationTransport.optional(), flowerAddress: FlowerAddress.optional(), flowerRootCertificates: z.string().max(65536).optional(),
     hubUrl: z.string().max(2000).optional(), siteName: z.string().max(120).optional(), token: z.string().max(4096).optional(),
     ca: z.string().max(65536).optional(), trustedFingerprint: z.string().max(200).nullable().optional(),
   }), ConnectionReport, 'Try to reach and authenticate with the hub (for a Flower SuperLink: whether its address answers); explain any failure in plain words. A success saves what was tested.'),
