@@ -107,7 +107,7 @@ test('outbox lists the audit log newest first with totals', async () => {
 test('federation settings keep the token out of the API', async () => {
   // A token is kept only once a hub accepted it: an unreachable hub leaves it unsaved, and says why.
   const s = await h().saveFederationSettings({ hubUrl: 'ws://127.0.0.1:1', siteName: 'site-a', token: 's3cret' });
-  assert.deepEqual({ ...s, report: s.report?.problem }, { hubUrl: 'ws://127.0.0.1:1', siteName: 'site-a', tokenSet: false, datasetIds: [], ca: '', trustedFingerprint: null, hub: null, policy: DEFAULT_SITE_POLICY, report: 'refused' });
+  assert.deepEqual({ ...s, report: s.report?.problem }, { hubUrl: 'ws://127.0.0.1:1', siteName: 'site-a', tokenSet: false, datasetIds: [], ca: '', trustedFingerprint: null, hub: null, policy: DEFAULT_SITE_POLICY, transport: 'hub', flowerAddress: '', flowerRootCertificates: '', flowerPublicKey: '', report: 'refused' });
   assert.match(s.report!.message, /new token was not saved/);
   assert.ok(!JSON.stringify(await h().getFederationSettings({})).includes('s3cret'));
   await assert.rejects(h().saveFederationSettings({ hubUrl: 'ws://127.0.0.1:1', siteName: 'a', ca: 'not a pem' }), /PEM/);
