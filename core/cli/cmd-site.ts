@@ -176,12 +176,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
     try {
-      const datasets = store.listDatasets();
-      let dataset: number | string;
-      if (v.dataset) dataset = /^\d+$/.test(v.dataset) ? Number(v.dataset) : v.dataset;
-      else if (datasets.length === 1) dataset = datasets[0]!.id;
-      else if (datasets.length === 0) throw new FedSegError('NOT_FOUND', `store ${v.db} holds no dataset (import one with fedseg data)`);
-      else throw new UsageError(`store ${v.db} holds ${datasets.length} datasets; pick one with --dataset (${datasets.map((d) => d.name).join(', ')})`);
+      const dataset = pickDataset(store, v.db!, v.dataset);
       const report = await initBackend({ backend });
       if (!v.quiet) console.log(`[${v.name}] backend ${describeBackend(report)}`);
       // The site's key, sealed in its store with a key file next to it: the token enrols it once.

@@ -194,11 +194,13 @@ class SuperNode {
   /** Pull, work, push, until the runs asked for are finished or the site is stopped. */
   private async loop(): Promise<void> {
     let idle = 0;
+    let reactivated = false;
     for (;;) {
       if (this.work.signal.aborted) throw new FedSegError('CANCELLED', 'site stopped');
       try {
         if (this.pending) await this.push(this.pending);
         const got = await this.pullOne();
+        reactivated = false;
         if (got) {
           idle = 0;
           continue;
@@ -216,6 +218,14 @@ class SuperNode {
       } catch (e) {
         const v = toErrorValue(e);
         if (this.work.signal.aborted) throw new FedSegError('CANCELLED', 'site stopped');
+        // A SuperLink restarted between two polls has forgotten this node (its state is in memory): one
+        // new registration and activation is tried before refused credentials count as final.
+        if (v.code === 'AUTH_FAILED' && !reactivated) {
+          reactivated = true;
+          this.stopHeartbeat();
+          await this.connect();
+          continue;
+        }
         if (v.code !== 'CONNECTION_FAILED') throw e;
         this.stopHeartbeat();
         this.summary.reconnects++;

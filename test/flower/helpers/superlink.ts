@@ -65,9 +65,26 @@ export class SuperLink {
     const env = { ...process.env, HOME: home, FLWR_HOME: join(home, '.flwr'), PATH: `${join(TREE, 'bin')}:${process.env.PATH ?? ''}`, PYTHONPATH: join(TREE, 'site'), PYTHONUNBUFFERED: '1' };
     writeFileSync(join(home, '.flwr/config.toml'), `[superlink]\ndefault = "local"\n\n[superlink.local]\naddress = "127.0.0.1:${ports.control}"\ninsecure = true\n`);
     const sl = new SuperLink(work, ports, env);
-    const p = sl.spawn(join(TREE, 'bin/flower-superlink'), ['--insecure', '--serverappio-api-address', `127.0.0.1:${ports.saio}`, '--fleet-api-address', `127.0.0.1:${ports.fleet}`, '--control-api-address', `127.0.0.1:${ports.control}`]);
-    for (const port of [ports.fleet, ports.control, ports.saio]) await waitPort(port, 90_000, p);
+    await sl.launch();
     return sl;
+  }
+
+  private link?: Proc;
+
+  private async launch(): Promise<void> {
+    const { saio, fleet, control } = this.ports;
+    const p = this.spawn(join(TREE, 'bin/flower-superlink'), ['--insecure', '--serverappio-api-address', `127.0.0.1:${saio}`, '--fleet-api-address', `127.0.0.1:${fleet}`, '--control-api-address', `127.0.0.1:${control}`]);
+    this.link = p;
+    for (const port of [fleet, control, saio]) await waitPort(port, 90_000, p);
+  }
+
+  /** Kills the SuperLink (SIGKILL, its state is in memory) and, after `downMs`, starts a new one on the same ports. */
+  async restart(downMs: number): Promise<void> {
+    const p = this.link!;
+    this.kill(p, 'SIGKILL');
+    await new Promise((r) => (p.child.exitCode !== null || p.child.signalCode !== null ? r(null) : p.child.once('exit', r)));
+    await new Promise((r) => setTimeout(r, downMs));
+    await this.launch();
   }
 
   private spawn(cmd: string, args: string[]): Proc {
