@@ -25,7 +25,7 @@ import { CONSENTING } from '../federation/helpers/hub-harness.js';
 import { flowerMissing, SuperLink } from './helpers/superlink.js';
 
 const MODEL = JSON.stringify({ kind: 'unet', inChannels: 3, classes: 2, config: { baseWidth: 4, depth: 3 } });
-const TRAIN = `fedseg-model='${MODEL}' min-nodes=2 num-server-rounds=2 local-epochs=1 batch-size=2 lr=0.001 timeout=240`;
+const TRAIN = `fedseg-model='${MODEL}' num-server-rounds=2 local-epochs=1 batch-size=2 lr=0.001 timeout=240`;
 
 /** The run API's learner, with the updates it produced kept for the test to check the aggregate against. */
 class Recording extends Participation {
@@ -96,57 +96,59 @@ function assertAudit(s: Site, wantWindows: boolean): void {
   assert.equal(kinds.has('amplitude-window'), wantWindows);
 }
 
-for (const strategy of ['fedavg', 'elcfs'] as const) {
-  test(`two FedSeg SuperNodes, FedSeg's ServerApp, 2 ${strategy} rounds: the final model is the FedAvg of the updates; only windows, weights and metrics leave`, { skip: missing ?? false, timeout: 600_000 }, async () => {
-    const a = makeSite('site-a', 0, 4);
-    const b = makeSite('site-b', 1, 2);
-    try {
-      const log = await link.runServerApp(`strategy="${strategy}" ${TRAIN}`);
-      assert.match(log, /FEDSEG_FINAL rounds=2/, `the ServerApp did not finish:\n${log.slice(-3000)}\n${link.logs()}`);
-      const [ra, rb] = await Promise.all([a.done, b.done]);
-      assert.equal(ra.roundsTrained, 2);
-      assert.equal(rb.roundsTrained, 2);
-      assert.equal(ra.roundsEvaluated, 2);
-      const ua = a.trainer.updates.at(-1)!;
-      const ub = b.trainer.updates.at(-1)!;
-      for (const s of [a, b]) assertFedAvg(finalGlobal(s), [{ w: ua.result.weights, n: ua.result.numSamples }, { w: ub.result.weights, n: ub.result.numSamples }], `${strategy} at ${s.name}`);
-      if (strategy === 'elcfs') {
-        // Each site's bank holds the other site's windows only (one per training image), never its own.
-        assert.deepEqual(a.trainer.updates.map((u) => u.bank), [[2], [2]]);
-        assert.deepEqual(b.trainer.updates.map((u) => u.bank), [[4], [4]]);
-        assert.ok(a.events.some((e) => e.type === 'spectrum-sent'));
-      } else assert.deepEqual(a.trainer.updates.map((u) => u.bank), [[], []]);
-      assertAudit(a, strategy === 'elcfs');
-      assertAudit(b, strategy === 'elcfs');
-      assert.ok(a.events.some((e) => e.type === 'flower-node') && a.events.some((e) => e.type === 'finished'));
-    } finally {
-      a.ac.abort();
-      b.ac.abort();
-      await Promise.allSettled([a.done, b.done]);
-      a.trainer.dispose();
-      b.trainer.dispose();
-      a.store.close();
-      b.store.close();
-    }
-  });
-}
-
-test('a mixed federation: a FedSeg SuperNode and Flower\'s own Python SuperNode average into one model (same names and shapes)', { skip: missing ?? false, timeout: 600_000 }, async () => {
-  const py = await link.pythonSuperNode('num-examples=1 site="python-node"');
-  const a = makeSite('site-a', 0, 3);
+test('two FedSeg SuperNodes, FedSeg\'s ServerApp, 2 ELCFS rounds: the final model is the FedAvg of the updates, each bank holds the other site\'s windows only; only windows, weights and metrics leave', { skip: missing ?? false, timeout: 600_000 }, async () => {
+  const a = makeSite('site-a', 0, 4);
+  const b = makeSite('site-b', 1, 2);
   try {
-    const log = await link.runServerApp(`strategy="fedavg" ${TRAIN}`);
-    assert.match(log, /FEDSEG_FINAL rounds=2/, `the ServerApp did not finish:\n${log.slice(-3000)}\n${py.log().slice(-2000)}`);
-    await a.done;
-    // The Python node returns the global it received: round 2's aggregate is (3 x FedSeg's update + 1 x round 1's global) / 4.
-    const g1 = readModel(a.store, listModelRecords(a.store).filter((r) => r.meta.source === 'global').find((r) => r.info.round === 1)!.info.id).arrays;
-    const u = a.trainer.updates.at(-1)!;
-    assertFedAvg(finalGlobal(a), [{ w: u.result.weights, n: u.result.numSamples }, { w: g1, n: 1 }], 'mixed');
+    const log = await link.runServerApp(`strategy="elcfs" ${TRAIN} min-nodes=2`);
+    assert.match(log, /FEDSEG_FINAL rounds=2/, `the ServerApp did not finish:\n${log.slice(-3000)}\n${link.logs()}`);
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    assert.deepEqual([ra.roundsTrained, rb.roundsTrained, ra.roundsEvaluated, rb.roundsEvaluated], [2, 2, 2, 2]);
+    const ua = a.trainer.updates.at(-1)!;
+    const ub = b.trainer.updates.at(-1)!;
+    for (const s of [a, b]) assertFedAvg(finalGlobal(s), [{ w: ua.result.weights, n: ua.result.numSamples }, { w: ub.result.weights, n: ub.result.numSamples }], `elcfs at ${s.name}`);
+    // Each site's bank holds the other site's windows only (one per training image), never its own.
+    assert.deepEqual(a.trainer.updates.map((u) => u.bank), [[2], [2]]);
+    assert.deepEqual(b.trainer.updates.map((u) => u.bank), [[4], [4]]);
+    assert.ok(a.events.some((e) => e.type === 'spectrum-sent'));
+    assertAudit(a, true);
+    assertAudit(b, true);
+    assert.ok(a.events.some((e) => e.type === 'flower-node') && a.events.some((e) => e.type === 'finished'));
   } finally {
     a.ac.abort();
-    await Promise.allSettled([a.done]);
-    a.trainer.dispose();
-    a.store.close();
+    b.ac.abort();
+    await Promise.allSettled([a.done, b.done]);
+    for (const s of [a, b]) {
+      s.trainer.dispose();
+      s.store.close();
+    }
+  }
+});
+
+test('2 FedAvg rounds, two FedSeg SuperNodes beside Flower\'s own Python SuperNode (mixed): one model, the FedAvg of all three; no windows leave', { skip: missing ?? false, timeout: 600_000 }, async () => {
+  const py = await link.pythonSuperNode('num-examples=1 site="python-node"');
+  const a = makeSite('site-a', 0, 4);
+  const b = makeSite('site-b', 1, 2);
+  try {
+    const log = await link.runServerApp(`strategy="fedavg" ${TRAIN} min-nodes=3`);
+    assert.match(log, /FEDSEG_FINAL rounds=2/, `the ServerApp did not finish:\n${log.slice(-3000)}\n${py.log().slice(-2000)}`);
+    await Promise.all([a.done, b.done]);
+    // The Python node returns the global it received: round 2's aggregate is (4 x A's update + 2 x B's + 1 x round 1's global) / 7.
+    const g1 = readModel(a.store, listModelRecords(a.store).filter((r) => r.meta.source === 'global').find((r) => r.info.round === 1)!.info.id).arrays;
+    const ua = a.trainer.updates.at(-1)!;
+    const ub = b.trainer.updates.at(-1)!;
+    assert.deepEqual(a.trainer.updates.map((u) => u.bank), [[], []]);
+    for (const s of [a, b]) assertFedAvg(finalGlobal(s), [{ w: ua.result.weights, n: ua.result.numSamples }, { w: ub.result.weights, n: ub.result.numSamples }, { w: g1, n: 1 }], `mixed fedavg at ${s.name}`);
+    assertAudit(a, false);
+    assertAudit(b, false);
+  } finally {
+    a.ac.abort();
+    b.ac.abort();
+    await Promise.allSettled([a.done, b.done]);
+    for (const s of [a, b]) {
+      s.trainer.dispose();
+      s.store.close();
+    }
     py.child.kill('SIGTERM');
   }
 });
