@@ -23,7 +23,7 @@ import { fileSecretBox } from '../secrets/secret-box.js';
 import { sealedSetting } from '../secrets/sealed-setting.js';
 import { dirname, resolve } from 'node:path';
 import { FLOWER_KEY_SETTING, flowerIdentity } from '../flower/flower-identity.js';
-import { runFlowerSite } from '../flower/supernode.js';
+import { checkFlowerAddress, runFlowerSite } from '../flower/supernode.js';
 import { participantData } from '../store/sample-source.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 
@@ -246,6 +246,7 @@ async function runFlower(
       throw new FedSegError('IO_ERROR', `cannot read --flower-ca ${v['flower-ca']}: ${(e as Error).message}`);
     }
   }
+  readingArguments(() => checkFlowerAddress(v.flower!, { ...(rootCertificates ? { rootCertificates } : {}), insecure: v.insecure === true }));
   if (v.insecure && !rootCertificates) console.error(`fedseg site: plaintext gRPC to ${v.flower}: this site's weights cross the network unencrypted`);
   if (!existsSync(v.db!)) throw new FedSegError('NOT_FOUND', `store ${v.db} does not exist (import this site's images first: fedseg data import --db ${v.db} ...)`);
   const store = openSqliteStore(v.db!, { instanceLock: true });

@@ -45,6 +45,18 @@ export function runFlowerSite(o: FlowerSiteOptions): Promise<SiteRunSummary> {
   return new SuperNode(o).run();
 }
 
+/**
+ * A SuperLink address is HOST:PORT of its Fleet API; plaintext gRPC is allowed to loopback only, unless
+ * the operator says --insecure (the weights would cross the network unencrypted). INVALID_ARGUMENT otherwise.
+ */
+export function checkFlowerAddress(address: string, o: { rootCertificates?: string; insecure?: boolean } = {}): void {
+  const m = /^(\[[^\]]+\]|[^:/\s]+):(\d{1,5})$/.exec(address);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new FedSegError('INVALID_ARGUMENT', `'${address}' is not a Flower SuperLink address: HOST:PORT of its Fleet API (e.g. 127.0.0.1:9092)`);
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  if (!o.rootCertificates && !o.insecure && !isLoopbackHost(host))
+    throw new FedSegError('INVALID_ARGUMENT', `plaintext gRPC to ${address} would send this site's weights unencrypted: give the SuperLink's root certificate (--flower-ca FILE), or --insecure on a network you trust`);
+}
+
 interface RunInfo {
   runId: bigint;
   config: Map<string, string | number | boolean>;
@@ -103,19 +115,11 @@ class SuperNode {
     auditWriterFor(this, this.o.ledger, { onTrouble }).append({ direction, kind, bytes, peer: `flower://${this.o.address}`, summary });
   }
 
-  private checkAddress(): void {
-    const m = /^(\[[^\]]+\]|[^:/\s]+):(\d{1,5})$/.exec(this.o.address);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new FedSegError('INVALID_ARGUMENT', `'${this.o.address}' is not a Flower SuperLink address: HOST:PORT of its Fleet API (e.g. 127.0.0.1:9092)`);
-    const host = m[1]!.replace(/^\[|\]$/g, '');
-    if (!this.o.rootCertificates && !this.o.insecure && !isLoopbackHost(host))
-      throw new FedSegError('INVALID_ARGUMENT', `plaintext gRPC to ${this.o.address} would send this site's weights unencrypted: give the SuperLink's root certificate (--flower-ca FILE), or --insecure on a network you trust`);
-  }
-
   async run(): Promise<SiteRunSummary> {
     const stop = () => this.work.abort();
     this.o.signal?.addEventListener('abort', stop, { once: true });
     try {
-      this.checkAddress();
+      checkFlowerAddress(this.o.address, this.o);
       await this.connect();
       await this.loop();
       return { ...this.summary };
