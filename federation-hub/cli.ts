@@ -271,8 +271,6 @@ async function start(v: HubArgs): Promise<number> {
   const port = await hub.listen();
   // The hub's log says it too, but --quiet silences the log, not this.
   if (warning && v.quiet) console.error(`fedseg-hub: ${warning}`);
-  // Machine-readable first line (the demo and tests read the port from it).
-  console.log(`fedseg-hub listening on ${config.tls ? 'wss' : 'ws'}://${config.host}:${port} (strategy ${config.strategy}, ${config.rounds} rounds, db ${config.db})`);
   let finished = false;
   let stopping = false;
   const onSignal = () => {
@@ -282,8 +280,11 @@ async function start(v: HubArgs): Promise<number> {
     const code = finished ? EXIT.OK : EXIT.INTERRUPTED;
     void hub.stop().then(() => process.exit(code));
   };
+  // Before the listening line: whoever reads it may stop the hub at once, and must get 130, not a kill.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Machine-readable first line (the demo and tests read the port from it).
+  console.log(`fedseg-hub listening on ${config.tls ? 'wss' : 'ws'}://${config.host}:${port} (strategy ${config.strategy}, ${config.rounds} rounds, db ${config.db})`);
   await hub.run();
   if (stopping) return await new Promise<number>(() => {});
   finished = true;
