@@ -168,17 +168,7 @@ export async function run(argv: string[]): Promise<number> {
         throw new FedSegError('IO_ERROR', `cannot read --ca ${v.ca}: ${(e as Error).message}`);
       }
     }
-    if (!existsSync(v.db!)) throw new FedSegError('NOT_FOUND', `store ${v.db} does not exist (import this site's images first: fedseg data import --db ${v.db} ...)`);
-    // One FedSeg per store: not while the app or `fedseg serve` has it open (docs/security.md §5).
-    const store = openSqliteStore(v.db!, { instanceLock: true });
-    const ac = new AbortController();
-    const onSig = () => ac.abort();
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
-    try {
-      const dataset = pickDataset(store, v.db!, v.dataset);
-      const report = await initBackend({ backend });
-      if (!v.quiet) console.log(`[${v.name}] backend ${describeBackend(report)}`);
+    return await withSiteStore(v, backend, async ({ store, ac, dataset, report }) => {
       // The site's key, sealed in its store with a key file next to it: the token enrols it once.
       const keySlot = sealedSetting(store, fileSecretBox(dirname(resolve(v.db!))), SITE_KEY_SETTING);
       if (!token && !keySlot.has()) throw new UsageError('--token is required for the first join (this store has no enrolled site key yet; fedseg site --help)');
@@ -207,11 +197,7 @@ export async function run(argv: string[]): Promise<number> {
       trainer.dispose();
       console.log(`[${v.name}] done: ${s.roundsTrained} round(s) trained, ${s.roundsEvaluated} evaluated, ${s.reconnects} reconnect(s)`);
       return EXIT.OK;
-    } finally {
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
-      store.close();
-    }
+    });
   } catch (e) {
     const f = describeFailure(e, 'fedseg site --help');
     console.error(`fedseg site${v.name ? ` [${v.name}]` : ''}: ${f.line}`);
@@ -227,6 +213,34 @@ function pickDataset(store: ReturnType<typeof openSqliteStore>, db: string, name
   if (datasets.length === 1) return datasets[0]!.id;
   if (datasets.length === 0) throw new FedSegError('NOT_FOUND', `store ${db} holds no dataset (import one with fedseg data)`);
   throw new UsageError(`store ${db} holds ${datasets.length} datasets; pick one with --dataset (${datasets.map((d) => d.name).join(', ')})`);
+}
+
+/**
+ * What both ways of joining share: the site's store (one FedSeg per store: not while the app or
+ * `fedseg serve` has it open, docs/security.md §5), Ctrl+C / SIGTERM as an abort, the dataset and the
+ * compute backend; the store is closed and the handlers removed whatever `work` does.
+ */
+async function withSiteStore<T>(
+  v: { db?: string; dataset?: string; name?: string; quiet?: boolean },
+  backend: NonNullable<ReturnType<typeof backendArg>>,
+  work: (s: { store: ReturnType<typeof openSqliteStore>; ac: AbortController; dataset: number | string; report: Awaited<ReturnType<typeof initBackend>> }) => Promise<T>,
+): Promise<T> {
+  if (!existsSync(v.db!)) throw new FedSegError('NOT_FOUND', `store ${v.db} does not exist (import this site's images first: fedseg data import --db ${v.db} ...)`);
+  const store = openSqliteStore(v.db!, { instanceLock: true });
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  try {
+    const dataset = pickDataset(store, v.db!, v.dataset);
+    const report = await initBackend({ backend });
+    if (!v.quiet) console.log(`[${v.name}] backend ${describeBackend(report)}`);
+    return await work({ store, ac, dataset, report });
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+    store.close();
+  }
 }
 
 /** `fedseg site --flower HOST:PORT`: the same site as a Flower SuperNode (docs/flower.md). */
@@ -248,16 +262,7 @@ async function runFlower(
   }
   readingArguments(() => checkFlowerAddress(v.flower!, { ...(rootCertificates ? { rootCertificates } : {}), insecure: v.insecure === true }));
   if (v.insecure && !rootCertificates) console.error(`fedseg site: plaintext gRPC to ${v.flower}: this site's weights cross the network unencrypted`);
-  if (!existsSync(v.db!)) throw new FedSegError('NOT_FOUND', `store ${v.db} does not exist (import this site's images first: fedseg data import --db ${v.db} ...)`);
-  const store = openSqliteStore(v.db!, { instanceLock: true });
-  const ac = new AbortController();
-  const onSig = () => ac.abort();
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
-  try {
-    const dataset = pickDataset(store, v.db!, v.dataset);
-    const report = await initBackend({ backend: o.backend });
-    if (!v.quiet) console.log(`[${v.name}] backend ${describeBackend(report)}`);
+  return withSiteStore(v, o.backend, async ({ store, ac, dataset, report }) => {
     const identity = flowerIdentity(sealedSetting(store, fileSecretBox(dirname(resolve(v.db!))), FLOWER_KEY_SETTING));
     const trainer = new Participation({ ledger: store, data: participantData(store, dataset), site: v.name!, backend: report.name, seed: o.seed });
     try {
@@ -270,9 +275,5 @@ async function runFlower(
     } finally {
       trainer.dispose();
     }
-  } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-    store.close();
-  }
+  });
 }
