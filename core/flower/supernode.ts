@@ -69,7 +69,8 @@ interface Pending {
   error: FlowerError | null;
   runId: bigint;
   startedAt: number;
-  what: string;
+  /** The audit log's account of the reply, made when the reply is (not re-read from its objects). */
+  summary: string;
 }
 
 function scalar(s: Scalar): string | number | boolean {
@@ -314,7 +315,8 @@ class SuperNode {
       createdAt: now, ttl: Math.max(0.001, md.createdAt + md.ttl - now), messageType: md.messageType,
     });
     const d = 'content' in reply ? deflateMessage(metadata, reply.content) : deflateMessage(metadata, null, reply.error);
-    this.pending = { msg: d, metadata, error: 'error' in reply ? reply.error : null, runId, startedAt: Date.now(), what };
+    const summary = 'content' in reply ? `${what} reply: ${describeContent(reply.content)}` : what;
+    this.pending = { msg: d, metadata, error: 'error' in reply ? reply.error : null, runId, startedAt: Date.now(), summary };
     await this.push(this.pending);
     return true;
   }
@@ -350,8 +352,7 @@ class SuperNode {
     }
     const accepted = Object.values(res.results);
     this.pending = null;
-    const summary = p.error ? p.what : `${p.what} reply: ${describeContent(inflateMessage(p.msg.tree, p.msg.objects).content)}`;
-    this.audit('out', p.error ? 'error' : kindOfReply(p.metadata.messageType), bytes, `${summary}${accepted.some((x) => x !== 0) ? ' (the SuperLink did not accept it)' : ''}`);
+    this.audit('out', p.error ? 'error' : kindOfReply(p.metadata.messageType), bytes, `${p.summary}${accepted.some((x) => x !== 0) ? ' (the SuperLink did not accept it)' : ''}`);
   }
 
   private keepGlobal(spec: ReturnType<typeof readSpec>, arrays: NamedArray[], round: number, run: RunInfo): void {
