@@ -2,6 +2,7 @@
 // read-only files, a full database (page-count cap), and the audit log's append-only triggers.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,4 +161,34 @@ test('a new database file gets 16 KiB pages (sample blobs need fewer overflow pa
   const c = new Database(old);
   assert.equal(c.pragma('page_size', { simple: true }), 4096);
   c.close();
+});
+
+test('a write that checks first waits for another process writing, instead of failing as locked at once', async () => {
+  const path = join(dir, 'concurrent.sqlite');
+  const s = openSqliteStore(path);
+  const d = s.createDataset({ name: 'd', channels: 3, classes: 2 });
+  const window = { channels: 1, halfWidth: 1, data: new Float32Array(9).fill(1) };
+  // Another process takes the write lock and keeps it for 600 ms (as the app's other thread does while it writes).
+  const holder = spawn(process.execPath, ['-e', `
+    const db = new (require('better-sqlite3'))(${JSON.stringify(path)});
+    db.pragma('busy_timeout = 5000');
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('CREATE TABLE IF NOT EXISTS scratch (x)');
+    db.prepare('INSERT INTO scratch VALUES (1)').run();
+    process.stdout.write('locked\\n');
+    setTimeout(() => { db.exec('COMMIT'); db.close(); }, 600);
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((r) => holder.once('exit', r));
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.once('data', () => resolve());
+    holder.once('exit', (c) => reject(new Error(`lock holder exited with ${c}`)));
+  });
+  // putAmplitudeWindows reads (the dataset exists) before it inserts: a deferred transaction failed here.
+  const t0 = Date.now();
+  const ids = s.putAmplitudeWindows([{ source: 'local', site: 'a', datasetId: d.id, alpha: 0.1, window }]);
+  assert.equal(ids.length, 1);
+  assert.ok(Date.now() - t0 >= 200, 'the write waited for the other writer');
+  assert.equal(s.listAmplitudeWindows({}).length, 1);
+  await exited;
+  s.close();
 });

@@ -135,7 +135,11 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
       throw wrap(e, what);
     }
   };
-  const tx = <T>(fn: () => T): T => db.transaction(fn)();
+  // Writes begin IMMEDIATE: a deferred transaction that reads first (a dataset check before an insert)
+  // and then finds another connection writing (the app's API thread and its job worker share the file)
+  // gets SQLITE_BUSY at once, because SQLite never runs the busy handler for a read-to-write upgrade.
+  // IMMEDIATE takes the write lock at BEGIN, where busy_timeout applies. (Nested calls are savepoints.)
+  const tx = <T>(fn: () => T): T => (writable ? db.transaction(fn).immediate() : db.transaction(fn)());
 
   // ---- row mapping ------------------------------------------------------------------------------
   const datasetRow = (r: Row): DatasetInfo => ({
