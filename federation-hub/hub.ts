@@ -5,7 +5,7 @@
 // that a joining site can take part, and welcomes it.
 import { randomBytes } from 'node:crypto';
 import { FedSegError } from '../core/contract/errors.js';
-import { PROTOCOL_VERSION, type HelloMsg, type SiteRole } from '../core/contract/hub-protocol.js';
+import { PROTOCOL_VERSION, type HelloMsg, type HubMessage, type SiteRole } from '../core/contract/hub-protocol.js';
 import type { HubStatus } from '../core/contract/hub-status.js';
 import { privacyBudget } from '../core/contract/privacy.js';
 import type { HubConfig } from './config.js';
@@ -44,7 +44,9 @@ export class Hub {
       message: (s, f) => {
         if (!this.strategy.onMessage(s, f)) this.rounds.message(s, f);
       },
+      siteError: (s, code, message) => this.rounds.siteError(s, code, message),
       left: (s) => this.rounds.left(s),
+      probed: (s) => this.sessions.send(s, this.welcomeMessage(s)),
     });
     this.rounds = new RoundRunner(config, this.state, this.strategy, this.sessions, (l) => this.log(l));
   }
@@ -110,15 +112,19 @@ export class Hub {
     return null;
   }
 
-  private welcome(s: Session): void {
+  private welcomeMessage(s: Session): HubMessage {
     const owes = this.strategy.owes(s);
-    this.sessions.send(s, {
+    return {
       kind: 'welcome', protocol: PROTOCOL_VERSION, hub: this.config.name, runId: this.runId, mode: this.strategy.localMode,
       round: this.rounds.roundForWelcome(), totalRounds: this.config.rounds, model: this.config.model, train: this.config.train,
       maxPayload: this.config.maxPayload, wireDtype: this.config.wireDtype, heartbeatMs: this.config.heartbeatMs, spectrumNeeded: owes,
       // The run's DP budget (docs/security.md §8), so a site knows what it agrees to before it trains.
       ...(this.config.dp ? { privacy: privacyBudget(this.config.dp, this.config.rounds) } : {}),
-    });
+    };
+  }
+
+  private welcome(s: Session): void {
+    this.sessions.send(s, this.welcomeMessage(s));
     if (!this.rounds.finished) this.strategy.onJoin(s);
     this.rounds.joined(s);
   }

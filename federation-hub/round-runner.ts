@@ -140,6 +140,18 @@ export class RoundRunner {
     this.notify();
   }
 
+  /**
+   * An error a site reported. One from the site asked for the initial model while that request is open
+   * means it will not build it (it cannot, or its operator refused): the hub asks another site at once
+   * instead of waiting out the round timeout with no global model.
+   */
+  siteError(s: Session, code: string, message: string): void {
+    if (!s.awaitingInit || this.global) return;
+    s.notes.set('initFailed', `${code}: ${message}`);
+    this.log(`site ${s.name} did not build the initial model (${code}: ${message}); asking another site`);
+    this.notify();
+  }
+
   /** The run's messages from sites (the strategy had its turn first). */
   message(s: Session, f: DecodedFrame): void {
     const m = f.msg;
@@ -185,15 +197,20 @@ export class RoundRunner {
     const fromFile = initialFromFile(this.config, this.state);
     if (fromFile) return this.setGlobal(0, fromFile);
     // One global initialisation (docs/algorithms.md §1): ask one train site to build the model from initSeed.
+    // A session that answered the request with an error is not asked again (it may reconnect: a new
+    // session is asked afresh).
+    const askable = (s: Session) => s.role === 'train' && !s.awaitingInit && !s.notes.has('initFailed');
     while (!this.stopped && !this.global) {
-      await this.waitUntil(() => this.stopped || !!this.global || this.peers.all().some((s) => s.role === 'train'), 5000);
+      await this.waitUntil(() => this.stopped || !!this.global || this.peers.all().some(askable), 5000);
       if (this.global || this.stopped) break;
-      const asked = this.peers.all().find((s) => s.role === 'train' && !s.awaitingInit);
+      const asked = this.peers.all().find(askable);
       if (!asked) continue;
       asked.awaitingInit = true;
+      this.log(`asking site ${asked.name} to build the initial model (seed ${this.config.initSeed})`);
       this.peers.send(asked, { kind: 'init_ins', seed: this.config.initSeed });
       const t0 = Date.now();
-      await this.waitUntil(() => this.stopped || !!this.global || this.peers.get(asked.name) !== asked || Date.now() - t0 > this.config.roundTimeoutMs, 1000);
+      await this.waitUntil(() => this.stopped || !!this.global || this.peers.get(asked.name) !== asked || asked.notes.has('initFailed') ||
+        Date.now() - t0 > this.config.roundTimeoutMs, 1000);
       asked.awaitingInit = false;
     }
   }
@@ -201,6 +218,7 @@ export class RoundRunner {
   private onInitRes(s: Session, arrays: NamedArray[]): void {
     if (!s.awaitingInit || this.global) throw new FedSegError('PROTOCOL_ERROR', 'unexpected init_res');
     this.setGlobal(0, acceptInitialModel(this.state, s.name, arrays));
+    this.log(`initial model from site ${s.name} (${arrays.length} arrays)`);
   }
 
   private setGlobal(round: number, stored: Uint8Array): void {

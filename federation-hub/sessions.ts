@@ -31,6 +31,8 @@ export interface Session extends StrategySite {
   progress?: number;
   progressRound?: number;
   awaitingInit?: boolean;
+  /** A connection test (capabilities.probe): welcomed, then closed; never registered or asked for work. */
+  readonly probe?: boolean;
 }
 
 export interface SessionEvents {
@@ -40,7 +42,11 @@ export interface SessionEvents {
   joined(s: Session, hello: HelloMsg): void;
   /** A validated message from an admitted site; throwing answers the site with that error. */
   message(s: Session, f: DecodedFrame): void;
+  /** An error an admitted site reported (after it was counted against the site's budget). */
+  siteError(s: Session, code: string, message: string): void;
   left(s: Session): void;
+  /** A connection test passed authentication and admission: the hub answers it with a welcome. */
+  probed(s: Session): void;
 }
 
 export type HubLog = (line: string) => void;
@@ -205,6 +211,8 @@ export class Sessions {
           else refused = true;
           return;
         }
+        // A connection test's session ends with its welcome: whatever it sends afterwards is not work.
+        if (session.probe) return;
         session.lastSeen = Date.now();
         if (frame.msg.kind !== 'heartbeat') this.state.audit('recv', session.name, 'in', frame.bytes, summarise(frame.msg));
         try {
@@ -229,6 +237,7 @@ export class Sessions {
         return;
       case 'error':
         this.siteNoise(s, 'site_error', f.bytes, `${m.code}: ${m.message}`);
+        this.events.siteError(s, m.code, m.message);
         return;
       case 'hello':
         throw new FedSegError('PROTOCOL_ERROR', 'hello was already received on this connection');
@@ -289,6 +298,7 @@ export class Sessions {
       return undefined;
     }
     const existing = this.byName.get(m.site);
+    if (m.capabilities.probe) return this.onProbe(conn, m, role, bytes, existing);
     if (existing && existing.conn.isOpen()) {
       // A live session with this name wins (a second instance is refused). A stale one (no pong or message
       // for 2 heartbeats: typically a half-open socket after a network drop) is replaced by the newcomer.
@@ -316,6 +326,36 @@ export class Sessions {
     this.state.audit('join', s.name, 'in', bytes, `${addr}; backend ${m.capabilities.backend}; role ${role}` + (m.resumeRound !== undefined ? `; resuming round ${m.resumeRound}` : ''));
     this.log(`site ${s.name} joined (${role}, backend ${m.capabilities.backend})`);
     this.events.joined(s, m);
+    return s;
+  }
+
+  /**
+   * A connection test: the same admission as a participant, a welcome, then a normal close. It takes no
+   * place under the site's name, so a site that tests and joins at once is never refused as a duplicate
+   * of its own test, and a test never replaces the site's running session (a live one makes the test
+   * report that the site is already connected).
+   */
+  private onProbe(conn: Connection, m: HelloMsg, role: SiteRole, bytes: number, existing: Session | undefined): Session | undefined {
+    const addr = conn.remote;
+    if (existing && existing.conn.isOpen() && Date.now() - existing.lastSeen < Math.max(2 * this.config.heartbeatMs, 1000)) {
+      this.state.audit('rejected', m.site, 'in', bytes, `connection test from ${addr}: '${m.site}' is already connected`);
+      this.reject(conn, null, 'ALREADY_EXISTS', `site '${m.site}' is already connected (duplicate site name)`, CLOSE.duplicate);
+      return undefined;
+    }
+    const refusal = this.events.admit(m, role);
+    if (refusal) {
+      this.state.audit('rejected', m.site, 'in', bytes, `connection test from ${addr}: ${refusal.message}`);
+      this.reject(conn, null, refusal.code, refusal.message, CLOSE.protocolError);
+      return undefined;
+    }
+    const s: Session = {
+      name: m.site, role, conn, caps: m.capabilities, connectedAt: Date.now(), lastSeen: Date.now(), notes: new Map(), probe: true,
+      maxPayload: Math.min(m.capabilities.maxPayload ?? DEFAULT_MAX_PAYLOAD, MAX_SITE_PAYLOAD),
+    };
+    this.state.audit('probe', s.name, 'in', bytes, `connection test from ${addr}; role ${role}`);
+    this.log(`site ${s.name}: connection test from ${addr} passed`);
+    this.events.probed(s);
+    conn.close(CLOSE.normal, 'connection test done');
     return s;
   }
 

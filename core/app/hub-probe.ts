@@ -174,7 +174,7 @@ function probeOnce(opts: ProbeOptions): Promise<ConnectionReport> {
       try {
         const hello = encodeMessage(signedHello({
           nonce, site: opts.site, identity, token: opts.token, protocol: opts.protocolVersion ?? PROTOCOL_VERSION,
-          capabilities: { backend: 'connection-test', modes: ['fedavg', 'elcfs'], kinds: [...MODEL_KINDS], float16: false, role: opts.role ?? 'train' },
+          capabilities: { backend: 'connection-test', modes: ['fedavg', 'elcfs'], kinds: [...MODEL_KINDS], float16: false, role: opts.role ?? 'train', probe: true },
         }));
         ws.send(hello.data, { binary: hello.binary });
       } catch (e) {

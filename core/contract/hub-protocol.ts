@@ -62,6 +62,13 @@ export const CapabilitiesSchema = z.strictObject({
   role: SiteRoleSchema,
   /** The largest message this site accepts (bytes); the hub keeps what it sends this site below it. */
   maxPayload: Int.positive().optional(),
+  /**
+   * A connection test (the app's Test connection): the hub authenticates it and answers with its
+   * Welcome, then closes it. It never takes part: it holds no place under the site's name (the site's
+   * own connection is neither refused nor replaced because of it), and is never asked for windows,
+   * the initial model or an update.
+   */
+  probe: z.literal(true).optional(),
 });
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
 
