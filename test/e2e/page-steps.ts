@@ -7,8 +7,11 @@ import { unnamedCanvases } from './a11y.js';
 import { lowContrastText } from './contrast.js';
 import { shot } from './harness.js';
 
-/** `page` is read at each step (suites open their page in before()); `name` prefixes failure screenshots. */
-export function pageSteps(page: () => Page, name: string) {
+/**
+ * `page` is read at each step (suites open their page in before()); `name` prefixes failure screenshots;
+ * `context` adds what the page cannot show to a failed wait (the hub's log, the other sites' states).
+ */
+export function pageSteps(page: () => Page, name: string, context?: () => Promise<string> | string) {
   const byTest = (id: string) => page().getByTestId(id);
   const goTo = async (p: string) => {
     await page().evaluate((h) => (window.location.hash = h), `#/${p}`);
@@ -23,7 +26,8 @@ export function pageSteps(page: () => Page, name: string) {
       await page().locator('[data-testid=fed-state]').filter({ hasText: state }).waitFor({ timeout });
     } catch {
       await shot(page(), `${name}-failed-federation`);
-      throw new Error(`federation state ${String(state)} not reached in ${timeout} ms; shown: '${await byTest('fed-state').textContent()}' '${await byTest('fed-message').textContent()}'`);
+      const more = context ? `\n${await context()}` : '';
+      throw new Error(`federation state ${String(state)} not reached in ${timeout} ms; shown: '${await byTest('fed-state').textContent()}' '${await byTest('fed-message').textContent()}'${more}`);
     }
   };
   /** Fills what is given on the Federation page, presses Test connection, and waits for the report of `problem`. */

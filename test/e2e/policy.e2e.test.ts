@@ -31,6 +31,8 @@ let problems: string[];
 let hub: Hub;
 let port: number;
 let token: string;
+// The hub's log lines, shown when a wait for a federation state fails.
+const hubLog: string[] = [];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fedseg-policy-'));
@@ -42,7 +44,7 @@ before(async () => {
     host: '127.0.0.1', port: 0, db: join(dir, 'hub.db'), name: 'hub-p', minSites: 2, rounds: 1, strategy: 'elcfs', evaluate: 'none', exitWhenDone: false,
     model: { kind: 'unet', inChannels: 3, classes: 2, baseWidth: 4, seed: 1 }, train: { localEpochs: 1, batchSize: 2, lr: 1e-3, alpha: 0.1, maxStepsPerEpoch: 2 },
     dp: { noiseMultiplier: 2, clipNorm: 1, seed: 5 },
-  } as HubConfigInput));
+  } as HubConfigInput), (l) => hubLog.push(`${new Date().toISOString().slice(11, 23)} ${l}`));
   token = hub.state.addSite('site-a', 'train');
   const tokenB = hub.state.addSite('site-b', 'train');
   port = await hub.listen();
@@ -64,7 +66,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const { byTest, goTo, accessible, fedState, testConnection } = pageSteps(() => page, 'policy');
+const { byTest, goTo, accessible, fedState, testConnection } = pageSteps(() => page, 'policy', async () => {
+  const b = await other.engine.handlers.getFederationStatus({});
+  return `the other site: ${b.state} '${b.message}'\nthe hub's log:\n${hubLog.join('\n')}`;
+});
 const sentKinds = async () => (await app.engine.handlers.listAudit({ direction: 'out', offset: 0, limit: 1000 })).entries.map((e) => [e.kind, e.summary] as const);
 
 test('without consent: the join is refused in words, and no window leaves the site', async () => {
