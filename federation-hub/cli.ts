@@ -311,7 +311,8 @@ function addSite(v: HubArgs & { role?: string; json?: boolean; samples?: string;
   const samples = readingArguments(() => intArg(v.samples, 'samples', { min: 1, max: MAX_SAMPLE_BOUND }));
   const days = readingArguments(() => numArg(v['token-days'], 'token-days', { min: 0, exclusive: true, max: 3650 }));
   const lifetimeMs = days === undefined ? undefined : Math.round(days * 24 * 3600_000);
-  const tokens = withState(v, (s) => s.db.transaction(() => names.map((name) => s.addSite(name, role, lifetimeMs, samples)))());
+  // IMMEDIATE: addSite reads before it writes, and the running hub writes the same file (see docs/data.md on upgrades).
+  const tokens = withState(v, (s) => s.db.transaction(() => names.map((name) => s.addSite(name, role, lifetimeMs, samples))).immediate());
   names.forEach((name, i) => {
     if (v.json) console.log(JSON.stringify({ site: name, role, token: tokens[i], ...(samples !== undefined ? { samples } : {}) }));
     else {
