@@ -4,23 +4,11 @@
 // signature of the connection's own challenge.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import WebSocket from 'ws';
-import { decodeMessage, encodeMessage, HUB_TO_SITE, type HelloMsg, type HubMessage } from '../../core/contract/hub-protocol.js';
+import { encodeMessage, type HelloMsg } from '../../core/contract/hub-protocol.js';
 import { newSiteIdentity, signedHello } from '../../core/contract/site-identity.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
 import { identityOf, site, startHub, tempDir, waitFor, within } from './helpers/hub-harness.js';
-import { nextChallenge, RAW_CAPS } from './helpers/raw-hello.js';
-
-/** Opens a raw connection; collects what the hub says after its challenge. */
-async function rawConn(url: string) {
-  const ws = new WebSocket(url);
-  const nonce = nextChallenge(ws);
-  const got: HubMessage[] = [];
-  const closed = new Promise<number>((r) => ws.once('close', (c) => r(c)));
-  await nonce;
-  ws.on('message', (d: Buffer, bin: boolean) => got.push(decodeMessage(new Uint8Array(d), bin, { accept: HUB_TO_SITE }).msg));
-  return { ws, nonce: await nonce, got, closed };
-}
+import { rawConn, RAW_CAPS } from './helpers/raw-hello.js';
 
 test('a copied token is useless once the site enrolled its key; a replayed hello fails; an expired token enrols nothing', { timeout: 60_000 }, async () => {
   const { dir, cleanup } = tempDir();

@@ -8,12 +8,11 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { probeHub } from '../../core/app/hub-probe.js';
 import { FedSegError } from '../../core/contract/errors.js';
-import { decodeMessage, HUB_TO_SITE, type HubMessage } from '../../core/contract/hub-protocol.js';
 import type { ModelSpec } from '../../core/contract/model-spec.js';
 import type { NamedArray } from '../../core/contract/weights.js';
 import { FakeTrainer } from './helpers/fake-trainer.js';
 import { identityOf, site, startHub, tempDir, waitFor, within } from './helpers/hub-harness.js';
-import { nextChallenge, sendHello } from './helpers/raw-hello.js';
+import { nextChallenge, rawConn, sendHello } from './helpers/raw-hello.js';
 
 const connected = (hub: { status(): { sites: { name: string; connected: boolean }[] } }, name: string) =>
   hub.status().sites.some((s) => s.name === name && s.connected);
@@ -26,13 +25,8 @@ test('a connection test is welcomed and closed, holds no place, and the site joi
 
     // A raw probe sees the challenge, the welcome and a normal close: never spectrum_ins or init_ins,
     // though the run is waiting for sites and wants windows from every one.
-    const ws = new WebSocket(url);
-    const nonce = nextChallenge(ws);
-    const got: HubMessage[] = [];
-    const closed = new Promise<number>((r) => ws.once('close', (c) => r(c)));
-    await nonce;
-    ws.on('message', (d: Buffer, bin: boolean) => got.push(decodeMessage(new Uint8Array(d), bin, { accept: HUB_TO_SITE }).msg));
-    await sendHello(ws, { site: 'A', token: tokens.A!, identity: identityOf(url, 'A'), caps: { probe: true }, nonce });
+    const { ws, nonce, got, closed } = await rawConn(url);
+    await sendHello(ws, { site: 'A', token: tokens.A!, identity: identityOf(url, 'A'), caps: { probe: true }, nonce: Promise.resolve(nonce) });
     assert.equal(await within(closed, 10_000, 'the hub closing the test'), 1000);
     assert.deepEqual(got.map((m) => m.kind), ['welcome']);
     assert.equal(connected(hub, 'A'), false, 'a probe is not a connected site');

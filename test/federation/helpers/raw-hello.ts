@@ -1,7 +1,7 @@
 // A raw WebSocket client's side of the hub's handshake (docs/security.md §2), for tests that speak the
 // protocol by hand: wait for the hub's challenge, answer it with a signed Hello.
-import type WebSocket from 'ws';
-import { decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_VERSION, type Capabilities } from '../../../core/contract/hub-protocol.js';
+import WebSocket from 'ws';
+import { decodeMessage, encodeMessage, HUB_TO_SITE, PROTOCOL_VERSION, type Capabilities, type HubMessage } from '../../../core/contract/hub-protocol.js';
 import { newSiteIdentity, signedHello, type SiteIdentity } from '../../../core/contract/site-identity.js';
 
 export const RAW_CAPS: Capabilities = { backend: 'raw', modes: ['elcfs', 'fedavg'], kinds: ['unet'], float16: false, role: 'train' };
@@ -33,4 +33,15 @@ export async function sendHello(ws: WebSocket, o: { site: string; token?: string
   const identity = o.identity ?? newSiteIdentity();
   ws.send(encodeMessage(signedHello({ nonce, site: o.site, identity, token: o.token, protocol: o.protocol ?? PROTOCOL_VERSION, capabilities: { ...RAW_CAPS, ...o.caps } })).data);
   return identity;
+}
+
+/** Opens a raw connection; collects what the hub says after its challenge. */
+export async function rawConn(url: string) {
+  const ws = new WebSocket(url);
+  const nonce = nextChallenge(ws);
+  const got: HubMessage[] = [];
+  const closed = new Promise<number>((r) => ws.once('close', (c) => r(c)));
+  await nonce;
+  ws.on('message', (d: Buffer, bin: boolean) => got.push(decodeMessage(new Uint8Array(d), bin, { accept: HUB_TO_SITE }).msg));
+  return { ws, nonce: await nonce, got, closed };
 }
