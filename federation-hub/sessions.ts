@@ -298,64 +298,47 @@ export class Sessions {
       return undefined;
     }
     const existing = this.byName.get(m.site);
-    if (m.capabilities.probe) return this.onProbe(conn, m, role, bytes, existing);
+    // A connection test (capabilities.probe) is admitted like a participant but takes no place under the
+    // site's name: a site that tests and joins at once is never refused as a duplicate of its own test,
+    // and a test never replaces the site's session (a live one makes the test report it as connected).
+    const probe = m.capabilities.probe === true;
     if (existing && existing.conn.isOpen()) {
       // A live session with this name wins (a second instance is refused). A stale one (no pong or message
       // for 2 heartbeats: typically a half-open socket after a network drop) is replaced by the newcomer.
       if (Date.now() - existing.lastSeen < Math.max(2 * this.config.heartbeatMs, 1000)) {
-        this.state.audit('rejected', m.site, 'in', bytes, `duplicate connection from ${addr}: '${m.site}' is already connected`);
+        this.state.audit('rejected', m.site, 'in', bytes, `${probe ? 'connection test' : 'duplicate connection'} from ${addr}: '${m.site}' is already connected`);
         this.reject(conn, null, 'ALREADY_EXISTS', `site '${m.site}' is already connected (duplicate site name)`, CLOSE.duplicate);
         return undefined;
       }
-      this.state.audit('replaced', m.site, 'in', bytes, `stale session (silent ${Date.now() - existing.lastSeen} ms) replaced by a new connection from ${addr}`);
-      this.byName.delete(m.site);
-      existing.conn.terminate();
+      if (!probe) {
+        this.state.audit('replaced', m.site, 'in', bytes, `stale session (silent ${Date.now() - existing.lastSeen} ms) replaced by a new connection from ${addr}`);
+        this.byName.delete(m.site);
+        existing.conn.terminate();
+      }
     }
     const refusal = this.events.admit(m, role);
     if (refusal) {
-      this.state.audit('rejected', m.site, 'in', bytes, refusal.message);
+      this.state.audit('rejected', m.site, 'in', bytes, probe ? `connection test from ${addr}: ${refusal.message}` : refusal.message);
       this.reject(conn, null, refusal.code, refusal.message, CLOSE.protocolError);
       return undefined;
     }
     const s: Session = {
       name: m.site, role, conn, caps: m.capabilities, connectedAt: Date.now(), lastSeen: Date.now(), notes: new Map(),
-      maxPayload: Math.min(m.capabilities.maxPayload ?? DEFAULT_MAX_PAYLOAD, MAX_SITE_PAYLOAD),
+      maxPayload: Math.min(m.capabilities.maxPayload ?? DEFAULT_MAX_PAYLOAD, MAX_SITE_PAYLOAD), ...(probe ? { probe } : {}),
     };
+    if (probe) {
+      // Welcomed, then closed: never registered, so never asked for work.
+      this.state.audit('probe', s.name, 'in', bytes, `connection test from ${addr}; role ${role}`);
+      this.log(`site ${s.name}: connection test from ${addr} passed`);
+      this.events.probed(s);
+      conn.close(CLOSE.normal, 'connection test done');
+      return s;
+    }
     this.byName.set(s.name, s);
     this.state.touchSite(s.name);
     this.state.audit('join', s.name, 'in', bytes, `${addr}; backend ${m.capabilities.backend}; role ${role}` + (m.resumeRound !== undefined ? `; resuming round ${m.resumeRound}` : ''));
     this.log(`site ${s.name} joined (${role}, backend ${m.capabilities.backend})`);
     this.events.joined(s, m);
-    return s;
-  }
-
-  /**
-   * A connection test: the same admission as a participant, a welcome, then a normal close. It takes no
-   * place under the site's name, so a site that tests and joins at once is never refused as a duplicate
-   * of its own test, and a test never replaces the site's running session (a live one makes the test
-   * report that the site is already connected).
-   */
-  private onProbe(conn: Connection, m: HelloMsg, role: SiteRole, bytes: number, existing: Session | undefined): Session | undefined {
-    const addr = conn.remote;
-    if (existing && existing.conn.isOpen() && Date.now() - existing.lastSeen < Math.max(2 * this.config.heartbeatMs, 1000)) {
-      this.state.audit('rejected', m.site, 'in', bytes, `connection test from ${addr}: '${m.site}' is already connected`);
-      this.reject(conn, null, 'ALREADY_EXISTS', `site '${m.site}' is already connected (duplicate site name)`, CLOSE.duplicate);
-      return undefined;
-    }
-    const refusal = this.events.admit(m, role);
-    if (refusal) {
-      this.state.audit('rejected', m.site, 'in', bytes, `connection test from ${addr}: ${refusal.message}`);
-      this.reject(conn, null, refusal.code, refusal.message, CLOSE.protocolError);
-      return undefined;
-    }
-    const s: Session = {
-      name: m.site, role, conn, caps: m.capabilities, connectedAt: Date.now(), lastSeen: Date.now(), notes: new Map(), probe: true,
-      maxPayload: Math.min(m.capabilities.maxPayload ?? DEFAULT_MAX_PAYLOAD, MAX_SITE_PAYLOAD),
-    };
-    this.state.audit('probe', s.name, 'in', bytes, `connection test from ${addr}; role ${role}`);
-    this.log(`site ${s.name}: connection test from ${addr} passed`);
-    this.events.probed(s);
-    conn.close(CLOSE.normal, 'connection test done');
     return s;
   }
 
